@@ -23,7 +23,8 @@ test: install-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
 test-slow: install-test
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m slow
+	# pytest exits 5 when no slow test is collected; that is no failure
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
 
 bench:
 	$(PIP) install -e ".[bench]"
