@@ -48,11 +48,9 @@ def _pseudo_words() -> tuple[str, ...]:
 
 
 def _tokenizer_words(model_spec: str) -> tuple[str, ...]:
-    from transformers import AutoTokenizer
+    from .models import load_tokenizer
 
-    from .models import resolve_tokenizer_path
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_tokenizer_path(model_spec))
+    tokenizer = load_tokenizer(model_spec)
     words = set()
     for token_id in range(len(tokenizer)):
         text = tokenizer.decode([token_id])
