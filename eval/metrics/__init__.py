@@ -1,0 +1,60 @@
+"""Local Hugging Face ``evaluate`` metric modules, loadable offline.
+
+Each metric lives in ``<name>/<name>.py`` next to this file and can be loaded
+either with :func:`load_metric` or directly with
+``evaluate.load(str(metric_path(name)))``.  ``evaluate.load("accuracy")`` and
+other Hub metrics need the network; these do not.
+
+Metrics:
+    label_exact_match   SELF-GUIDE classification scoring -> {"exact_match"}
+    rouge_l             token-level ROUGE-L F-measure -> {"rougeL"}
+    mc_accuracy         multiple-choice accuracy from log-likelihoods -> {"acc", "acc_norm"}
+    template_alignment  agreement with a template rule -> {"template_alignment", "num_agree", "num_total"}
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keep `import cookbook_datasets.eval.metrics` light
+    import evaluate
+
+METRICS_DIR = Path(__file__).resolve().parent
+
+METRICS = (
+    "label_exact_match",
+    "rouge_l",
+    "mc_accuracy",
+    "template_alignment",
+)
+
+__all__ = ["METRICS", "METRICS_DIR", "load_metric", "metric_path"]
+
+
+def metric_path(name: str) -> Path:
+    """Directory of metric ``name`` (what ``evaluate.load`` takes).
+
+    Raises ValueError for an unknown name, listing the available ones and the
+    closest match.
+    """
+    if name not in METRICS:
+        close = difflib.get_close_matches(str(name), METRICS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown metric {name!r}.{hint} Available metrics: {', '.join(METRICS)}."
+        )
+    return METRICS_DIR / name
+
+
+def load_metric(name: str, **kwargs: Any) -> "evaluate.EvaluationModule":
+    """Load one of :data:`METRICS` by name, offline.
+
+    ``kwargs`` go to ``evaluate.load`` (e.g. ``experiment_id``,
+    ``keep_in_memory``, ``cache_dir``).
+    """
+    path = metric_path(name)
+    import evaluate
+
+    return evaluate.load(str(path), **kwargs)
