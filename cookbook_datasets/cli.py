@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from .templates import get_template, get_template_class, list_templates
@@ -102,6 +103,58 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .data_spec import DataSpec
+    from .trainers import TrainConfig, train
+
+    overrides = {k: getattr(args, k) for k in ("model", "max_steps", "num_train_epochs", "learning_rate",
+                                               "per_device_train_batch_size", "lora_r", "lora_alpha",
+                                               "lora_target_modules", "seed", "max_length")}
+    overrides["output_dir"] = args.out
+    if args.full:
+        overrides["use_lora"] = False
+    if args.merge:
+        overrides["merge"] = True
+    if args.no_eval:
+        overrides["eval_split"] = None
+    if args.no_resume:
+        overrides["resume"] = False
+    if args.dataset:
+        params = _parse_assignments(args.dataset_param, "--dataset-param")
+        overrides["datasets"] = [DataSpec(path=d, name=args.dataset_config, params=params) for d in args.dataset]
+    if args.config:
+        config = TrainConfig.from_yaml(args.config, **overrides)
+    else:
+        config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+    card = train(config)
+    print(f"Wrote {'adapter' if config.use_lora else 'model'} and run card to {config.output_dir} "
+          f"({card['global_step']} steps, {card['train_seconds']} s)")
+    for key, value in card["final_metrics"].items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .eval import EvalConfig, compare, evaluate_model, plot_comparison
+
+    if args.compare:
+        print(compare(args.compare, labels=args.labels))
+        if args.plot:
+            plot_comparison(args.compare, args.plot, labels=args.labels)
+            print(f"Wrote {args.plot}")
+        return 0
+    if not args.tasks or not args.out:
+        raise ValueError("cookbook eval needs --tasks and --out (or --compare A.json B.json)")
+    config = EvalConfig(model=args.model, adapter=args.adapter, tasks=args.tasks, limit=args.limit,
+                        num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed)
+    if args.overwrite and Path(args.out).exists():
+        Path(args.out).unlink()
+    evaluate_model(config, out=args.out)
+    print(Path(args.out).with_suffix(".md").read_text())
+    print(f"Wrote {args.out} and {Path(args.out).with_suffix('.md')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cookbook", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
@@ -132,6 +185,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true")
     p.add_argument("--show", type=int, default=3, help="rows to print after writing")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="fine-tune a model with TRL (LoRA by default)")
+    p.add_argument("--model", default=None, help="model spec (default: smollm2-135m)")
+    p.add_argument("--dataset", action="append", default=[], metavar="DATA",
+                   help="builder name (cookbook), Hub-layout directory or Hub id; repeat to mix")
+    p.add_argument("--dataset-config", default=None, help="config name, e.g. a template or 'mixture'")
+    p.add_argument("--dataset-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="load_dataset parameter, e.g. num_examples=500")
+    p.add_argument("--config", default=None, help="YAML recipe (path or name in trainers/configs)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--max-steps", dest="max_steps", type=int, default=None)
+    p.add_argument("--epochs", dest="num_train_epochs", type=float, default=None)
+    p.add_argument("--lr", dest="learning_rate", type=float, default=None)
+    p.add_argument("--batch-size", dest="per_device_train_batch_size", type=int, default=None)
+    p.add_argument("--lora-r", dest="lora_r", type=int, default=None)
+    p.add_argument("--lora-alpha", dest="lora_alpha", type=int, default=None)
+    p.add_argument("--lora-targets", dest="lora_target_modules", default=None)
+    p.add_argument("--max-length", dest="max_length", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    p.add_argument("--merge", action="store_true", help="also save the LoRA-merged model")
+    p.add_argument("--no-eval", action="store_true", help="skip evaluation on the validation split")
+    p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="score a model on task files and templates, or compare results")
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--adapter", default=None, help="PEFT adapter directory")
+    p.add_argument("--tasks", nargs="+", default=[], help="NIV2 .json, multiple-choice .jsonl, dirs, templates")
+    p.add_argument("--limit", type=int, default=None, help="examples per task")
+    p.add_argument("--num-shots", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="results JSON (a .md table is written next to it)")
+    p.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
+    p.add_argument("--compare", nargs="+", metavar="RESULTS", help="result files to put side by side")
+    p.add_argument("--labels", nargs="+", default=None, help="column names for --compare")
+    p.add_argument("--plot", default=None, help="with --compare: write a PNG bar chart")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
