@@ -49,33 +49,42 @@ def generate(model, tokenizer, prompts: Sequence[list], *, max_new_tokens: int =
 @torch.inference_mode()
 def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
                    max_length: int = 2048, desc: str = "scoring") -> list[float]:
-    """Sum of log-probabilities of each continuation given its context."""
-    pairs = []
-    for context, continuation in requests:
+    """Sum of log-probabilities of each continuation given its context.
+
+    The model reads ``(context + continuation)[:-1]`` and the continuation is scored at the last
+    positions, so requests whose inputs coincide (one-token answers such as " yes" / " no" after
+    the same passage) share one forward pass, and only the scored positions reach the LM head.
+    """
+    groups: dict[tuple, list[tuple[int, list[int]]]] = {}
+    for r, (context, continuation) in enumerate(requests):
         ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
         cont = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        if not ctx and tokenizer.bos_token_id is not None:
-            ctx = [tokenizer.bos_token_id]
-        full = (ctx + cont)[-max_length:]  # keep the continuation, cut the context from the left
-        pairs.append((full, len(cont)))
-    order = _by_length([len(f) for f, _ in pairs])
-    scores = [0.0] * len(pairs)
+        if not ctx:
+            bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+            ctx = [bos]
+        inputs = tuple((ctx + cont)[:-1][-max_length:])  # keep the continuation, cut the context's start
+        groups.setdefault(inputs, []).append((r, cont))
+    unique = list(groups)
+    order = _by_length([len(u) for u in unique])
+    scores = [0.0] * len(requests)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
         idx = order[start:start + batch_size]
-        width = max(len(pairs[i][0]) for i in idx)
+        width = max(len(unique[i]) for i in idx)
+        # left padding puts every scored position at the end, so the LM head runs on the last
+        # `keep` positions only
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
         for row, i in enumerate(idx):
-            seq = pairs[i][0]
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+            ids[row, width - len(unique[i]):] = torch.tensor(unique[i])
+            mask[row, width - len(unique[i]):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        keep = max(len(cont) for i in idx for _, cont in groups[unique[i]])
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                       position_ids=positions.to(model.device), logits_to_keep=keep).logits
         for row, i in enumerate(idx):
-            seq, n_cont = pairs[i]
-            # the token at position t is predicted by the logits at position t - 1; normalise only
-            # the rows needed rather than the whole (batch, width, vocab) tensor
-            rows = torch.log_softmax(logits[row, len(seq) - n_cont - 1:len(seq) - 1].float(), dim=-1)
-            targets = torch.tensor(seq[len(seq) - n_cont:], device=rows.device)
-            scores[i] = rows.gather(1, targets[:, None]).sum().item()
+            for r, cont in groups[unique[i]]:
+                rows = torch.log_softmax(logits[row, keep - len(cont):].float(), dim=-1)
+                targets = torch.tensor(cont, device=rows.device)
+                scores[r] = rows.gather(1, targets[:, None]).sum().item()
     return scores

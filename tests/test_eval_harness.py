@@ -91,7 +91,8 @@ def test_multiple_choice_framing_follows_lm_evaluation_harness(tmp_path):
 def test_batched_log_likelihoods_equal_one_at_a_time(tiny_model):
     model, tokenizer = tiny_model
     requests = [("Question: what is it?\nAnswer:", " a cat"), ("Hi", " there my friend"),
-                ("A much longer context with many more words in it than the others", " yes"), ("", " empty")]
+                ("A much longer context with many more words in it than the others", " yes"), ("", " empty"),
+                ("Is it? Answer:", " yes"), ("Is it? Answer:", " no")]  # one-token answers share a pass
     one = loglikelihoods(model, tokenizer, requests, batch_size=1)
     batched = loglikelihoods(model, tokenizer, requests, batch_size=4)
     assert torch.allclose(torch.tensor(one), torch.tensor(batched), atol=1e-3)
