@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, fields
 from typing import Optional
 
 import datasets
+import numpy as np
+import pyarrow as pa
 from datasets.builder import Key
 
 from cookbook_datasets.rows import FORMATS, row_features, rows_table
-from cookbook_datasets.seeding import item_rng, stream_key
+from cookbook_datasets.seeding import stream_key
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 
 SPLITS = (datasets.Split.TRAIN, datasets.Split.VALIDATION, datasets.Split.TEST)
@@ -147,11 +149,7 @@ class Cookbook(datasets.ArrowBasedBuilder):
                 batch = list(itertools.islice(indices, _BATCH))
                 if not batch:
                     break
-                prompts, completions, metas = [], [], []
-                for index in batch:
-                    sample = template.sample(item_rng(key, index))
-                    prompts.append(sample.prompt)
-                    completions.append(sample.completion)
-                    metas.append(json.dumps({"inputs": sample.inputs, "output": sample.output,
-                                             "split": split, "index": index}))
-                yield Key(shard_id, batch_id), rows_table(prompts, completions, [source] * len(batch), metas, fmt)
+                prompts, completions, metas = template.sample_batch(key, batch, split)
+                sources = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(batch), dtype=np.int32)),
+                                                         pa.array([source])).cast(pa.string())
+                yield Key(shard_id, batch_id), rows_table(prompts, completions, sources, metas, fmt)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -65,9 +64,8 @@ def cmd_templates(args) -> int:
         print(f"{cls.name} ({cls.family}): {cls.description}\n\nParameters:")
         for field, help in cls.describe_params().items():
             print(f"  {field} = {getattr(template, field)!r}: {help}")
-        for i in range(args.num):
-            sample = template.sample(random.Random(i))
-            print(f"\n--- sample {i} ---\n{sample.prompt}\n>>> {sample.completion}")
+        for i, row in enumerate(template.sample_rows(range(args.num))):
+            print(f"\n--- sample {i} ---\n{row['prompt']}\n>>> {row['completion']}")
         return 0
     width = max(len(n) for n in list_templates())
     for name in list_templates():

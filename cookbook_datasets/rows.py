@@ -20,21 +20,24 @@ def row_features(format: str = "chat") -> datasets.Features:
     return datasets.Features({"prompt": message, "completion": message, "source": text, "meta": text})
 
 
-def _messages(role: str, contents: list[str]) -> pa.Array:
+def _strings(values) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+
+
+def _messages(role: str, contents) -> pa.Array:
     """A list<struct<role, content>> array holding one message per row."""
     n = len(contents)
     struct = pa.StructArray.from_arrays(
-        [pa.array([role] * n, pa.string()), pa.array(contents, pa.string())], names=["role", "content"]
+        [pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([role])).cast(pa.string()),
+         _strings(contents)], names=["role", "content"]
     )
     return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), struct)
 
 
-def rows_table(prompts: list[str], completions: list[str], sources: list[str], metas: list[str],
-               format: str = "chat") -> pa.Table:
+def rows_table(prompts, completions, sources, metas, format: str = "chat") -> pa.Table:
     """Build a batch of rows column-wise (much faster than converting Python dicts)."""
     if format == "chat":
         prompt, completion = _messages("user", prompts), _messages("assistant", completions)
     else:
-        prompt, completion = pa.array(prompts, pa.string()), pa.array(completions, pa.string())
-    return pa.table({"prompt": prompt, "completion": completion,
-                     "source": pa.array(sources, pa.string()), "meta": pa.array(metas, pa.string())})
+        prompt, completion = _strings(prompts), _strings(completions)
+    return pa.table({"prompt": prompt, "completion": completion, "source": _strings(sources), "meta": _strings(metas)})

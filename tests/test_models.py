@@ -60,10 +60,7 @@ def test_tokenizer_vocabulary_for_templates(tiny_model):
 
     template = get_template("reverse_words", vocab="tokenizer:tiny-random")
     tokenizer = load_tokenizer("tiny-random")
-    import random
-
-    sample = template.sample(random.Random(0))
-    words = sample.completion.split()
+    words = template.sample_rows([0])[0]["completion"].split()
     assert all(len(tokenizer(" " + w, add_special_tokens=False)["input_ids"]) == 1 for w in words)
 
 

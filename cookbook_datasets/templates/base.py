@@ -7,13 +7,19 @@ child inputs from random tokens, the pure ``rule`` computes the output from the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
+import json
 import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple, Sequence
 
+import numpy as np
+import pyarrow as pa
+
 from ..vocab import get_vocabulary, validate_vocab_spec
+from .columns import BatchRandom, Column, Formatter, Ints, Labels, TokensList, concat, item_keys
 
 FAMILIES = ("selection", "search", "matching", "transform", "counting")
 LETTERS = "ABCDEFGHIJ"
@@ -77,6 +83,21 @@ class Template:
         """Format the inputs as the body of the prompt (the instruction comes before it)."""
         raise NotImplementedError
 
+    # -- optional vectorised path (much faster; see columns.py) ------------------------------
+    def generate_batch(self, rng: BatchRandom) -> tuple[dict[str, Column], Column]:
+        """Draw a whole batch: ``(inputs, output)`` as columns. Optional: templates that do not
+        implement it are sampled item by item through ``generate``/``rule``."""
+        raise NotImplementedError
+
+    def render_batch(self, text: dict) -> list:
+        """The prompt body as pieces (literal strings and Arrow string columns from ``text``,
+        which maps each input to its joined text, a list of them for a TokensList)."""
+        raise NotImplementedError
+
+    @classmethod
+    def vectorized(cls) -> bool:
+        return cls.generate_batch is not Template.generate_batch
+
     def format_output(self, output: Any) -> str:
         if isinstance(output, list):
             return " ".join(str(x) for x in output)
@@ -101,6 +122,46 @@ class Template:
                 out.append(w)
         return out
 
+    @property
+    def formatter(self) -> Formatter:
+        return _formatter(self.vocab)
+
+    def sample_batch(self, key: bytes, indices: Sequence[int], split: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Prompts, completions and JSON metas of the items ``indices`` of the stream ``key``
+        (see seeding.stream_key): item ``i`` depends only on (key, i)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        keys = item_keys(key, indices)
+        if not self.vectorized():
+            prompts, completions, metas = [], [], []
+            for item_key, index in zip(keys.tolist(), indices.tolist()):
+                s = self.sample(random.Random(item_key))
+                prompts.append(s.prompt)
+                completions.append(s.completion)
+                metas.append(json.dumps({"inputs": s.inputs, "output": s.output, "split": split, "index": index}))
+            return pa.array(prompts, pa.string()), pa.array(completions, pa.string()), pa.array(metas, pa.string())
+        rng = BatchRandom(keys)
+        instruction = Labels(self.instructions, rng.integers(0, len(self.instructions)))
+        inputs, output = self.generate_batch(rng)
+        fmt = self.formatter
+        text = {k: [fmt.text(i) for i in c.items] if isinstance(c, TokensList) else fmt.text(c)
+                for k, c in inputs.items()}
+        prompts = concat(fmt.text(instruction), "\n\n", *self.render_batch(text))
+        metas = fmt.json_object({"inputs": fmt.json_object(inputs), "output": output,
+                                 "split": Labels((split,), np.zeros(len(indices), dtype=np.int64)),
+                                 "index": Ints(indices)})
+        return prompts, fmt.text(output), metas
+
+    def sample_rows(self, indices: Sequence[int], seed: int = 0, split: str = "train") -> list[dict]:
+        """Rows as dicts (prompt, completion, inputs, output), e.g. to look at or to test."""
+        from ..seeding import stream_key
+
+        prompts, completions, metas = self.sample_batch(stream_key(seed, self.name, split), indices, split)
+        rows = []
+        for p, c, m in zip(prompts.to_pylist(), completions.to_pylist(), metas.to_pylist()):
+            meta = json.loads(m)
+            rows.append({"prompt": p, "completion": c, "inputs": meta["inputs"], "output": meta["output"]})
+        return rows
+
     def sample(self, rng: random.Random) -> Sample:
         inputs = self.generate(rng)
         output = self.rule(inputs)
@@ -122,6 +183,11 @@ class Template:
     @classmethod
     def describe_params(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+@functools.lru_cache(maxsize=16)
+def _formatter(vocab: str) -> Formatter:
+    return Formatter(get_vocabulary(vocab).words)
 
 
 # Formatting helpers shared by templates -------------------------------------------------------

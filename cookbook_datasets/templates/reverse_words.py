@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
 from .base import Template, join, param
+from .columns import Tokens
 
 
 @register
@@ -29,9 +32,16 @@ class ReverseWords(Template):
                 f"({self.min_length} > {self.max_length})"
             )
 
-    def generate(self, rng):
-        n = self.min_length + int(rng.random() * (self.max_length - self.min_length + 1))
-        return {"sequence": self.draw(rng, n)}
+    def generate_batch(self, rng):
+        lengths = rng.integers(self.min_length, self.max_length + 1)
+        ids = rng.integers(0, len(self.words), self.max_length)
+        # reversing row i's first lengths[i] ids: read them back from position lengths[i] - 1
+        back = lengths[:, None] - 1 - np.arange(self.max_length)[None, :]
+        reversed_ids = np.take_along_axis(ids, np.maximum(back, 0), axis=1)
+        return {"sequence": Tokens(ids, lengths)}, Tokens(reversed_ids, lengths)
+
+    def render_batch(self, text):
+        return ["Sequence: ", text["sequence"]]
 
     def rule(self, inputs):
         return inputs["sequence"][::-1]
