@@ -24,9 +24,10 @@ from cookbook_datasets.seeding import stream_key
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 
 SPLITS = (datasets.Split.TRAIN, datasets.Split.VALIDATION, datasets.Split.TEST)
-_BATCH = 1000  # rows per Arrow table
-_ROWS_PER_SHARD = 4096  # shards are the unit of work for num_proc and streaming ranks
-_MAX_SHARDS = 256
+_BATCH = 8192  # rows per Arrow table: large batches amortise the per-table costs of datasets' writer
+_ROWS_PER_SHARD = 32768  # shards are the unit of work for num_proc and streaming ranks
+_MIN_SHARDS = 8  # so that small datasets still spread over a few processes
+_MAX_SHARDS = 1024
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Cookbook(datasets.ArrowBasedBuilder):
             if size is None:
                 shards = [(0, None)]
             else:
-                num_shards = min(_MAX_SHARDS, max(1, math.ceil(size / _ROWS_PER_SHARD)), size)
+                num_shards = min(_MAX_SHARDS, max(_MIN_SHARDS, math.ceil(size / _ROWS_PER_SHARD)), size)
                 bounds = [size * i // num_shards for i in range(num_shards + 1)]
                 shards = list(zip(bounds[:-1], bounds[1:]))
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))

@@ -10,7 +10,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from .generate import MIXTURE_CONFIG, generate
 from .models import DEFAULT_MODEL

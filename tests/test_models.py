@@ -1,6 +1,5 @@
 """`load_model`: the model specs a user may hold, offline."""
 
-import json
 
 import pytest
 import torch

@@ -9,7 +9,6 @@ gives the same sample, and different indices practically never give the same pro
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections import Counter
 from dataclasses import fields

@@ -211,7 +211,7 @@ def _write_run_card(config, trainer, final, resumed_from, seconds, num_rows) -> 
     tmp.write_text(json.dumps(card, indent=2, default=str))
     os.replace(tmp, out / "run_card.json")
     _plot_curve(card["curve"], out / "training_curve.png")
-    lines = [f"# Fine-tuning run\n", f"- model: `{config.model}`", f"- method: {'LoRA' if config.use_lora else 'full'}",
+    lines = ["# Fine-tuning run\n", f"- model: `{config.model}`", f"- method: {'LoRA' if config.use_lora else 'full'}",
              f"- steps: {card['global_step']}, rows: {num_rows}, time: {card['train_seconds']} s", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in final.items()]

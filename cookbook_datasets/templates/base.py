@@ -174,9 +174,13 @@ class Template:
 
     @classmethod
     def code_hash(cls) -> str:
-        """Hash of the code that defines this template (its module and this base)."""
+        """Hash of the code that makes this template's data: its module and the shared modules
+        (this base, the vectorised columns and row operations, the vocabularies)."""
+        from . import columns, rowops
+        from .. import vocab
+
         digest = hashlib.sha256()
-        for module in {inspect.getmodule(Template), inspect.getmodule(cls)}:
+        for module in (inspect.getmodule(Template), columns, rowops, vocab, inspect.getmodule(cls)):
             digest.update(inspect.getsource(module).encode())
         return digest.hexdigest()[:16]
 
@@ -207,3 +211,15 @@ def overlap(a: Sequence[str], b: Sequence[str]) -> int:
 def argmax_first(scores: Sequence[int]) -> int:
     """Index of the largest score; the first one on ties."""
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+def find_span(doc, span):
+    """First position of ``span`` in ``doc`` (-1 if absent)."""
+    n = len(span)
+    if n == 0:
+        return 0
+    first = span[0]
+    for i in range(len(doc) - n + 1):
+        if doc[i] == first and doc[i:i + n] == span:
+            return i
+    return -1

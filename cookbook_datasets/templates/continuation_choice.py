@@ -2,8 +2,12 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
 from .base import Template, argmax_first, join, lettered, overlap, param
+from .columns import Ints, Tokens, TokensList
+from .rowops import gather, lettered_pieces, subsets
 
 
 @register
@@ -36,32 +40,39 @@ class ContinuationChoice(Template):
                 f"({self.tail_length} > {self.context_length})"
             )
 
-    def generate(self, rng):
-        n, k, m = self.context_length, self.tail_length, self.ending_length
-        need = n + self.num_endings * m
+    def generate_batch(self, rng):
+        n, k, m, e = self.context_length, self.tail_length, self.ending_length, self.num_endings
+        need = n + e * m
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: {need} distinct words are needed ("
                              "context_length + num_endings * ending_length"
                              f"); vocab {self.vocab!r} has {len(self.words)}")
+        # The context and every ending's fresh words, all distinct: an ending's overlap with the
+        # tail is exactly the number of tail words put into it.
+        ids = rng.distinct(len(self.words), need)
+        context, fresh = ids[:, :n], ids[:, n:].reshape(-1, e, m)
+        head, tail = context[:, :max(n - k, 1)], context[:, n - k:]  # an empty head is never used
         # The right ending (the first) shares more tail words than any other ending; every ending
         # may also borrow words from earlier in the context, which do not count.
-        best = 1 + int(rng.random() * min(m, k))
-        plan = []
-        for i in range(self.num_endings):
-            shared = best if i == 0 else int(rng.random() * best)
-            plan.append((shared, int(rng.random() * (min(m - shared, n - k) + 1))))
-        fresh = self.draw_distinct(rng, n + self.num_endings * m - sum(s + b for s, b in plan))
-        context, fresh = fresh[:n], fresh[n:]
-        head, tail = context[:-k], context[-k:]
-        endings = []
-        for shared, borrowed in plan:
-            new = m - shared - borrowed
-            ending = _pick(rng, tail, shared) + _pick(rng, head, borrowed) + fresh[:new]
-            fresh = fresh[new:]
-            rng.shuffle(ending)
-            endings.append(ending)
-        rng.shuffle(endings)
-        return {"context": context, "tail_length": k, "endings": endings}
+        best = rng.integers(1, min(m, k) + 1)
+        shared = np.concatenate([best[:, None], rng.integers(0, best, e - 1)], axis=1)
+        borrowed = rng.integers(0, np.minimum(m - shared, n - k) + 1, e)
+        # Slots of an ending: its tail words first, its head words last (shared + borrowed <= m),
+        # fresh words between; then the slots are shuffled.
+        from_tail = gather(tail, np.maximum(subsets(rng.random(e, m), k, shared), 0))
+        from_head = gather(head, np.maximum(subsets(rng.random(e, m), n - k, borrowed), 0))[:, :, ::-1]
+        slot = np.arange(m)
+        endings = np.where(slot < shared[:, :, None], from_tail,
+                           np.where(slot >= (m - borrowed)[:, :, None], from_head, fresh))
+        endings = gather(endings, np.argsort(rng.random(e, m), axis=2, kind="stable"))
+        answer = endings[:, 0]
+        endings = endings[np.arange(rng.n)[:, None], rng.permutation(e)]
+        return ({"context": Tokens(context), "tail_length": Ints(np.full(rng.n, k)),
+                 "endings": TokensList([Tokens(endings[:, i]) for i in range(e)])}, Tokens(answer))
+
+    def render_batch(self, text):
+        return ["Context: ", text["context"], "\nCompare with the last ", text["tail_length"],
+                " words of the context.\nEndings:\n", *lettered_pieces(text["endings"])]
 
     def rule(self, inputs):
         tail = inputs["context"][-inputs["tail_length"]:]
@@ -70,14 +81,3 @@ class ContinuationChoice(Template):
     def render(self, inputs):
         return (f"Context: {join(inputs['context'])}\nCompare with the last {inputs['tail_length']} "
                 f"words of the context.\nEndings:\n{lettered(inputs['endings'])}")
-
-
-def _pick(rng, pool, k):
-    """``k`` distinct random items of ``pool`` (a partial Fisher-Yates shuffle of a copy)."""
-    if not k:
-        return []
-    pool, n = list(pool), len(pool)
-    for i in range(k):
-        j = i + int(rng.random() * (n - i))
-        pool[i], pool[j] = pool[j], pool[i]
-    return pool[:k]

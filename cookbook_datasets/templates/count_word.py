@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Ints, Labels, Tokens
 
 
 @register
@@ -32,20 +35,22 @@ class CountWord(Template):
                 f"({self.max_count} > {self.length})"
             )
 
-    def generate(self, rng):
-        words = self.words
-        target = words[int(rng.random() * len(words))]
-        count = int(rng.random() * (self.max_count + 1))
-        sequence = self.draw(rng, self.length - count)
-        for i, w in enumerate(sequence):
-            while w == target:
-                w = sequence[i] = words[int(rng.random() * len(words))]
-        sequence += [target] * count
-        rng.shuffle(sequence)
-        return {"sequence": sequence, "target": target}
+    def generate_batch(self, rng):
+        vocab_size, n = len(self.words), self.length
+        target = rng.integers(0, vocab_size)
+        count = rng.integers(0, self.max_count + 1)
+        # Other words: uniform over the vocabulary minus the target (draw from one id fewer and
+        # skip over the target's id).
+        others = rng.integers(0, vocab_size - 1, n)
+        others += others >= target[:, None]
+        # The last ``count`` slots hold the target; a per-row shuffle spreads them out.
+        ids = np.where(np.arange(n)[None, :] >= (n - count)[:, None], target[:, None], others)
+        ids = rng.shuffle(ids)
+        return ({"sequence": Tokens(ids), "target": Labels(self.formatter.words, target)},
+                Ints(count))
 
     def rule(self, inputs):
         return inputs["sequence"].count(inputs["target"])
 
-    def render(self, inputs):
-        return f"Sequence: {join(inputs['sequence'])}\nTarget word: {inputs['target']}"
+    def render_batch(self, text):
+        return ["Sequence: ", text["sequence"], "\nTarget word: ", text["target"]]

@@ -2,8 +2,12 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Tokens
+from .rowops import compact
 
 
 @register
@@ -31,21 +35,43 @@ class DedupeWords(Template):
                 f"({self.min_length} > {self.max_length})"
             )
 
-    def generate(self, rng):
-        n = self.min_length + int(rng.random() * (self.max_length - self.min_length + 1))
-        need = self.max_length
+    def generate_batch(self, rng):
+        need = width = self.max_length
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: max_length ({need}) distinct words "
                              f"are needed; vocab {self.vocab!r} has {len(self.words)}")
+        lengths = rng.integers(self.min_length, self.max_length + 1)
         # Between 1 and n // 2 of the n tokens repeat an earlier word.
-        repeats = 1 + int(rng.random() * (n // 2))
-        distinct = self.draw_distinct(rng, n - repeats)
-        sequence = distinct + rng.choices(distinct, k=repeats)
-        rng.shuffle(sequence)
-        return {"sequence": sequence}
+        repeats = rng.integers(1, lengths // 2 + 1)
+        n_distinct = lengths - repeats
+        distinct = rng.distinct(len(self.words), width)  # the row uses the first n_distinct
+        copies = np.take_along_axis(distinct, rng.integers(0, n_distinct, width), axis=1)
+        position = np.arange(width)[None, :]
+        sequence = np.where(position < n_distinct[:, None], distinct, copies)
+        sequence = np.take_along_axis(sequence, _ragged_permutation(rng, lengths, width), axis=1)
+        firsts = _first_occurrences(sequence, lengths)
+        return {"sequence": Tokens(sequence, lengths)}, compact(sequence, firsts)
+
+    def render_batch(self, text):
+        return ["Sequence: ", text["sequence"]]
 
     def rule(self, inputs):
         return list(dict.fromkeys(inputs["sequence"]))
 
-    def render(self, inputs):
-        return f"Sequence: {join(inputs['sequence'])}"
+
+def _ragged_permutation(rng, lengths, width):
+    """Per row, a random order of its first ``lengths`` positions, then the padding positions."""
+    keys = np.where(np.arange(width)[None, :] < lengths[:, None], rng.random(width), 2.0)
+    return np.argsort(keys, axis=1, kind="stable")
+
+
+def _first_occurrences(ids, lengths):
+    """Mask of the positions holding the first occurrence of their token within the row's length."""
+    order = np.argsort(ids, axis=1, kind="stable")  # equal ids stay in position order
+    sorted_ids = np.take_along_axis(ids, order, axis=1)
+    starts = np.ones(ids.shape, dtype=bool)
+    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
+    firsts = np.empty(ids.shape, dtype=bool)
+    np.put_along_axis(firsts, order, starts, axis=1)
+    # Padding sits after the row's tokens, so it never hides a real first occurrence.
+    return firsts & (np.arange(ids.shape[1])[None, :] < lengths[:, None])

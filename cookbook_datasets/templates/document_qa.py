@@ -2,8 +2,14 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, find_span, param
+from .columns import Ints, Tokens
+from .rowops import take
+
+_CANDIDATES = 3  # random starts per row; all three being repeats is rare
 
 
 @register
@@ -31,30 +37,49 @@ class DocumentQA(Template):
                 f"doc_length ({self.question_length} + {self.answer_length} > {self.doc_length})"
             )
 
-    def generate(self, rng):
-        doc = self.draw(rng, self.doc_length)
-        q = self.question_length
-        while True:
-            start = int(rng.random() * (self.doc_length - q - self.answer_length + 1))
-            question = doc[start:start + q]
-            # The span must occur once so that its answer is unambiguous.
-            if _find(doc, question) == start:
-                return {"document": doc, "question": question, "answer_length": self.answer_length}
+    def generate_batch(self, rng):
+        n, q, a = self.doc_length, self.question_length, self.answer_length
+        doc = rng.integers(0, len(self.words), n)
+        # The start must be the span's first occurrence (the rule answers after that one): of
+        # _CANDIDATES random starts, take the first that is. If none is (rare), move the first
+        # candidate back to the first occurrence of its own span, a valid start by definition.
+        candidates = rng.integers(0, n - q - a + 1, _CANDIDATES)
+        first = _first_occurrence(doc, candidates, q)
+        valid = first == candidates
+        pick = np.argmax(valid, axis=1)
+        start = np.where(valid.any(axis=1), take(candidates, pick), first[:, 0])
+        question = take(doc, start[:, None] + np.arange(q))
+        answer = take(doc, start[:, None] + q + np.arange(a))
+        inputs = {"document": Tokens(doc), "question": Tokens(question),
+                  "answer_length": Ints(np.full(len(doc), a))}
+        return inputs, Tokens(answer)
 
     def rule(self, inputs):
         doc, question = inputs["document"], inputs["question"]
-        start = _find(doc, question) + len(question)
+        start = find_span(doc, question) + len(question)
         return doc[start:start + inputs["answer_length"]]
 
-    def render(self, inputs):
-        return (f"Document: {join(inputs['document'])}\nQuestion: {join(inputs['question'])}\n"
-                f"Answer with {inputs['answer_length']} words.")
+    def render_batch(self, text):
+        return ["Document: ", text["document"], "\nQuestion: ", text["question"],
+                "\nAnswer with ", text["answer_length"], " words."]
 
 
-def _find(doc, span):
-    """First position of ``span`` in ``doc`` (-1 if absent)."""
-    n = len(span)
-    for i in range(len(doc) - n + 1):
-        if doc[i] == span[0] and doc[i:i + n] == span:
-            return i
-    return -1
+def _first_occurrence(doc, starts, q):
+    """For each span ``doc[row, s:s + q]`` with ``s`` in ``starts`` (rows, k): the first position
+    where the same q words occur (``s`` itself when the span does not occur earlier)."""
+    windows = doc.shape[1] - q + 1
+    spans = take(doc, starts[:, :, None] + np.arange(q))
+    # Windows starting with the span's first word (few), then check the others word by word.
+    row, span, at = np.nonzero(doc[:, None, :windows] == spans[:, :, :1])
+    match = np.ones(len(row), dtype=bool)
+    for j in range(1, q):
+        match &= doc[row, at + j] == spans[row, span, j]
+    row, span, at = row[match], span[match], at[match]
+    # nonzero lists the matches in (row, span, at) order: the first of each (row, span) group
+    # is the earliest; every span matches at least at its own start.
+    group = row * starts.shape[1] + span
+    head = np.ones(len(group), dtype=bool)
+    head[1:] = group[1:] != group[:-1]
+    first = np.empty_like(starts)
+    first[row[head], span[head]] = at[head]
+    return first

@@ -2,8 +2,14 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from . import register
 from .base import Template, argmax_first, join, overlap, param
+from .columns import Labels, Tokens, TokensList, concat
+from .rowops import gather, subsets
 
 
 @register
@@ -37,31 +43,47 @@ class EntityDisambiguation(Template):
                 f"({self.description_length} > {self.context_length} - 1)"
             )
 
-    def generate(self, rng):
+    def generate_batch(self, rng):
         need = self.context_length + self.num_candidates * (1 + self.description_length)
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: {need} distinct words are needed ("
                              "context_length + num_candidates * (1 + description_length)"
                              f"); vocab {self.vocab!r} has {len(self.words)}")
-        n, m = self.context_length, self.description_length
+        n, m, c = self.context_length, self.description_length, self.num_candidates
+        # Context, names and every description's fresh words, all distinct: a description's
+        # overlap with the context is exactly the number of context words put into it.
+        ids = rng.distinct(len(self.words), need)
+        context, names, fresh = ids[:, :n], ids[:, n:n + c], ids[:, n + c:].reshape(-1, c, m)
         # The right candidate (the first) shares more context words than any other candidate.
-        best = 1 + int(rng.random() * m)
-        shared = [best] + [int(rng.random() * best) for _ in range(self.num_candidates - 1)]
-        tokens = self.draw_distinct(rng, n + self.num_candidates + m * len(shared) - sum(shared))
-        context, names = tokens[:n], tokens[n:n + self.num_candidates]
-        fresh = tokens[n + self.num_candidates:]
-        mention_at = int(rng.random() * n)
-        others = context[:mention_at] + context[mention_at + 1:]
-        descriptions = []
-        for k in shared:
-            desc = rng.sample(others, k) + fresh[:m - k]
-            fresh = fresh[m - k:]
-            rng.shuffle(desc)
-            descriptions.append(desc)
-        order = list(range(self.num_candidates))
-        rng.shuffle(order)
-        return {"context": context, "mention": context[mention_at],
-                "names": [names[i] for i in order], "descriptions": [descriptions[i] for i in order]}
+        best = rng.integers(1, m + 1)
+        shared = np.concatenate([best[:, None], rng.integers(0, best, c - 1)], axis=1)
+        mention_at = rng.integers(0, n)
+        # Descriptions borrow from the context without the mention (n - 1 words): pick p stands
+        # for context position p, shifted past the mention.
+        picked = subsets(rng.random(c, m), n - 1, shared)
+        picked += picked >= mention_at[:, None, None]
+        descriptions = np.where(picked >= 0, gather(context, np.maximum(picked, 0)), fresh)
+        descriptions = gather(descriptions, np.argsort(rng.random(c, m), axis=2, kind="stable"))
+        # Shuffle the candidates (names and descriptions together); the answer is candidate 0.
+        answer = names[:, 0]
+        order, rows = rng.permutation(c), np.arange(rng.n)[:, None]
+        names, descriptions = names[rows, order], descriptions[rows, order]
+        return ({"context": Tokens(context), "mention": self._words_of(context[rows[:, 0], mention_at]),
+                 "names": Tokens(names),
+                 "descriptions": TokensList([Tokens(descriptions[:, i]) for i in range(c)])},
+                self._words_of(answer))
+
+    def _words_of(self, ids):
+        """One word per row: a JSON string, not a list (the Arrow vocabulary serves as the labels)."""
+        return Labels(self.formatter.words, ids)
+
+    def render_batch(self, text):
+        names = pc.split_pattern(text["names"], " ")
+        candidates = []
+        for i, description in enumerate(text["descriptions"]):
+            candidates += ["\n- " if i else "- ", pc.list_element(names, i), ": ", description]
+        return ["Context: ", _mark(text["context"], text["mention"]), "\nMention: ", text["mention"],
+                "\nCandidates:\n", *candidates]
 
     def rule(self, inputs):
         scores = [overlap(d, inputs["context"]) for d in inputs["descriptions"]]
@@ -73,3 +95,11 @@ class EntityDisambiguation(Template):
         candidates = "\n".join(f"- {n}: {join(d)}"
                                for n, d in zip(inputs["names"], inputs["descriptions"]))
         return f"Context: {context}\nMention: {mention}\nCandidates:\n{candidates}"
+
+
+def _mark(context, mention):
+    """The context text with its mention in brackets (context words are distinct: one match)."""
+    words = pc.split_pattern(context, " ")
+    flat, row = pc.list_flatten(words), pc.list_parent_indices(words)
+    marked = pc.if_else(pc.equal(flat, mention.take(row)), concat("[", mention, "]").take(row), flat)
+    return pc.binary_join(pa.ListArray.from_arrays(words.offsets, marked), " ")

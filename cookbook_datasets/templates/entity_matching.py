@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Ints, Labels, Tokens
 
 
 @register
@@ -29,32 +32,35 @@ class EntityMatching(Template):
     threshold: int = param(50, "Jaccard overlap (percent) at or above which the records match.",
                            range=(1, 100))
 
-    def generate(self, rng):
+    def generate_batch(self, rng):
         n, t = self.record_length, self.threshold
         need = 2 * n
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: 2 * record_length ({need}) distinct words "
                              f"are needed; vocab {self.vocab!r} has {len(self.words)}")
         # Shared-token counts s give Jaccard s / (2n - s); split them by label.
-        yes = [s for s in range(n + 1) if 100 * s >= t * (2 * n - s)]
-        no = [s for s in range(n + 1) if 100 * s < t * (2 * n - s)]
+        s = np.arange(n + 1)
+        matches = 100 * s >= t * (2 * n - s)
+        yes, no = s[matches], s[~matches]
         # Half the pairs match; among the rest, bias towards near misses (the hardest negatives).
-        if rng.random() < 0.5:
-            shared = yes[int(rng.random() * len(yes))]
-        elif rng.random() < 0.5:
-            shared = no[-1]
-        else:
-            shared = no[int(rng.random() * len(no))]
-        first = self.draw_distinct(rng, n)
-        second = rng.sample(first, shared) + self.draw_distinct(rng, n - shared, first)
-        rng.shuffle(second)
-        return {"record_a": first, "record_b": second, "threshold": t}
+        match, near_miss = rng.random() < 0.5, rng.random() < 0.5
+        any_yes, any_no = yes[rng.integers(0, len(yes))], no[rng.integers(0, len(no))]
+        shared = np.where(match, any_yes, np.where(near_miss, no[-1], any_no))
+        first = rng.distinct(len(self.words), n)
+        from_first = np.take_along_axis(first, rng.permutation(n), axis=1)
+        outside = rng.distinct(len(self.words), n, exclude=first)
+        second = np.where(np.arange(n)[None, :] < shared[:, None], from_first, outside)
+        second = rng.shuffle(second)
+        # Exactly `shared` words in common, so the answer is `matches` at that count.
+        inputs = {"record_a": Tokens(first), "record_b": Tokens(second),
+                  "threshold": Ints(np.full(rng.n, t))}
+        return inputs, Labels(("yes", "no"), np.where(matches[shared], 0, 1))
+
+    def render_batch(self, text):
+        return ["Record 1: ", text["record_a"], "\nRecord 2: ", text["record_b"],
+                "\nThreshold: ", text["threshold"], "%"]
 
     def rule(self, inputs):
         a, b = set(inputs["record_a"]), set(inputs["record_b"])
         union = len(a | b)
         return "yes" if union and 100 * len(a & b) >= inputs["threshold"] * union else "no"
-
-    def render(self, inputs):
-        return (f"Record 1: {join(inputs['record_a'])}\nRecord 2: {join(inputs['record_b'])}\n"
-                f"Threshold: {inputs['threshold']}%")

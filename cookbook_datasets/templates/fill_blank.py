@@ -1,9 +1,15 @@
 """Fill in the blank (cf. WinoGrande): the blank takes the option repeated more often in the sentence."""
 
+import functools
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.compute as pc
 
 from . import register
 from .base import Template, join, param
+from .columns import Formatter, Labels, Tokens
+from ..vocab import get_vocabulary
 
 BLANK = "_"
 
@@ -35,21 +41,45 @@ class FillBlank(Template):
                 f"(2 * {self.max_count} > {self.sentence_length})"
             )
 
-    def generate(self, rng):
+    @property
+    def formatter(self):
+        # The blank is one more token after the vocabulary (id len(self.words)), so sentences
+        # stay plain Tokens columns.
+        return _formatter_with_blank(self.vocab)
+
+    def generate_batch(self, rng):
         need = self.sentence_length + 1
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: sentence_length + 1 ({need}) distinct words "
                              f"are needed; vocab {self.vocab!r} has {len(self.words)}")
-        right, wrong = self.draw_distinct(rng, 2)
-        hi = 1 + int(rng.random() * self.max_count)
+        n = self.sentence_length - 1  # words around the blank
+        # right, wrong, then filler words (at most n - 1 of them: right occurs at least once);
+        # all distinct, so the two options' counts are exactly hi and lo
+        ids = rng.distinct(len(self.words), n + 1)
+        right, wrong, filler = ids[:, :1], ids[:, 1:2], ids[:, 2:]
+        hi = rng.integers(1, self.max_count + 1)[:, None]
         # The wrong option is often just one occurrence behind.
-        lo = hi - 1 if rng.random() < 0.5 else int(rng.random() * hi)
-        filler = self.draw_distinct(rng, self.sentence_length - 1 - hi - lo, (right, wrong))
-        sentence = filler + [right] * hi + [wrong] * lo
-        rng.shuffle(sentence)
-        sentence.insert(int(rng.random() * (len(sentence) + 1)), BLANK)
-        options = [right, wrong] if rng.random() < 0.5 else [wrong, right]
-        return {"sentence": sentence, "options": options}
+        close = rng.random()[:, None] < 0.5
+        lo = np.where(close, hi - 1, rng.integers(0, hi[:, 0])[:, None])
+        # hi times right, lo times wrong, then filler (filler[j - 1] at slot j >= hi + lo >= 1)
+        slot = np.arange(n)
+        words = np.where(slot < hi, right,
+                         np.where(slot < hi + lo, wrong, filler[:, np.maximum(slot - 1, 0)]))
+        words = rng.shuffle(words)
+        # Insert the blank: slot j of the sentence reads word j before it, word j - 1 after it.
+        blank_at = rng.integers(0, n + 1)[:, None]
+        slot = np.arange(n + 1)
+        sentence = np.where(slot < blank_at, words[:, np.minimum(slot, n - 1)],
+                            np.where(slot == blank_at, len(self.words), words[:, np.maximum(slot - 1, 0)]))
+        right_first = rng.random()[:, None] < 0.5
+        options = np.where(right_first, np.hstack([right, wrong]), np.hstack([wrong, right]))
+        answer = Labels(self.formatter.words, right[:, 0])  # one word (the Arrow vocabulary as labels)
+        return {"sentence": Tokens(sentence), "options": Tokens(options)}, answer
+
+    def render_batch(self, text):
+        # the two options are single words: the space between them starts the second line
+        options = pc.replace_substring(text["options"], " ", "\nOption 2: ", max_replacements=1)
+        return ["Sentence: ", text["sentence"], "\nOption 1: ", options]
 
     def rule(self, inputs):
         a, b = inputs["options"]
@@ -59,3 +89,8 @@ class FillBlank(Template):
     def render(self, inputs):
         a, b = inputs["options"]
         return f"Sentence: {join(inputs['sentence'])}\nOption 1: {a}\nOption 2: {b}"
+
+
+@functools.lru_cache(maxsize=16)
+def _formatter_with_blank(vocab: str) -> Formatter:
+    return Formatter(get_vocabulary(vocab).words + (BLANK,))

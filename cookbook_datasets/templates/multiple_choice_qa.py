@@ -2,8 +2,12 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
 from .base import Template, argmax_first, join, lettered, overlap, param
+from .columns import Tokens, TokensList
+from .rowops import gather, lettered_pieces, subsets
 
 
 @register
@@ -28,19 +32,27 @@ class MultipleChoiceQA(Template):
             raise ValueError(f"template {self.name!r}: option_length must be at most "
                              f"question_length ({self.option_length} > {self.question_length})")
 
-    def generate(self, rng):
-        question = self.draw_distinct(rng, self.question_length)
-        # The correct option shares more question words than any distractor.
-        best = 1 + int(rng.random() * self.option_length)
-        options = []
-        for i in range(self.num_options):
-            shared = best if i == 0 else int(rng.random() * best)
-            picked = rng.sample(question, shared)
-            options.append(picked + self.draw_distinct(rng, self.option_length - shared, question))
-        for o in options:
-            rng.shuffle(o)
-        rng.shuffle(options)
-        return {"question": question, "options": options}
+    def generate_batch(self, rng):
+        q, m, k = self.question_length, self.option_length, self.num_options
+        # The question and every option's non-question words: all distinct, so an option's
+        # overlap with the question is exactly the number of question words put into it.
+        ids = rng.distinct(len(self.words), q + k * m)
+        question, fresh = ids[:, :q], ids[:, q:].reshape(-1, k, m)
+        # The correct option (option 0 before the shuffle) shares more question words than any
+        # distractor: best in [1, m], the others in [0, best).
+        best = rng.integers(1, m + 1)
+        shared = np.concatenate([best[:, None], rng.integers(0, best, k - 1)], axis=1)
+        # Each option draws its own random subset of the question (unused slots hold fresh words).
+        picked = subsets(rng.random(k, m), q, shared)
+        options = np.where(picked >= 0, gather(question, np.maximum(picked, 0)), fresh)
+        options = gather(options, np.argsort(rng.random(k, m), axis=2, kind="stable"))
+        answer = options[:, 0]
+        options = options[np.arange(rng.n)[:, None], rng.permutation(k)]
+        options = TokensList([Tokens(options[:, i]) for i in range(k)])
+        return {"question": Tokens(question), "options": options}, Tokens(answer)
+
+    def render_batch(self, text):
+        return ["Question: ", text["question"], "\nOptions:\n", *lettered_pieces(text["options"])]
 
     def rule(self, inputs):
         scores = [overlap(o, inputs["question"]) for o in inputs["options"]]

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Labels, Tokens
 
 LABELS = ("entailment", "neutral", "contradiction")
 
@@ -36,24 +39,27 @@ class NLI(Template):
                 f"({self.hypothesis_length} > {self.premise_length})"
             )
 
-    def generate(self, rng):
+    def generate_batch(self, rng):
         need = self.premise_length + self.hypothesis_length
         if need > len(self.words):
             raise ValueError(f"template {self.name!r}: premise_length + hypothesis_length ({need}) "
                              f"distinct words are needed; vocab {self.vocab!r} has "
                              f"{len(self.words)}")
-        premise = self.draw_distinct(rng, self.premise_length)
-        h = self.hypothesis_length
-        label = LABELS[int(rng.random() * 3)]
-        if label == "entailment":
-            inside = h
-        elif label == "contradiction":
-            inside = 0
-        else:
-            inside = 1 + int(rng.random() * (h - 1))
-        hypothesis = rng.sample(premise, inside) + self.draw_distinct(rng, h - inside, premise)
-        rng.shuffle(hypothesis)
-        return {"premise": premise, "hypothesis": hypothesis}
+        p, h = self.premise_length, self.hypothesis_length
+        premise = rng.distinct(len(self.words), p)
+        label = rng.integers(0, len(LABELS))
+        # How many hypothesis words come from the premise: all, some (1 to h - 1) or none.
+        some = rng.integers(1, h)
+        inside = np.select([label == 0, label == 1], [h, some], 0)
+        from_premise = np.take_along_axis(premise, rng.permutation(p)[:, :h], axis=1)
+        outside = rng.distinct(len(self.words), h, exclude=premise)
+        hypothesis = np.where(np.arange(h)[None, :] < inside[:, None], from_premise, outside)
+        hypothesis = rng.shuffle(hypothesis)
+        # The label is exact by construction: `inside` distinct premise words, the rest outside.
+        return {"premise": Tokens(premise), "hypothesis": Tokens(hypothesis)}, Labels(LABELS, label)
+
+    def render_batch(self, text):
+        return ["Premise: ", text["premise"], "\nHypothesis: ", text["hypothesis"]]
 
     def rule(self, inputs):
         premise = set(inputs["premise"])
@@ -61,6 +67,3 @@ class NLI(Template):
         if found == len(inputs["hypothesis"]):
             return "entailment"
         return "contradiction" if found == 0 else "neutral"
-
-    def render(self, inputs):
-        return f"Premise: {join(inputs['premise'])}\nHypothesis: {join(inputs['hypothesis'])}"

@@ -2,8 +2,13 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Labels, Tokens
+
+_CANDIDATES = 4  # replacement words drawn per row; the first that differs is used
 
 
 @register
@@ -24,25 +29,36 @@ class ParaphraseDetection(Template):
 
     length: int = param(10, "Tokens in the first sequence.", range=(2, 1024))
 
-    def generate(self, rng):
-        first = self.draw(rng, self.length)
-        second = list(first)
-        if rng.random() < 0.5:
-            # Hard negatives: one word replaced by another word, or one word dropped.
-            i = int(rng.random() * len(second))
-            if rng.random() < 0.5:
-                second.pop(i)
-            else:
-                new = second[i]
-                while new == second[i]:
-                    new = first[int(rng.random() * len(first))] if rng.random() < 0.5 \
-                        else self.words[int(rng.random() * len(self.words))]
-                second[i] = new
-        rng.shuffle(second)
-        return {"first": first, "second": second}
+    def generate_batch(self, rng):
+        n, vocab_size = self.length, len(self.words)
+        rows = np.arange(rng.n)
+        first = rng.integers(0, vocab_size, n)
+        # Hard negatives: one word replaced by another word, or one word dropped.
+        negative, i, drop = rng.random() < 0.5, rng.integers(0, n), rng.random() < 0.5
+        old = first[rows, i]
+        # The replacement is a word of the sequence or of the vocabulary (even odds), and must
+        # differ from the old word: take the first candidate that does, else a vocabulary word
+        # other than the old one (drawn from the other vocab_size - 1).
+        from_sequence = rng.random(_CANDIDATES) < 0.5
+        sequence_word = np.take_along_axis(first, rng.integers(0, n, _CANDIDATES), axis=1)
+        candidates = np.where(from_sequence, sequence_word, rng.integers(0, vocab_size, _CANDIDATES))
+        other = rng.integers(0, vocab_size - 1)
+        other += other >= old
+        differs = candidates != old[:, None]
+        new = np.where(differs.any(axis=1), candidates[rows, differs.argmax(axis=1)], other)
+        second = first.copy()
+        second[rows, i] = np.where(negative & ~drop, new, old)
+        # Shuffle; a dropped word is sorted to the end and cut off by the row's length.
+        keys = rng.random(n)
+        keys[rows, i] = np.where(negative & drop, 2.0, keys[rows, i])
+        second = np.take_along_axis(second, np.argsort(keys, axis=1, kind="stable"), axis=1)
+        lengths = np.where(negative & drop, n - 1, n)
+        # Dropping changes the length and replacing changes one word's count: both are "no".
+        inputs = {"first": Tokens(first), "second": Tokens(second, lengths)}
+        return inputs, Labels(("yes", "no"), negative.astype(np.int64))
+
+    def render_batch(self, text):
+        return ["Sequence 1: ", text["first"], "\nSequence 2: ", text["second"]]
 
     def rule(self, inputs):
         return "yes" if sorted(inputs["first"]) == sorted(inputs["second"]) else "no"
-
-    def render(self, inputs):
-        return f"Sequence 1: {join(inputs['first'])}\nSequence 2: {join(inputs['second'])}"

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Ints, Labels, Tokens
 
 
 @register
@@ -32,12 +35,18 @@ class PositionLookup(Template):
                 f"({self.min_length} > {self.max_length})"
             )
 
-    def generate(self, rng):
-        n = self.min_length + int(rng.random() * (self.max_length - self.min_length + 1))
-        return {"sequence": self.draw(rng, n), "position": 1 + int(rng.random() * n)}
+    def generate_batch(self, rng):
+        lengths = rng.integers(self.min_length, self.max_length + 1)
+        ids = rng.integers(0, len(self.words), self.max_length)
+        positions = rng.integers(1, lengths + 1)  # 1-based, within each row's own length
+        word = np.take_along_axis(ids, (positions - 1)[:, None], axis=1)[:, 0]
+        # A single word (a JSON string, not a list): a label over the whole vocabulary, given as
+        # the formatter's Arrow array of words so that it is not converted again every batch.
+        return ({"sequence": Tokens(ids, lengths), "position": Ints(positions)},
+                Labels(self.formatter.words, word))
 
     def rule(self, inputs):
         return inputs["sequence"][inputs["position"] - 1]
 
-    def render(self, inputs):
-        return f"Sequence: {join(inputs['sequence'])}\nPosition: {inputs['position']}"
+    def render_batch(self, text):
+        return ["Sequence: ", text["sequence"], "\nPosition: ", text["position"]]

@@ -2,8 +2,12 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Tokens
+from .rowops import compact
 
 
 @register
@@ -36,17 +40,44 @@ class SharedWords(Template):
                 f"{min(self.first_length, self.second_length)})"
             )
 
-    def generate(self, rng):
-        first = self.draw(rng, self.first_length)
-        distinct = list(dict.fromkeys(first))
-        shared = min(1 + int(rng.random() * self.max_shared), len(distinct))
-        second = rng.sample(distinct, shared) + self.draw(rng, self.second_length - shared)
-        rng.shuffle(second)
-        return {"first": first, "second": second}
+    def generate_batch(self, rng):
+        n1, n2, k = self.first_length, self.second_length, self.max_shared
+        first = rng.integers(0, len(self.words), n1)
+        firsts = _first_occurrences(first)  # one position per distinct word
+        shared = np.minimum(rng.integers(1, k + 1), firsts.sum(axis=1))
+        # A random sample of `shared` distinct words (random order over first occurrences).
+        order = np.argsort(np.where(firsts, rng.random(n1), 2.0), axis=1, kind="stable")
+        sampled = np.take_along_axis(first, order[:, :k], axis=1)
+        second = rng.integers(0, len(self.words), n2)
+        second[:, :k] = np.where(np.arange(k)[None, :] < shared[:, None], sampled, second[:, :k])
+        second = rng.shuffle(second)
+        answer = compact(first, firsts & _in_rows(first, second, len(self.words)))
+        return {"first": Tokens(first), "second": Tokens(second)}, answer
+
+    def render_batch(self, text):
+        return ["Sequence 1: ", text["first"], "\nSequence 2: ", text["second"]]
 
     def rule(self, inputs):
         second = set(inputs["second"])
         return [w for w in dict.fromkeys(inputs["first"]) if w in second]
 
-    def render(self, inputs):
-        return f"Sequence 1: {join(inputs['first'])}\nSequence 2: {join(inputs['second'])}"
+
+def _first_occurrences(ids):
+    """Mask of the positions holding the first occurrence of their token in the row."""
+    order = np.argsort(ids, axis=1, kind="stable")  # equal ids stay in position order
+    sorted_ids = np.take_along_axis(ids, order, axis=1)
+    starts = np.ones(ids.shape, dtype=bool)
+    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
+    firsts = np.empty(ids.shape, dtype=bool)
+    np.put_along_axis(firsts, order, starts, axis=1)
+    return firsts
+
+
+def _in_rows(a, b, vocab_size):
+    """``a[i, j] in b[i]`` for every position: one search in the rows of b, sorted and offset
+    by row so that together they form one sorted array."""
+    offset = np.arange(len(a), dtype=np.int64)[:, None] * vocab_size
+    haystack = (np.sort(b, axis=1) + offset).ravel()
+    needles = a + offset
+    found = np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
+    return haystack[found] == needles

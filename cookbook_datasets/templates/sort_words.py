@@ -1,9 +1,14 @@
 """Sort words: write the sequence's words in alphabetical order."""
 
+import functools
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, param
+from .columns import Tokens
+from ..vocab import get_vocabulary
 
 
 @register
@@ -32,12 +37,26 @@ class SortWords(Template):
                 f"({self.min_length} > {self.max_length})"
             )
 
-    def generate(self, rng):
-        n = self.min_length + int(rng.random() * (self.max_length - self.min_length + 1))
-        return {"sequence": self.draw(rng, n)}
+    def generate_batch(self, rng):
+        lengths = rng.integers(self.min_length, self.max_length + 1)
+        ids = rng.integers(0, len(self.words), self.max_length)
+        # Sort each row by the words' alphabetical rank; padding (beyond the length) goes last.
+        padding = np.arange(self.max_length)[None, :] >= lengths[:, None]
+        keys = np.where(padding, len(self.words), _alphabetical_rank(self.vocab)[ids])
+        order = np.argsort(keys, axis=1, kind="stable")
+        return {"sequence": Tokens(ids, lengths)}, Tokens(np.take_along_axis(ids, order, axis=1), lengths)
+
+    def render_batch(self, text):
+        return ["Sequence: ", text["sequence"]]
 
     def rule(self, inputs):
         return sorted(inputs["sequence"])
 
-    def render(self, inputs):
-        return f"Sequence: {join(inputs['sequence'])}"
+
+@functools.lru_cache(maxsize=16)
+def _alphabetical_rank(vocab: str) -> np.ndarray:
+    """Each token id's position in Python's string order (what ``sorted`` in ``rule`` uses)."""
+    words = get_vocabulary(vocab).words
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[sorted(range(len(words)), key=words.__getitem__)] = np.arange(len(words))
+    return rank

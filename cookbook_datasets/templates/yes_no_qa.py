@@ -2,8 +2,14 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import register
-from .base import Template, join, param
+from .base import Template, find_span, param
+from .columns import Labels, Tokens
+from .rowops import take
+
+_ATTEMPTS = 6  # hard-negative candidates per row; all of them occurring is very rare
 
 
 @register
@@ -33,45 +39,63 @@ class YesNoQA(Template):
                 f"({self.phrase_length} > {self.passage_length})"
             )
 
-    def generate(self, rng):
-        n, q = self.passage_length, self.phrase_length
+    def generate_batch(self, rng):
+        n, q, vocab_size = self.passage_length, self.phrase_length, len(self.words)
         answer_yes = rng.random() < 0.5
-        for _ in range(1000):
-            passage = self.draw(rng, n)
-            start = int(rng.random() * (n - q + 1))
-            if answer_yes:
-                return {"passage": passage, "phrase": passage[start:start + q]}
-            # Hard negatives: the phrase's words all occur in the passage but not as one run, or
-            # one word of a true span is swapped for another passage word or an unseen word.
-            for _ in range(10):
-                kind = rng.random() if q > 1 else 1.0
-                phrase = passage[start:start + q]
-                if kind < 1 / 3:
-                    phrase = [passage[i] for i in rng.sample(range(n), q)]
-                else:
-                    word = self.words[int(rng.random() * len(self.words))] if kind >= 2 / 3 \
-                        else passage[int(rng.random() * n)]
-                    phrase[int(rng.random() * q)] = word
-                if _find(passage, phrase) < 0:
-                    return {"passage": passage, "phrase": phrase}
-        raise ValueError(f"template {self.name!r}: could not build a phrase absent from the passage; "
-                         f"lower passage_length ({n}) or use a larger vocab ({self.vocab!r})")
+        passage = rng.integers(0, vocab_size, n)
+        start = rng.integers(0, n - q + 1)
+        span = np.take_along_axis(passage, start[:, None] + np.arange(q), axis=1)
+        # Hard negatives, _ATTEMPTS candidates per row (the first absent one is used): the
+        # phrase's words all occur in the passage but not as one run (q distinct positions in
+        # random order), or one word of the true span is swapped for another passage word or for
+        # any vocabulary word. A one-word phrase can only take the last kind.
+        kind = rng.random(_ATTEMPTS) if q > 1 else np.ones((rng.n, _ATTEMPTS))
+        scattered = take(passage, _distinct_positions(rng, n, q, _ATTEMPTS))
+        swap_at = rng.integers(0, q, _ATTEMPTS)
+        passage_word = take(passage, rng.integers(0, n, _ATTEMPTS))
+        new_word = np.where(kind < 2 / 3, passage_word, rng.integers(0, vocab_size, _ATTEMPTS))
+        swapped = np.where(np.arange(q) == swap_at[:, :, None], new_word[:, :, None], span[:, None, :])
+        candidates = np.where((kind < 1 / 3)[:, :, None], scattered, swapped)
+        present = np.zeros(kind.shape, dtype=bool)  # only the negative rows need checking
+        negative_rows = ~answer_yes
+        present[negative_rows] = _occurs(passage[negative_rows], candidates[negative_rows])
+        pick = np.argmax(~present, axis=1)  # the first absent one (the first of all if none is)
+        negative = take(candidates, pick)
+        # In the rare rows where every candidate occurs, the phrase keeps its true answer (yes).
+        is_yes = answer_yes | take(present, pick)
+        phrase = np.where(answer_yes[:, None], span, negative)
+        output = Labels(("no", "yes"), is_yes.astype(np.int64))
+        return {"passage": Tokens(passage), "phrase": Tokens(phrase)}, output
 
     def rule(self, inputs):
-        return "yes" if _find(inputs["passage"], inputs["phrase"]) >= 0 else "no"
+        return "yes" if find_span(inputs["passage"], inputs["phrase"]) >= 0 else "no"
 
-    def render(self, inputs):
-        return f"Passage: {join(inputs['passage'])}\nQuestion: does \"{join(inputs['phrase'])}\" " \
-               "appear in the passage?"
+    def render_batch(self, text):
+        return ["Passage: ", text["passage"], "\nQuestion: does \"", text["phrase"],
+                "\" appear in the passage?"]
 
 
-def _find(doc, span):
-    """First position of ``span`` in ``doc`` (-1 if absent)."""
-    n = len(span)
-    if n == 0:
-        return 0
-    first = span[0]
-    for i in range(len(doc) - n + 1):
-        if doc[i] == first and doc[i:i + n] == span:
-            return i
-    return -1
+def _occurs(passage, phrases):
+    """Whether each of the phrases (rows, k, q) occurs contiguously in its row's passage."""
+    q = phrases.shape[2]
+    windows = passage.shape[1] - q + 1
+    # Windows starting with the phrase's first word (few), then check the others word by word.
+    row, phrase, at = np.nonzero(passage[:, None, :windows] == phrases[:, :, :1])
+    match = np.ones(len(row), dtype=bool)
+    for j in range(1, q):
+        match &= passage[row, at + j] == phrases[row, phrase, j]
+    present = np.zeros(phrases.shape[:2], dtype=bool)
+    present[row[match], phrase[match]] = True
+    return present
+
+
+def _distinct_positions(rng, n, q, k):
+    """``k`` samples per row of ``q`` distinct positions in range(n), in random order (like
+    random.sample): the j-th one is a uniform pick among the n - j positions not yet taken."""
+    pos = (rng.random(k, q) * (n - np.arange(q))).astype(np.int64)
+    for j in range(1, q):
+        taken = np.sort(pos[:, :, :j], axis=2)
+        pick = pos[:, :, j]  # a view: the updates below land in pos
+        for i in range(j):  # skip over the taken positions, smallest first
+            pick += pick >= taken[:, :, i]
+    return pos
