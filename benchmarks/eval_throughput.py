@@ -1,9 +1,11 @@
 """Evaluation throughput: batched vs one example at a time, measured side by side in one run.
 
-For a generation task (NIV2 file, greedy decoding) and a multiple-choice task (log-likelihood
-scoring), the same examples are scored with ``batch_size=1`` and with ``--batch-size``; the
-report gives examples/s for both, the speed-up, and whether the batched results agree with the
-one-at-a-time results (same greedy text, log-likelihoods within 1e-3).
+For a generation task (NIV2 file, 2-shot, greedy decoding) and a multiple-choice task
+(log-likelihood scoring), the same examples are scored one at a time (one call per example, as
+a plain loop over the model would) and by the harness in batches of ``--batch-size`` (which also
+computes the task's shared prompt prefix once). The report gives examples/s for both, the
+speed-up, and whether the batched results agree with the one-at-a-time results (same greedy
+text, log-likelihoods within 1e-3).
 
     python benchmarks/eval_throughput.py --out results/eval_throughput.json
 """
@@ -54,8 +56,8 @@ def main(argv=None) -> int:
     report = {"model": args.model, "batch_size": args.batch_size, "torch_threads": torch.get_num_threads(),
               "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                           "torch": torch.__version__}, "tasks": {}}
-    one, t_one = timed(lambda: generate(model, tokenizer, gen_task.prompts, max_new_tokens=gen_task.max_new_tokens,
-                                        batch_size=1))
+    one, t_one = timed(lambda: [generate(model, tokenizer, [p], max_new_tokens=gen_task.max_new_tokens)[0]
+                                for p in gen_task.prompts])
     many, t_many = timed(lambda: generate(model, tokenizer, gen_task.prompts,
                                           max_new_tokens=gen_task.max_new_tokens, batch_size=args.batch_size))
     n = len(gen_task.prompts)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
         "one_at_a_time_per_s": n / t_one, "batched_per_s": n / t_many, "speedup": t_one / t_many,
         "same_predictions": sum(a == b for a, b in zip(one, many)) / n,
     }
-    one, t_one = timed(lambda: loglikelihoods(model, tokenizer, mc_requests, batch_size=1))
+    one, t_one = timed(lambda: [loglikelihoods(model, tokenizer, [r])[0] for r in mc_requests])
     many, t_many = timed(lambda: loglikelihoods(model, tokenizer, mc_requests, batch_size=args.batch_size))
     n = len(mc_task.requests)
     report["tasks"]["multiple_choice"] = {

@@ -104,6 +104,21 @@ def test_batched_log_likelihoods_equal_one_at_a_time(tiny_model):
     assert one[1] == pytest.approx(expected, abs=1e-3)
 
 
+def test_batched_generation_with_a_shared_prefix_equals_one_at_a_time(tiny_model):
+    from cookbook_datasets.eval.lm import generate
+
+    model, tokenizer = tiny_model
+    system = {"role": "system", "content": "Answer briefly. " * 12}  # a long prefix shared by all prompts
+    prompts = [[system, {"role": "user", "content": text}] for text in ("hi", "a longer question here", "ok?")]
+    alone = []
+    for p in prompts:
+        ids = tokenizer.apply_chat_template(p, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        out = model.generate(**ids, max_new_tokens=6, do_sample=False)
+        alone.append(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    assert generate(model, tokenizer, prompts, max_new_tokens=6, batch_size=3) == alone
+    assert generate(model, tokenizer, prompts, max_new_tokens=6, batch_size=1) == alone
+
+
 def test_evaluate_writes_json_and_markdown_and_resumes(tiny_model, task_dir, tmp_path, monkeypatch):
     out = tmp_path / "results" / "res.json"
     config = EvalConfig(model="tiny-random", tasks=[str(task_dir), "nli"], limit=4, batch_size=4)
