@@ -105,45 +105,68 @@ def generate(model, tokenizer, prompts: Sequence[list], *, max_new_tokens: int =
     return out
 
 
+def _left_padded(seqs: Sequence[list[int]], pad: int):
+    width = max(len(x) for x in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, width - len(seq):] = torch.tensor(seq)
+        mask[row, width - len(seq):] = 1
+    return ids, mask
+
+
 @torch.inference_mode()
 def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
                    max_length: int = 2048, desc: str = "scoring") -> list[float]:
     """Sum of log-probabilities of each continuation given its context.
 
-    The model reads ``(context + continuation)[:-1]`` and the continuation is scored at the last
-    positions, so requests whose inputs coincide (one-token answers such as " yes" / " no" after
-    the same passage) share one forward pass, and only the scored positions reach the LM head.
+    Requests are grouped by context (the choices of one question): the model reads each context
+    once, and its keys and values are reused for all of that context's continuations, which are
+    read in one more batched pass (one-token continuations need none: the context's last logits
+    score them).
     """
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     groups: dict[tuple, list[tuple[int, list[int]]]] = {}
     for r, (context, continuation) in enumerate(requests):
-        ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
+        ctx = tokenizer(context, add_special_tokens=False)["input_ids"] or [bos]
         cont = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        if not ctx:
-            bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-            ctx = [bos]
-        inputs = tuple((ctx + cont)[:-1][-max_length:])  # keep the continuation, cut the context's start
-        groups.setdefault(inputs, []).append((r, cont))
-    unique = list(groups)
-    order = _by_length([len(u) for u in unique])
+        ctx = ctx[-max(1, max_length - len(cont)):]  # keep the continuation, cut the context's start
+        groups.setdefault(tuple(ctx), []).append((r, cont))
+    contexts = list(groups)
+    order = _by_length([len(c) + max(len(x) for _, x in groups[c]) for c in contexts])
     scores = [0.0] * len(requests)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = model.device
     for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
         idx = order[start:start + batch_size]
-        width = max(len(unique[i]) for i in idx)
-        # left padding puts every scored position at the end, so the LM head runs on the last
-        # `keep` positions only
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):
-            ids[row, width - len(unique[i]):] = torch.tensor(unique[i])
-            mask[row, width - len(unique[i]):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        keep = max(len(cont) for i in idx for _, cont in groups[unique[i]])
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                       position_ids=positions.to(model.device), logits_to_keep=keep).logits
-        for row, i in enumerate(idx):
-            for r, cont in groups[unique[i]]:
-                rows = torch.log_softmax(logits[row, keep - len(cont):].float(), dim=-1)
-                targets = torch.tensor(cont, device=rows.device)
-                scores[r] = rows.gather(1, targets[:, None]).sum().item()
+        ids, ctx_mask = _left_padded([list(contexts[i]) for i in idx], pad)
+        positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)
+        result = model(input_ids=ids.to(device), attention_mask=ctx_mask.to(device),
+                       position_ids=positions.to(device), use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(result.logits[:, -1].float(), dim=-1)  # scores each first token
+        # one row per continuation, on top of its context's cached keys and values
+        rows = [(b, r, cont) for b, i in enumerate(idx) for r, cont in groups[contexts[i]]]
+        longest = max(len(cont) for _, _, cont in rows)  # (rows with no continuation score 0)
+        if longest > 1:
+            cache = result.past_key_values
+            cache.batch_select_indices(torch.tensor([b for b, _, _ in rows], device=device))
+            width = longest - 1
+            cont_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            cont_mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for k, (_, _, cont) in enumerate(rows):
+                cont_ids[k, :len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
+                cont_mask[k, :len(cont) - 1] = 1
+            base = ctx_mask.sum(-1)[[b for b, _, _ in rows]]
+            cont_positions = base[:, None] + torch.arange(width)[None, :]
+            mask = torch.cat([ctx_mask[[b for b, _, _ in rows]], cont_mask], dim=1)
+            rest = model(input_ids=cont_ids.to(device), attention_mask=mask.to(device),
+                         position_ids=cont_positions.to(device), past_key_values=cache, use_cache=True).logits
+        for k, (b, r, cont) in enumerate(rows):
+            if not cont:
+                continue  # an empty continuation has probability 1
+            total = first[b, cont[0]].item()
+            if len(cont) > 1:
+                logprobs = torch.log_softmax(rest[k, :len(cont) - 1].float(), dim=-1)
+                total += logprobs.gather(1, torch.tensor(cont[1:], device=logprobs.device)[:, None]).sum().item()
+            scores[r] = total
     return scores
