@@ -17,7 +17,7 @@ install-test: install
 	$(PIP) install -e ".[test]"
 
 demo: install
-	$(PY) -m cookbook_datasets.cli generate --all --mix --num-examples 200 --out $(OUT)/data --overwrite
+	HF_HUB_OFFLINE=1 $(PY) -m cookbook_datasets.cli demo --out $(OUT)
 
 test: install-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
@@ -26,6 +26,7 @@ test-slow: install-test
 	# pytest exits 5 when no slow test is collected; that is no failure
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
 
-bench:
+bench: install
 	$(PIP) install -e ".[bench]"
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/generation.py --out results/generation.json
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/eval_throughput.py --out results/eval_throughput.json

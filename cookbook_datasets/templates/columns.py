@@ -91,7 +91,9 @@ class BatchRandom:
             sub = BatchRandom(self.keys[todo])
             sub._counter = base + r * k
             ids = sub.integers(0, vocab_size, k)
-            ok = _rows_distinct(ids if exclude is None else np.concatenate([exclude[todo], ids], axis=1))
+            ok = _rows_distinct(ids)
+            if exclude is not None:
+                ok &= ~in_rows(ids, exclude[todo], vocab_size).any(axis=1)
             out[todo[ok]] = ids[ok]
             todo = todo[~ok]
         for row in todo:  # rare: crowded rows are drawn exactly from a per-item generator
@@ -99,6 +101,18 @@ class BatchRandom:
             allowed = np.setdiff1d(np.arange(vocab_size), exclude[row]) if exclude is not None else vocab_size
             out[row] = gen.choice(allowed, size=k, replace=False)
         return out
+
+
+def in_rows(values: np.ndarray, pool: np.ndarray, vocab_size: int) -> np.ndarray:
+    """``values[i, j] in pool[i]`` for every row, by one sorted search (rows offset apart)."""
+    n = len(values)
+    offset = (np.arange(n, dtype=np.int64) * vocab_size)[:, None]
+    flat = np.sort((pool + offset).ravel())
+    if not len(flat):
+        return np.zeros(values.shape, dtype=bool)
+    wanted = values + offset
+    found = np.minimum(np.searchsorted(flat, wanted), len(flat) - 1)
+    return flat[found] == wanted
 
 
 def _rows_distinct(ids: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Template, argmax_first, join, lettered, overlap, param
+from .base import Template, argmax_first, overlap, param
 from .columns import Ints, Tokens, TokensList
 from .rowops import gather, lettered_pieces, subsets
 
@@ -77,7 +77,3 @@ class ContinuationChoice(Template):
     def rule(self, inputs):
         tail = inputs["context"][-inputs["tail_length"]:]
         return inputs["endings"][argmax_first([overlap(e, tail) for e in inputs["endings"]])]
-
-    def render(self, inputs):
-        return (f"Context: {join(inputs['context'])}\nCompare with the last {inputs['tail_length']} "
-                f"words of the context.\nEndings:\n{lettered(inputs['endings'])}")

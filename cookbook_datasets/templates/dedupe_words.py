@@ -7,7 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, param
 from .columns import Tokens
-from .rowops import compact
+from .rowops import compact, first_occurrences
 
 
 @register
@@ -49,7 +49,7 @@ class DedupeWords(Template):
         position = np.arange(width)[None, :]
         sequence = np.where(position < n_distinct[:, None], distinct, copies)
         sequence = np.take_along_axis(sequence, _ragged_permutation(rng, lengths, width), axis=1)
-        firsts = _first_occurrences(sequence, lengths)
+        firsts = first_occurrences(sequence, lengths)
         return {"sequence": Tokens(sequence, lengths)}, compact(sequence, firsts)
 
     def render_batch(self, text):
@@ -63,15 +63,3 @@ def _ragged_permutation(rng, lengths, width):
     """Per row, a random order of its first ``lengths`` positions, then the padding positions."""
     keys = np.where(np.arange(width)[None, :] < lengths[:, None], rng.random(width), 2.0)
     return np.argsort(keys, axis=1, kind="stable")
-
-
-def _first_occurrences(ids, lengths):
-    """Mask of the positions holding the first occurrence of their token within the row's length."""
-    order = np.argsort(ids, axis=1, kind="stable")  # equal ids stay in position order
-    sorted_ids = np.take_along_axis(ids, order, axis=1)
-    starts = np.ones(ids.shape, dtype=bool)
-    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
-    firsts = np.empty(ids.shape, dtype=bool)
-    np.put_along_axis(firsts, order, starts, axis=1)
-    # Padding sits after the row's tokens, so it never hides a real first occurrence.
-    return firsts & (np.arange(ids.shape[1])[None, :] < lengths[:, None])

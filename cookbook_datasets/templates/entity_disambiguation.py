@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import register
-from .base import Template, argmax_first, join, overlap, param
+from .base import Template, argmax_first, overlap, param
 from .columns import Labels, Tokens, TokensList, concat
 from .rowops import gather, subsets
 
@@ -89,12 +89,6 @@ class EntityDisambiguation(Template):
         scores = [overlap(d, inputs["context"]) for d in inputs["descriptions"]]
         return inputs["names"][argmax_first(scores)]
 
-    def render(self, inputs):
-        mention = inputs["mention"]
-        context = join(f"[{w}]" if w == mention else w for w in inputs["context"])
-        candidates = "\n".join(f"- {n}: {join(d)}"
-                               for n, d in zip(inputs["names"], inputs["descriptions"]))
-        return f"Context: {context}\nMention: {mention}\nCandidates:\n{candidates}"
 
 
 def _mark(context, mention):

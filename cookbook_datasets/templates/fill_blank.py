@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from . import register
-from .base import Template, join, param
+from .base import Template, param
 from .columns import Formatter, Labels, Tokens
 from ..vocab import get_vocabulary
 
@@ -86,9 +86,6 @@ class FillBlank(Template):
         sentence = inputs["sentence"]
         return a if sentence.count(a) >= sentence.count(b) else b
 
-    def render(self, inputs):
-        a, b = inputs["options"]
-        return f"Sentence: {join(inputs['sentence'])}\nOption 1: {a}\nOption 2: {b}"
 
 
 @functools.lru_cache(maxsize=16)

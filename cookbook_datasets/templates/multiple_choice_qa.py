@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Template, argmax_first, join, lettered, overlap, param
+from .base import Template, argmax_first, overlap, param
 from .columns import Tokens, TokensList
 from .rowops import gather, lettered_pieces, subsets
 
@@ -57,6 +57,3 @@ class MultipleChoiceQA(Template):
     def rule(self, inputs):
         scores = [overlap(o, inputs["question"]) for o in inputs["options"]]
         return inputs["options"][argmax_first(scores)]
-
-    def render(self, inputs):
-        return f"Question: {join(inputs['question'])}\nOptions:\n{lettered(inputs['options'])}"

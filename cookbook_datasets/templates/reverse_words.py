@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Template, join, param
+from .base import Template, param
 from .columns import Tokens
 
 
@@ -45,6 +45,3 @@ class ReverseWords(Template):
 
     def rule(self, inputs):
         return inputs["sequence"][::-1]
-
-    def render(self, inputs):
-        return f"Sequence: {join(inputs['sequence'])}"

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from . import register
-from .base import Template, join, param
+from .base import Template, param
 from .columns import Labels, Tokens
 from ..vocab import get_vocabulary
 
@@ -62,8 +62,6 @@ class Rhyme(Template):
         target = inputs["line"][-1]
         return next(o for o in inputs["options"] if o != target and o[-2:] == target[-2:])
 
-    def render(self, inputs):
-        return f"Line: {join(inputs['line'])}\nOptions: {', '.join(inputs['options'])}"
 
 
 class _RhymeTable(NamedTuple):

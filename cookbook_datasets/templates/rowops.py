@@ -54,3 +54,17 @@ def lettered_pieces(columns):
     for i, col in enumerate(columns):
         pieces += [("\n" if i else "") + f"{LETTERS[i]}. ", col]
     return pieces
+
+
+def first_occurrences(ids, lengths=None):
+    """Mask of the positions holding the first occurrence of their token in the row (within the
+    row's ``lengths`` when given: padding after a row's tokens never hides a first occurrence)."""
+    order = np.argsort(ids, axis=1, kind="stable")  # equal ids stay in position order
+    sorted_ids = np.take_along_axis(ids, order, axis=1)
+    starts = np.ones(ids.shape, dtype=bool)
+    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
+    firsts = np.empty(ids.shape, dtype=bool)
+    np.put_along_axis(firsts, order, starts, axis=1)
+    if lengths is not None:
+        firsts &= np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    return firsts

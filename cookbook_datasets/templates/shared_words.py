@@ -6,8 +6,8 @@ import numpy as np
 
 from . import register
 from .base import Template, param
-from .columns import Tokens
-from .rowops import compact
+from .columns import Tokens, in_rows
+from .rowops import compact, first_occurrences
 
 
 @register
@@ -43,7 +43,7 @@ class SharedWords(Template):
     def generate_batch(self, rng):
         n1, n2, k = self.first_length, self.second_length, self.max_shared
         first = rng.integers(0, len(self.words), n1)
-        firsts = _first_occurrences(first)  # one position per distinct word
+        firsts = first_occurrences(first)  # one position per distinct word
         shared = np.minimum(rng.integers(1, k + 1), firsts.sum(axis=1))
         # A random sample of `shared` distinct words (random order over first occurrences).
         order = np.argsort(np.where(firsts, rng.random(n1), 2.0), axis=1, kind="stable")
@@ -51,7 +51,7 @@ class SharedWords(Template):
         second = rng.integers(0, len(self.words), n2)
         second[:, :k] = np.where(np.arange(k)[None, :] < shared[:, None], sampled, second[:, :k])
         second = rng.shuffle(second)
-        answer = compact(first, firsts & _in_rows(first, second, len(self.words)))
+        answer = compact(first, firsts & in_rows(first, second, len(self.words)))
         return {"first": Tokens(first), "second": Tokens(second)}, answer
 
     def render_batch(self, text):
@@ -60,24 +60,3 @@ class SharedWords(Template):
     def rule(self, inputs):
         second = set(inputs["second"])
         return [w for w in dict.fromkeys(inputs["first"]) if w in second]
-
-
-def _first_occurrences(ids):
-    """Mask of the positions holding the first occurrence of their token in the row."""
-    order = np.argsort(ids, axis=1, kind="stable")  # equal ids stay in position order
-    sorted_ids = np.take_along_axis(ids, order, axis=1)
-    starts = np.ones(ids.shape, dtype=bool)
-    starts[:, 1:] = sorted_ids[:, 1:] != sorted_ids[:, :-1]
-    firsts = np.empty(ids.shape, dtype=bool)
-    np.put_along_axis(firsts, order, starts, axis=1)
-    return firsts
-
-
-def _in_rows(a, b, vocab_size):
-    """``a[i, j] in b[i]`` for every position: one search in the rows of b, sorted and offset
-    by row so that together they form one sorted array."""
-    offset = np.arange(len(a), dtype=np.int64)[:, None] * vocab_size
-    haystack = (np.sort(b, axis=1) + offset).ravel()
-    needles = a + offset
-    found = np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
-    return haystack[found] == needles
