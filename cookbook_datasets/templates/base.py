@@ -71,6 +71,12 @@ class Template:
     def validate(self) -> None:
         """Check constraints between parameters; raise ValueError naming them."""
 
+    def require_at_most(self, smaller: str, larger: str) -> None:
+        """Raise a ValueError naming both parameters unless ``smaller`` <= ``larger``."""
+        a, b = getattr(self, smaller), getattr(self, larger)
+        if a > b:
+            raise ValueError(f"template {self.name!r}: {smaller} must be at most {larger} ({a} > {b})")
+
     def generate(self, rng: random.Random) -> dict:
         """Draw the structured inputs (JSON-serialisable: str, int, lists) of one sample."""
         raise NotImplementedError

@@ -31,11 +31,7 @@ class SortWords(Template):
     max_length: int = param(12, "Most tokens in the sequence.", range=(1, 4096))
 
     def validate(self):
-        if self.min_length > self.max_length:
-            raise ValueError(
-                f"template {self.name!r}: min_length must be at most max_length "
-                f"({self.min_length} > {self.max_length})"
-            )
+        self.require_at_most("min_length", "max_length")
 
     def generate_batch(self, rng):
         lengths = rng.integers(self.min_length, self.max_length + 1)
