@@ -131,3 +131,12 @@ def test_unknown_template_lists_valid_names_and_the_closest(cache_dir):
 def test_unbounded_needs_streaming(cache_dir):
     with pytest.raises(ValueError, match="streaming"):
         load_dataset("cookbook", "document_qa", num_examples=None, cache_dir=cache_dir)
+
+
+def test_streaming_splits_across_ranks_without_overlap():
+    from datasets.distributed import split_dataset_by_node
+
+    stream = load_dataset("cookbook", "nli", num_examples=400, split="train", streaming=True)
+    ranks = [[r["meta"] for r in split_dataset_by_node(stream, rank=k, world_size=2)] for k in range(2)]
+    assert ranks[0] and ranks[1] and not set(ranks[0]) & set(ranks[1])
+    assert sorted(ranks[0] + ranks[1]) == sorted(r["meta"] for r in stream)
