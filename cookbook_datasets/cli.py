@@ -144,7 +144,8 @@ def cmd_eval(args) -> int:
     if not args.tasks or not args.out:
         raise ValueError("cookbook eval needs --tasks and --out (or --compare A.json B.json)")
     config = EvalConfig(model=args.model, adapter=args.adapter, tasks=args.tasks, limit=args.limit,
-                        num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed)
+                        num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed,
+                        template_params=_parse_assignments(args.template_param, "--template-param"))
     if args.overwrite and Path(args.out).exists():
         Path(args.out).unlink()
     evaluate_model(config, out=args.out)
@@ -156,7 +157,8 @@ def cmd_eval(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import DemoConfig, run_demo
 
-    config = DemoConfig(out=args.out, model=args.model, templates=args.templates, max_steps=args.max_steps,
+    config = DemoConfig(out=args.out, model=args.model, templates=args.templates, vocab=args.vocab,
+                        max_steps=args.max_steps,
                         eval_examples=args.eval_examples, tasks=args.tasks)
     result = run_demo(config)
     print(f"Trained {result['train']['global_step']} steps in {result['train']['train_seconds']} s "
@@ -229,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shots", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--template-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter of the template tasks, e.g. vocab=tokenizer:smollm2-135m")
     p.add_argument("--out", default=None, help="results JSON (a .md table is written next to it)")
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
     p.add_argument("--compare", nargs="+", metavar="RESULTS", help="result files to put side by side")
@@ -239,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job: mix templates, LoRA-tune the default model, compare")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--templates", nargs="*", default=[], help="templates to mix (default: all)")
-    p.add_argument("--max-steps", type=int, default=80)
+    p.add_argument("--templates", nargs="*", default=[], help="templates to mix (default: 9 short-answer ones)")
+    p.add_argument("--vocab", default=None, help="random-token vocabulary (default: tokenizer:<model>)")
+    p.add_argument("--max-steps", type=int, default=40)
     p.add_argument("--eval-examples", type=int, default=16, help="examples per task (test rows per template)")
     p.add_argument("--tasks", nargs="*", default=[], help="extra task files or directories to evaluate")
     p.set_defaults(func=cmd_demo)

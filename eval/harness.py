@@ -35,6 +35,8 @@ class EvalConfig:
     seed: int = field(default=0, metadata={"help": "Seed of the subsets and template test splits."})
     dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU)."})
     num_samples: int = field(default=3, metadata={"help": "Predictions kept per task in the results."})
+    template_params: dict = field(default_factory=dict, metadata={
+        "help": "Parameters of the template tasks (e.g. vocab), as the training data used them."})
 
     def __post_init__(self):
         if not self.tasks:
@@ -132,7 +134,8 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
     """Score ``config.model`` (+ adapter) on every task; write ``out`` (JSON) and ``out``.md."""
     from cookbook_datasets.models import load_model
 
-    tasks = load_tasks(config.tasks, limit=config.limit, num_shots=config.num_shots, seed=config.seed)
+    tasks = load_tasks(config.tasks, limit=config.limit, num_shots=config.num_shots, seed=config.seed,
+                       template_params=config.template_params)
     results = {"model": config.model, "adapter": config.adapter, "config": config.identity(), "tasks": {}}
     out_path = Path(out) if out else None
     if out_path and out_path.exists():

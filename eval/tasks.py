@@ -161,8 +161,10 @@ def load_template_task(name: str, limit: Optional[int] = None, seed: int = 0, **
     )
 
 
-def load_tasks(specs: list[str], limit: Optional[int] = None, num_shots: int = 2, seed: int = 0) -> list:
-    """Expand task specs (files, directories, template names) into tasks, in order."""
+def load_tasks(specs: list[str], limit: Optional[int] = None, num_shots: int = 2, seed: int = 0,
+               template_params: Optional[dict] = None) -> list:
+    """Expand task specs (files, directories, template names) into tasks, in order.
+    ``template_params`` apply to every template task that has them (e.g. ``vocab``)."""
     from cookbook_datasets.templates import get_template_class
 
     tasks = []
@@ -175,8 +177,9 @@ def load_tasks(specs: list[str], limit: Optional[int] = None, num_shots: int = 2
         elif path.exists():
             files = [path]
         elif re.fullmatch(r"[a-z0-9_]+", spec):
-            get_template_class(spec)  # unknown names list the templates
-            tasks.append(load_template_task(spec, limit=limit, seed=seed))
+            allowed = get_template_class(spec).describe_params()  # unknown names list the templates
+            params = {k: v for k, v in (template_params or {}).items() if k in allowed}
+            tasks.append(load_template_task(spec, limit=limit, seed=seed, **params))
             continue
         else:
             raise FileNotFoundError(f"task {spec!r} is neither a file, a directory nor a template name")

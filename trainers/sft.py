@@ -56,6 +56,8 @@ class TrainConfig:
     merge: bool = field(default=False, metadata={"help": "Also write the LoRA-merged model to output_dir/merged."})
     resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir."})
     dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU)."})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "Recompute activations in the backward pass: less memory, about a third more compute."})
 
     def __post_init__(self):
         self.datasets = [d if isinstance(d, DataSpec) else DataSpec.from_dict(d) for d in self.datasets]
@@ -127,6 +129,7 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str):
         seed=config.seed,
         bf16=bf16,
         use_cpu=device == "cpu",
+        gradient_checkpointing=config.gradient_checkpointing,
         report_to="none",
         disable_tqdm=False,
     )
