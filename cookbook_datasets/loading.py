@@ -21,10 +21,6 @@ def _owned_builders() -> dict:
     return {"cookbook": Cookbook}
 
 
-def owned_names() -> list[str]:
-    return sorted(_owned_builders())
-
-
 def load_builder(path: str, name: Optional[str] = None, **kwargs) -> datasets.DatasetBuilder:
     """The builder instance for a name this package owns (config params as kwargs)."""
     return _owned_builders()[path](config_name=name, **kwargs)

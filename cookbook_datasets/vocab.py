@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
@@ -23,23 +22,13 @@ VOCAB_FORMS = ("pseudo", "tokenizer:<model spec or path>")
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """An ordered tuple of distinct words, with an index by two-letter ending (for rhymes)."""
+    """An ordered tuple of distinct words."""
 
     spec: str
     words: tuple[str, ...]
-    _by_ending: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.words)
-
-    def rhymes(self, word: str) -> tuple[str, ...]:
-        """Words of the vocabulary sharing ``word``'s last two letters (``word`` included)."""
-        if not self._by_ending:
-            groups = defaultdict(list)
-            for w in self.words:
-                groups[w[-2:]].append(w)
-            self._by_ending.update({k: tuple(v) for k, v in groups.items()})
-        return self._by_ending.get(word[-2:], ())
 
 
 def _pseudo_words() -> tuple[str, ...]:

@@ -118,16 +118,6 @@ class Template:
         """``k`` random tokens, repeats allowed."""
         return rng.choices(self.words, k=k)
 
-    def draw_distinct(self, rng: random.Random, k: int, exclude: Sequence[str] = ()) -> list[str]:
-        """``k`` distinct random tokens, none of them in ``exclude``."""
-        words, banned, out = self.words, set(exclude), []
-        while len(out) < k:
-            w = words[int(rng.random() * len(words))]
-            if w not in banned:
-                banned.add(w)
-                out.append(w)
-        return out
-
     @property
     def formatter(self) -> Formatter:
         return _formatter(self.vocab)
