@@ -133,7 +133,8 @@ class Tokens:
 
 @dataclass
 class Labels:
-    """One string per row, chosen from ``values``."""
+    """One string per row, chosen from ``values`` (strings, or an Arrow string array such as the
+    formatter's vocabulary for one word per row)."""
 
     values: Sequence[str]
     index: np.ndarray
