@@ -105,9 +105,9 @@ def cmd_train(args) -> int:
     from .data_spec import DataSpec
     from .trainers import TrainConfig, train
 
-    overrides = {k: getattr(args, k) for k in ("model", "max_steps", "num_train_epochs", "learning_rate",
-                                               "per_device_train_batch_size", "lora_r", "lora_alpha",
-                                               "lora_target_modules", "seed", "max_length")}
+    names = ("model", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size", "lora_r",
+             "lora_alpha", "lora_target_modules", "seed", "max_length")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # only what was given
     overrides["output_dir"] = args.out
     if args.full:
         overrides["use_lora"] = False
@@ -120,10 +120,7 @@ def cmd_train(args) -> int:
     if args.dataset:
         params = _parse_assignments(args.dataset_param, "--dataset-param")
         overrides["datasets"] = [DataSpec(path=d, name=args.dataset_config, params=params) for d in args.dataset]
-    if args.config:
-        config = TrainConfig.from_yaml(args.config, **overrides)
-    else:
-        config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+    config = TrainConfig.from_yaml(args.config, **overrides) if args.config else TrainConfig(**overrides)
     card = train(config)
     print(f"Wrote {'adapter' if config.use_lora else 'model'} and run card to {config.output_dir} "
           f"({card['global_step']} steps, {card['train_seconds']} s)")

@@ -60,6 +60,14 @@ def test_yaml_recipes_and_overrides(tmp_path):
         TrainConfig.from_yaml("nope")
 
 
+def test_cli_options_override_the_yaml_recipe(tiny_model, tmp_path):
+    assert main(["train", "--config", "lora_cpu", "--model", "tiny-random", "--out", str(tmp_path / "y"),
+                 "--max-steps", "1", "--batch-size", "4", "--no-eval"]) == 0
+    card = json.loads((tmp_path / "y" / "run_card.json").read_text())
+    assert card["config"]["eval_split"] is None and card["config"]["lora_r"] == 16  # from the YAML
+    assert card["global_step"] == 1 and "eval_loss" not in card["final_metrics"]
+
+
 @pytest.mark.parametrize("kw, message", [({"lora_r": 0}, "lora_r"), ({"learning_rate": -1.0}, "learning_rate"),
                                          ({"max_steps": -1, "num_train_epochs": 0}, "max_steps")])
 def test_bad_hyper_parameters_are_named(kw, message, tmp_path):

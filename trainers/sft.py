@@ -76,7 +76,8 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **overrides) -> "TrainConfig":
-        """Load a recipe (a path, or the name of a file in trainers/configs/) and apply overrides."""
+        """Load a recipe (a path, or the name of a file in trainers/configs/); ``overrides`` (fields
+        given on the command line, for instance) replace its values."""
         p = Path(path)
         if not p.exists() and (CONFIG_DIR / f"{path}.yaml").exists():
             p = CONFIG_DIR / f"{path}.yaml"
@@ -88,7 +89,7 @@ class TrainConfig:
         unknown = sorted(set(values) - allowed)
         if unknown:
             raise ValueError(f"{p}: unknown field {unknown[0]!r}; fields are {sorted(allowed)}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(overrides)
         return cls(**values)
 
     def to_dict(self) -> dict:
