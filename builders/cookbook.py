@@ -15,11 +15,9 @@ from dataclasses import dataclass, field, fields
 from typing import Optional
 
 import datasets
-import numpy as np
-import pyarrow as pa
 from datasets.builder import Key
 
-from cookbook_datasets.rows import FORMATS, row_features, rows_table
+from cookbook_datasets.rows import FORMATS, constant_strings, row_features, rows_table
 from cookbook_datasets.seeding import stream_key
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 
@@ -151,6 +149,5 @@ class Cookbook(datasets.ArrowBasedBuilder):
                 if not batch:
                     break
                 prompts, completions, metas = template.sample_batch(key, batch, split)
-                sources = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(batch), dtype=np.int32)),
-                                                         pa.array([source])).cast(pa.string())
-                yield Key(shard_id, batch_id), rows_table(prompts, completions, sources, metas, fmt)
+                yield Key(shard_id, batch_id), rows_table(prompts, completions, constant_strings(source, len(batch)),
+                                                          metas, fmt)

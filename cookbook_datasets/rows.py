@@ -24,12 +24,16 @@ def _strings(values) -> pa.Array:
     return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
 
 
+def constant_strings(value: str, n: int) -> pa.Array:
+    """``n`` copies of one string (built without n Python objects)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value])).cast(pa.string())
+
+
 def _messages(role: str, contents) -> pa.Array:
     """A list<struct<role, content>> array holding one message per row."""
     n = len(contents)
     struct = pa.StructArray.from_arrays(
-        [pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([role])).cast(pa.string()),
-         _strings(contents)], names=["role", "content"]
+        [constant_strings(role, n), _strings(contents)], names=["role", "content"]
     )
     return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), struct)
 
