@@ -106,7 +106,8 @@ def cmd_train(args) -> int:
     from .trainers import TrainConfig, train
 
     names = ("model", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size", "lora_r",
-             "lora_alpha", "lora_target_modules", "seed", "max_length")
+             "lora_alpha", "lora_target_modules", "lora_dropout", "seed", "max_length", "precision",
+             "attn_implementation")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # only what was given
     overrides["output_dir"] = args.out
     if args.full:
@@ -117,6 +118,10 @@ def cmd_train(args) -> int:
         overrides["eval_split"] = None
     if args.no_resume:
         overrides["resume"] = False
+    if args.full_lm_head:
+        overrides["loss_positions_only"] = False
+    if args.group_by_length:
+        overrides["group_by_length"] = True
     if args.dataset:
         params = _parse_assignments(args.dataset_param, "--dataset-param")
         overrides["datasets"] = [DataSpec(path=d, name=args.dataset_config, params=params) for d in args.dataset]
@@ -212,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-r", dest="lora_r", type=int, default=None)
     p.add_argument("--lora-alpha", dest="lora_alpha", type=int, default=None)
     p.add_argument("--lora-targets", dest="lora_target_modules", default=None)
+    p.add_argument("--lora-dropout", dest="lora_dropout", type=float, default=None)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=None,
+                   help="compute precision (auto: bf16 on GPUs and on CPUs with AVX512-BF16/AMX, else fp32)")
+    p.add_argument("--attn-implementation", dest="attn_implementation", default=None,
+                   help="attention kernel: auto (eager on CPU), eager, sdpa, flash_attention_2, ...")
+    p.add_argument("--full-lm-head", action="store_true",
+                   help="run the LM head on every position (TRL's path) instead of only the loss positions")
+    p.add_argument("--group-by-length", action="store_true", help="batch rows of similar length together")
     p.add_argument("--max-length", dest="max_length", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")

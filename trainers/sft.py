@@ -17,12 +17,14 @@ from typing import Optional
 
 import yaml
 
+from cookbook_datasets.cpu import PRECISIONS, resolve_precision, tune_allocator
 from cookbook_datasets.data_spec import DataSpec, load_training_data
 from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model
 
 logger = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+ATTN_IMPLEMENTATIONS = ("auto", "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
 @dataclass
@@ -35,7 +37,8 @@ class TrainConfig:
     use_lora: bool = field(default=True, metadata={"help": "LoRA (True) or full fine-tuning (False)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_dropout: float = field(default=0.0, metadata={
+        "help": "LoRA dropout (PEFT's default, 0, skips it; on a CPU its random masks cost a third of a LoRA step)."})
     lora_target_modules: str = field(default="all-linear", metadata={
         "help": "'all-linear' or a comma-separated list of module names."})
     learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate."})
@@ -55,7 +58,22 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "Training seed."})
     merge: bool = field(default=False, metadata={"help": "Also write the LoRA-merged model to output_dir/merged."})
     resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir."})
-    dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU)."})
+    dtype: Optional[str] = field(default=None, metadata={
+        "help": "Dtype the weights are stored in (default bf16 on GPU; fp32 on CPU, where LoRA's frozen linear "
+                "weights are stored in bf16 when computing in bf16: the same operands autocast would make)."})
+    precision: str = field(default="auto", metadata={
+        "help": "Compute precision: 'bf16' (autocast), 'fp32', or 'auto': bf16 on GPUs that support it and on CPUs "
+                "with AVX512-BF16/AMX, fp32 elsewhere.", "choices": list(PRECISIONS)})
+    attn_implementation: str = field(default="auto", metadata={
+        "help": "Attention kernel ('eager', 'sdpa', ...) or 'auto': eager on CPU (the CPU SDPA kernel's backward is "
+                "several times slower at these lengths), the model's default on GPU."})
+    loss_positions_only: bool = field(default=True, metadata={
+        "help": "Run the LM head only at the positions the loss uses (completion tokens) instead of every position."})
+    group_by_length: bool = field(default=False, metadata={
+        "help": "Batch rows of similar length together (less padding; batches are then less random)."})
+    tune_allocator: bool = field(default=True, metadata={
+        "help": "On CPU, keep freed memory in the process between steps (glibc) instead of returning it to the "
+                "kernel, which costs page faults on every step."})
     gradient_checkpointing: bool = field(default=False, metadata={
         "help": "Recompute activations in the backward pass: less memory, about a third more compute."})
 
@@ -73,6 +91,11 @@ class TrainConfig:
             raise ValueError("give max_steps > 0 or num_train_epochs > 0")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1) (got {self.lora_dropout!r})")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)} (got {self.precision!r})")
+        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
+            raise ValueError(f"attn_implementation must be one of {list(ATTN_IMPLEMENTATIONS)} "
+                             f"(got {self.attn_implementation!r})")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **overrides) -> "TrainConfig":
@@ -104,12 +127,16 @@ def _last_checkpoint(output_dir: str) -> Optional[str]:
     return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
 
 
-def _sft_config(config: TrainConfig, has_eval: bool, device: str):
+def resolve_attn_implementation(requested: str, device: str) -> Optional[str]:
+    """The attention kernel to train with (None: the model's default)."""
+    if requested != "auto":
+        return requested
+    return "eager" if device == "cpu" else None
+
+
+def _sft_config(config: TrainConfig, has_eval: bool, device: str, precision: str):
     from trl import SFTConfig
 
-    import torch
-
-    bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return SFTConfig(
         output_dir=config.output_dir,
         learning_rate=config.learning_rate,
@@ -128,7 +155,8 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str):
         save_steps=config.eval_steps,
         save_total_limit=config.save_total_limit,
         seed=config.seed,
-        bf16=bf16,
+        bf16=precision == "bf16",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         use_cpu=device == "cpu",
         gradient_checkpointing=config.gradient_checkpointing,
         report_to="none",
@@ -136,10 +164,17 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str):
     )
 
 
-def train(config: TrainConfig) -> dict:
-    """Fine-tune ``config.model`` on ``config.datasets``; return the run card (also written)."""
+def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
+    """Fine-tune ``config.model`` on ``config.datasets``; return the run card (also written).
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (timing, early stopping, ...)."""
     from peft import LoraConfig
     from trl import SFTTrainer
+
+    import torch
+
+    from .compact_loss import CompactLossSFTTrainer
+    from .frozen_weights import store_frozen_linear_weights
 
     train_ds = load_training_data(config.datasets, seed=config.seed)
     eval_ds = None
@@ -150,7 +185,13 @@ def train(config: TrainConfig) -> dict:
         except (ValueError, KeyError) as e:
             logger.warning("no %r split to evaluate on (%s); training without evaluation", config.eval_split, e)
     device = default_device()
+    precision = resolve_precision(config.precision, device)
+    allocator_tuned = device == "cpu" and config.tune_allocator and tune_allocator()
     model, tokenizer = load_model(config.model, dtype=config.dtype, device=device)
+    attn = resolve_attn_implementation(config.attn_implementation, device)
+    if attn is not None:
+        model.set_attn_implementation(attn)
+    logger.info("training on %s in %s, attention %s", device, precision, attn or model.config._attn_implementation)
     model.train()
     peft_config = None
     if config.use_lora:
@@ -160,9 +201,13 @@ def train(config: TrainConfig) -> dict:
             target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
             task_type="CAUSAL_LM",
         )
-    trainer = SFTTrainer(model=model, args=_sft_config(config, eval_ds is not None, device),
+    trainer_cls = CompactLossSFTTrainer if config.loss_positions_only else SFTTrainer
+    trainer = trainer_cls(model=model, args=_sft_config(config, eval_ds is not None, device, precision),
                          train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
-                         peft_config=peft_config)
+                         peft_config=peft_config, callbacks=callbacks)
+    frozen_bf16 = 0
+    if config.use_lora and precision == "bf16" and device == "cpu" and config.dtype is None:
+        frozen_bf16 = store_frozen_linear_weights(trainer.model, torch.bfloat16)
     resume_from = _last_checkpoint(config.output_dir) if config.resume else None
     if resume_from:
         logger.info("resuming from %s", resume_from)
@@ -174,10 +219,17 @@ def train(config: TrainConfig) -> dict:
     if eval_ds is not None:
         final.update(trainer.evaluate())
     if config.merge and config.use_lora:
-        merged = trainer.model.merge_and_unload()
+        # merge into the base weights as they were loaded (training may have stored them in bf16)
+        from peft import PeftModel
+
+        base, _ = load_model(config.model, dtype=config.dtype, device=device)
+        merged = PeftModel.from_pretrained(base, config.output_dir).merge_and_unload()
         merged.save_pretrained(os.path.join(config.output_dir, "merged"))
         tokenizer.save_pretrained(os.path.join(config.output_dir, "merged"))
-    card = _write_run_card(config, trainer, final, resume_from, time.time() - start, len(train_ds))
+    runtime = {"device": device, "precision": precision, "attn_implementation": model.config._attn_implementation,
+               "loss_positions_only": trainer_cls is CompactLossSFTTrainer, "allocator_tuned": allocator_tuned,
+               "frozen_weights_bf16": frozen_bf16 > 0}
+    card = _write_run_card(config, trainer, final, resume_from, time.time() - start, len(train_ds), runtime)
     return card
 
 
@@ -194,7 +246,7 @@ def _data_recipes(config: TrainConfig) -> list[dict]:
     return recipes
 
 
-def _write_run_card(config, trainer, final, resumed_from, seconds, num_rows) -> dict:
+def _write_run_card(config, trainer, final, resumed_from, seconds, num_rows, runtime) -> dict:
     from cookbook_datasets import __version__
 
     out = Path(config.output_dir)
@@ -207,6 +259,7 @@ def _write_run_card(config, trainer, final, resumed_from, seconds, num_rows) -> 
         "train_rows": num_rows,
         "resumed_from": resumed_from,
         "train_seconds": round(seconds, 1),
+        "runtime": runtime,
         "global_step": trainer.state.global_step,
         "final_metrics": final,
         "curve": [h for h in history if "loss" in h or "eval_loss" in h],
