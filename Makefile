@@ -30,3 +30,4 @@ bench: install
 	$(PIP) install -e ".[bench]"
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/generation.py --out results/generation.json
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/eval_throughput.py --out results/eval_throughput.json
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/training.py --out results/training.json

@@ -62,8 +62,10 @@ def arms() -> dict[str, dict]:
            "train lora group_by_length": {"kind": "train", "settings": {"group_by_length": True}}}
     # 10 minutes of compilation on 2 cores before the first step: run it on request only
     out["plain lora compiled"] = {"kind": "plain", "settings": {"compile": True}, "opt_in": True}
-    for lever, undo in LEVERS.items():
+    for i, (lever, undo) in enumerate(LEVERS.items()):
         out[f"lever: {lever}"] = {"kind": "train", "settings": undo, "lever": lever}
+        if i % 3 == 2:  # today's defaults again between the levers: steps vary by 10-20% over a run
+            out[f"train lora #{i // 3 + 2}"] = {"kind": "train", "settings": {}}
     for dtype in ("fp32", "bf16"):
         out[f"eval mc {dtype}"] = {"kind": "eval_mc", "dtype": dtype}
         out[f"eval generation {dtype}"] = {"kind": "eval_gen", "dtype": dtype}
@@ -176,20 +178,26 @@ def run_ceiling(args) -> dict:
     return out
 
 
-def run_flops(args) -> dict:
+def run_flops(args, batches: int = 4) -> dict:
+    """FLOPs of one step per real (unpadded) token, counted over a few batches: each arm's FLOPs per
+    step are this times its own tokens per step (its batches have the same length distribution)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     out = {}
     for label, settings in (("lora", {}), ("lora before", BEFORE), ("full", {"use_lora": False})):
         s = _resolved(settings)
-        model, tokenizer, _ = _prepare_model(s)
-        input_ids, mask, labels = next(_batches(tokenizer, 1))
-        counter = FlopCounterMode(display=False)
+        model, tokenizer, precision = _prepare_model(s)
+        counter, tokens, labelled = FlopCounterMode(display=False), 0, 0
         with counter:
-            _loss(model, s, input_ids, mask, labels).backward()
-        out[label] = {"gflop_per_step": counter.get_total_flops() / 1e9, "batch_shape": list(input_ids.shape),
-                      "real_tokens": int(mask.sum()), "labelled_tokens": int((labels != -100).sum())}
+            for input_ids, mask, labels in _batches(tokenizer, batches):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    loss = _loss(model, s, input_ids, mask, labels)
+                loss.backward()
+                tokens += int(mask.sum())
+                labelled += int((labels != -100).sum())
+        out[label] = {"gflop_per_token": counter.get_total_flops() / 1e9 / tokens, "batches": batches,
+                      "real_tokens_per_batch": tokens / batches, "labelled_tokens_per_batch": labelled / batches}
         del model
     return out
 
@@ -200,10 +208,12 @@ def run_train(args, settings: dict) -> dict:
     from cookbook_datasets.trainers import TrainConfig, train
 
     ends: list[float] = []
+    cpu: list[os.times_result] = []
 
     class StepClock(TrainerCallback):
         def on_step_end(self, a, state, control, **kw):
             ends.append(time.perf_counter())
+            cpu.append(os.times())
 
     steps = args.warmup + args.steps
     out_dir = tempfile.mkdtemp(prefix="bench-train-")
@@ -215,8 +225,9 @@ def run_train(args, settings: dict) -> dict:
     step_times = [b - a for a, b in zip(ends[args.warmup - 1:], ends[args.warmup:])]
     tokens = [h["num_tokens"] for h in card["curve"] if "num_tokens" in h]
     per_step_tokens = (tokens[-1] - tokens[args.warmup - 1]) / args.steps if len(tokens) >= steps else None
+    sys_time = (cpu[-1].system - cpu[args.warmup - 1].system) / args.steps
     return {"step_times": step_times, "seconds_per_step": statistics.median(step_times),
-            "tokens_per_step": per_step_tokens, "runtime": card["runtime"]}
+            "system_seconds_per_step": sys_time, "tokens_per_step": per_step_tokens, "runtime": card["runtime"]}
 
 
 def run_plain(args, settings: dict) -> dict:
@@ -251,10 +262,8 @@ def run_plain(args, settings: dict) -> dict:
 
 
 def _eval_model(dtype: str):
-    from cookbook_datasets.cpu import tune_allocator
     from cookbook_datasets.models import load_model
 
-    tune_allocator()
     return load_model("smollm2-135m", device="cpu", dtype=dtype)
 
 
@@ -369,7 +378,8 @@ def report(results: dict) -> str:
         precision = a["runtime"]["precision"]
         full = "full" in name
         before = "before" in name
-        gflop = flops.get("full" if full else ("lora before" if before else "lora"), {}).get("gflop_per_step")
+        per_token = flops.get("full" if full else ("lora before" if before else "lora"), {}).get("gflop_per_token")
+        gflop = per_token * a["tokens_per_step"] if per_token and a["tokens_per_step"] else None
         rate = gflop / a["seconds_per_step"] if gflop else None
         ref = r.get("train full before" if full else "train lora before")
         peak = ceiling.get(f"{precision}_gflops")
@@ -379,20 +389,27 @@ def report(results: dict) -> str:
             f"{(rate / peak if rate and peak else 0):.0%} | "
             f"{(ref['seconds_per_step'] / a['seconds_per_step'] if ref else 0):.2f}x |")
     if "train lora" in r and "plain lora" in r:
-        overhead = r["train lora"]["seconds_per_step"] / r["plain lora"]["seconds_per_step"] - 1
+        overhead = r["train lora"]["seconds_per_step"] / r["plain lora"]["seconds_per_step"] - 1  # measured adjacently
         lines += ["", f"Trainer over the plain loop (LoRA, today's defaults): {overhead:+.0%}."]
     if "plain lora compiled" in r:
         c = r["plain lora compiled"]
         lines += [f"torch.compile (plain loop): first step {c['first_step_seconds']:.0f} s (compilation), then "
                   f"{c['seconds_per_step']:.2f} s/step."]
     levers = [(k, v) for k, v in r.items() if k.startswith("lever: ")]
-    if levers and "train lora" in r:
-        now = r["train lora"]["seconds_per_step"]
-        lines += ["", "| lever (today's defaults, this one put back) | s/step without it | with it | saves |",
-                  "|---|---:|---:|---:|"]
+    repeats = [v["seconds_per_step"] for k, v in r.items() if k.split(" #")[0] == "train lora"]
+    if levers and repeats:
+        now = statistics.median(repeats)
+        sys_now = [v["system_seconds_per_step"] for k, v in r.items()
+                   if k.split(" #")[0] == "train lora" and "system_seconds_per_step" in v]
+        lines += ["", f"Today's defaults measured {len(repeats)} times in the run: "
+                      + ", ".join(f"{x:.2f}" for x in repeats) + f" s/step (median {now:.2f})"
+                      + (f"; kernel (system) time {statistics.median(sys_now):.2f} s/step." if sys_now else "."),
+                  "", "| lever (today's defaults, this one put back) | s/step without it | with it (median) | saves "
+                      "| system s/step without it |", "|---|---:|---:|---:|---:|"]
         for k, v in levers:
+            sys_t = v.get("system_seconds_per_step")
             lines.append(f"| {k[7:]} | {v['seconds_per_step']:.2f} | {now:.2f} | "
-                         f"{1 - now / v['seconds_per_step']:.0%} |")
+                         f"{1 - now / v['seconds_per_step']:.0%} | {'' if sys_t is None else f'{sys_t:.2f}'} |")
     evals = [(k, v) for k, v in r.items() if k.startswith("eval ")]
     if evals:
         lines += ["", "| evaluation | rows | harness rows/s | plain loop rows/s | harness GFLOP/s | "
@@ -412,7 +429,8 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(k, v["seconds_per_step"]) for k, v in results["arms"].items() if "seconds_per_step" in v]
+    rows = [(k.replace("lever: ", "without: "), v["seconds_per_step"])
+            for k, v in results["arms"].items() if "seconds_per_step" in v]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.2))
     ax.barh([k for k, _ in rows][::-1], [v for _, v in rows][::-1], color="tab:blue")
     ax.set_xlabel("seconds per step (batch 8, lower is better)")

@@ -146,7 +146,7 @@ def cmd_eval(args) -> int:
     if not args.tasks or not args.out:
         raise ValueError("cookbook eval needs --tasks and --out (or --compare A.json B.json)")
     config = EvalConfig(model=args.model, adapter=args.adapter, tasks=args.tasks, limit=args.limit,
-                        num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed,
+                        num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                         template_params=_parse_assignments(args.template_param, "--template-param"))
     if args.overwrite and Path(args.out).exists():
         Path(args.out).unlink()
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shots", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default=None,
+                   help="weights dtype (default: bf16 on GPU, fp32 on CPU; bf16 on a CPU with AVX512-BF16 scores "
+                        "about twice as fast, with slightly different log-likelihoods)")
     p.add_argument("--template-param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter of the template tasks, e.g. vocab=tokenizer:smollm2-135m")
     p.add_argument("--out", default=None, help="results JSON (a .md table is written next to it)")

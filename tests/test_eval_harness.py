@@ -162,3 +162,10 @@ def test_default_model_beats_chance_on_arc_easy(default_model, shared_data):
     config = EvalConfig(model="smollm2-135m", tasks=[f"{shared_data}/gpt4all/dev/arc_easy.jsonl"], limit=60)
     results = evaluate_model(config, model=default_model[0], tokenizer=default_model[1])
     assert results["tasks"]["arc_easy"]["metrics"]["acc"] > 0.35  # 4 choices: chance is 0.25
+
+
+def test_cli_eval_in_bf16_records_the_dtype(tiny_model, task_dir, tmp_path):
+    out = tmp_path / "bf16.json"
+    assert main(["eval", "--model", "tiny-random", "--tasks", str(task_dir / "arc_easy.jsonl"), "--limit", "2",
+                 "--dtype", "bfloat16", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["dtype"] == "bfloat16"
