@@ -123,7 +123,7 @@ def _prepare_model(s: dict):
 
     from cookbook_datasets.cpu import resolve_precision, tune_allocator
     from cookbook_datasets.models import load_model
-    from cookbook_datasets.trainers.frozen_weights import store_frozen_linear_weights
+    from cookbook_datasets.trainers.frozen_weights import frozen_weights_go_bf16, store_frozen_linear_weights
     from cookbook_datasets.trainers.sft import resolve_attn_implementation
 
     if s["tune_allocator"]:
@@ -136,7 +136,7 @@ def _prepare_model(s: dict):
         model = get_peft_model(model, LoraConfig(r=s["lora_r"], lora_alpha=s["lora_alpha"], lora_dropout=s["lora_dropout"],
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
     precision = resolve_precision(s["precision"], "cpu")
-    if s["use_lora"] and precision == "bf16" and s["dtype"] is None:
+    if frozen_weights_go_bf16(s["use_lora"], precision, "cpu", s["dtype"]):
         import torch
 
         store_frozen_linear_weights(model, torch.bfloat16)

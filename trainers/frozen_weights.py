@@ -12,6 +12,12 @@ from __future__ import annotations
 import torch
 
 
+def frozen_weights_go_bf16(use_lora: bool, precision: str, device: str, dtype) -> bool:
+    """Whether training stores the frozen weights in bf16: LoRA computing in bf16 on a CPU (where
+    weights load in fp32) and no weight dtype chosen by the user."""
+    return use_lora and precision == "bf16" and device == "cpu" and dtype is None
+
+
 def store_frozen_linear_weights(model: torch.nn.Module, dtype=torch.bfloat16) -> int:
     """Cast the frozen weights of LoRA-wrapped linear layers to ``dtype``; return how many."""
     from peft.tuners.lora import LoraLayer

@@ -174,7 +174,7 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
     import torch
 
     from .compact_loss import CompactLossSFTTrainer
-    from .frozen_weights import store_frozen_linear_weights
+    from .frozen_weights import frozen_weights_go_bf16, store_frozen_linear_weights
 
     train_ds = load_training_data(config.datasets, seed=config.seed)
     eval_ds = None
@@ -206,7 +206,7 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
                          train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=callbacks)
     frozen_bf16 = 0
-    if config.use_lora and precision == "bf16" and device == "cpu" and config.dtype is None:
+    if frozen_weights_go_bf16(config.use_lora, precision, device, config.dtype):
         frozen_bf16 = store_frozen_linear_weights(trainer.model, torch.bfloat16)
     resume_from = _last_checkpoint(config.output_dir) if config.resume else None
     if resume_from:
