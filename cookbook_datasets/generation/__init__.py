@@ -1,0 +1,1 @@
+"""One generation engine for every model call in the project."""

@@ -1,0 +1,1 @@
+"""Subset selection: embeddings, K-center and uncertainty baselines (one file per strategy)."""
