@@ -156,6 +156,27 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_select(args) -> int:
+    from .trainers import DiverseEvolConfig, run_diverse_evol
+
+    train = {}
+    for key in ("num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "lora_r"):
+        if getattr(args, key) is not None:
+            train[key] = getattr(args, key)
+    config = DiverseEvolConfig(
+        pool=args.pool, pool_config=args.pool_config, pool_split=args.pool_split,
+        pool_params=_parse_assignments(args.pool_param, "--pool-param"), output_dir=args.out,
+        strategy=args.strategy, k0=args.k0, per_round=args.per_round, rounds=args.rounds, model=args.model,
+        train=train, eval_tasks=args.eval, eval_limit=args.eval_limit, eval_num_shots=args.eval_num_shots,
+        seed=args.seed, embed_batch_size=args.embed_batch_size, max_length=args.max_length, dtype=args.dtype,
+        diversity=not args.no_diversity)
+    report = run_diverse_evol(config)
+    print(Path(args.out, "report.md").read_text())
+    print(f"Subsets (a config per round): datasets.load_dataset({report['subsets']!r}, 'round_{args.rounds}')")
+    print(f"Wrote {Path(args.out, 'report.json')} and report.png")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import DemoConfig, run_demo
 
@@ -252,6 +273,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", nargs="+", default=None, help="column names for --compare")
     p.add_argument("--plot", default=None, help="with --compare: write a PNG bar chart")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("select", help="DiverseEvol: the model picks a diverse training subset of a pool, round by round")
+    p.add_argument("pool", help="pool in the row schema: Hub-layout directory, Hub id or builder name")
+    p.add_argument("--pool-config", default=None, help="config name of the pool")
+    p.add_argument("--pool-split", default="train")
+    p.add_argument("--pool-param", action="append", default=[], metavar="KEY=VALUE", help="load_dataset parameter")
+    p.add_argument("--strategy", default="kcenter", help="kcenter, random, least_confidence, margin or entropy")
+    p.add_argument("--k0", type=int, default=100, help="random rows in round 0")
+    p.add_argument("--per-round", type=int, default=100, help="rows added per round")
+    p.add_argument("--rounds", type=int, default=10, help="selection rounds after round 0")
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--out", required=True, help="output directory (resumes a run found there)")
+    p.add_argument("--eval", nargs="*", default=[], metavar="TASK", help="tasks scored after every round")
+    p.add_argument("--eval-limit", type=int, default=None, help="examples per evaluation task")
+    p.add_argument("--eval-num-shots", type=int, default=0)
+    p.add_argument("--epochs", dest="num_train_epochs", type=float, default=None, help="per round (default 3)")
+    p.add_argument("--max-steps", dest="max_steps", type=int, default=None)
+    p.add_argument("--lr", dest="learning_rate", type=float, default=None)
+    p.add_argument("--batch-size", dest="per_device_train_batch_size", type=int, default=None)
+    p.add_argument("--lora-r", dest="lora_r", type=int, default=None)
+    p.add_argument("--embed-batch-size", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=512, help="tokens per row when embedding")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="embedding and scoring dtype")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-diversity", action="store_true", help="skip the covering radius / Vendi report")
+    p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("demo", help="the main job: mix templates, LoRA-tune the default model, compare")
     p.add_argument("--out", default="runs/demo")

@@ -35,8 +35,16 @@ def write_parquet_shards(ds: datasets.Dataset, directory: Path, split: str) -> l
     return paths
 
 
+TEMPLATES_DESCRIPTION = """Made by [cookbook-datasets](https://pypi.org/project/cookbook-datasets/) without annotators and
+without a stronger LLM: every row comes from a data-generating template over random tokens
+(Cookbook, arXiv 2410.05224). Rows follow one schema: `prompt` and `completion` (TRL
+conversational messages or plain text), `source` (the template) and `meta` (JSON with the
+structured `inputs` and the rule's `output`)."""
+
+
 def dataset_card(configs: Mapping[str, datasets.DatasetDict], recipes: Mapping[str, dict],
-                 pretty_name: str = "Cookbook synthetic instruction data") -> DatasetCard:
+                 pretty_name: str = "Cookbook synthetic instruction data",
+                 description: str = TEMPLATES_DESCRIPTION) -> DatasetCard:
     card_data = DatasetCardData(
         pretty_name=pretty_name,
         license="apache-2.0",
@@ -53,11 +61,7 @@ def dataset_card(configs: Mapping[str, datasets.DatasetDict], recipes: Mapping[s
     body = f"""
 # {pretty_name}
 
-Made by [cookbook-datasets](https://pypi.org/project/cookbook-datasets/) without annotators and
-without a stronger LLM: every row comes from a data-generating template over random tokens
-(Cookbook, arXiv 2410.05224). Rows follow one schema: `prompt` and `completion` (TRL
-conversational messages or plain text), `source` (the template) and `meta` (JSON with the
-structured `inputs` and the rule's `output`).
+{description}
 
 ```python
 from datasets import load_dataset
@@ -72,8 +76,7 @@ ds = load_dataset("<this repo or directory>", "{next(iter(configs))}")
 
 ## Recipe
 
-Everything needed to regenerate the data (package version, template code hash, parameters,
-seeds, mixture weights):
+Everything needed to regenerate the data:
 
 ```json
 {json.dumps(recipes, indent=2, sort_keys=True)}
@@ -83,11 +86,12 @@ seeds, mixture weights):
 
 
 def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str | os.PathLike,
-                     recipes: Mapping[str, dict], overwrite: bool = False) -> Path:
+                     recipes: Mapping[str, dict], overwrite: bool = False, **card) -> Path:
     """Write ``configs`` (name -> DatasetDict) under ``out_dir`` atomically.
 
     Everything is written to a temporary sibling directory first and renamed into place, so an
-    error never leaves a partial ``out_dir`` behind (nor destroys an existing one).
+    error never leaves a partial ``out_dir`` behind (nor destroys an existing one). ``card``:
+    ``pretty_name`` and ``description`` of the dataset card.
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
@@ -100,7 +104,7 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
             (tmp / name).mkdir()
             for split, ds in dd.items():
                 write_parquet_shards(ds, tmp / name, split)
-        dataset_card(configs, recipes).save(str(tmp / "README.md"))
+        dataset_card(configs, recipes, **card).save(str(tmp / "README.md"))
         (tmp / "recipe.json").write_text(json.dumps(recipes, indent=2, sort_keys=True))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

@@ -1,1 +1,41 @@
-"""Subset selection: embeddings, K-center and uncertainty baselines (one file per strategy)."""
+"""Subset selection: embeddings, K-center and uncertainty baselines (one file per strategy).
+
+``get_strategy("kcenter")`` builds a strategy by name; ``STRATEGIES`` lists them. A new strategy
+is one small file with a :class:`SelectionStrategy` subclass, registered below.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from .base import PoolFeatures, SelectionStrategy, check_request
+from .diversity import covering_radius, vendi_score
+from .embeddings import cached_pool_features, pool_features, require_rows
+from .entropy import EntropySampling
+from .kcenter import KCenterGreedy, kcenter_greedy, naive_kcenter
+from .least_confidence import LeastConfidence
+from .margin import MarginSampling
+from .random_sampling import RandomSampling
+
+STRATEGIES: dict[str, type[SelectionStrategy]] = {
+    cls.name: cls for cls in (KCenterGreedy, RandomSampling, LeastConfidence, MarginSampling, EntropySampling)
+}
+
+
+def get_strategy(name: str, **params) -> SelectionStrategy:
+    """The strategy called ``name``, built with ``params``."""
+    if name not in STRATEGIES:
+        close = difflib.get_close_matches(name, STRATEGIES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown selection strategy {name!r}{hint}; valid strategies: {sorted(STRATEGIES)}")
+    try:
+        return STRATEGIES[name](**params)
+    except TypeError as e:
+        raise ValueError(f"bad parameters for strategy {name!r}: {e}") from None
+
+
+__all__ = [
+    "STRATEGIES", "EntropySampling", "KCenterGreedy", "LeastConfidence", "MarginSampling", "PoolFeatures",
+    "RandomSampling", "SelectionStrategy", "cached_pool_features", "check_request", "covering_radius",
+    "get_strategy", "kcenter_greedy", "naive_kcenter", "pool_features", "require_rows", "vendi_score",
+]

@@ -1,0 +1,294 @@
+"""DiverseEvol's round loop: the model picks its own training subset, round by round.
+
+Round 0 takes ``k0`` random pool rows. Every later round embeds the pool with the model trained in
+the round before and lets the strategy (greedy K-center by default) add ``per_round`` rows; each
+round's subset is then trained from the *base* weights (the project's :func:`train`), and scored on
+the evaluation tasks when given. ``rounds=10`` makes 11 subsets (k0, k0+k, ..., k0+10k), as in
+the paper.
+
+Everything lands under ``output_dir``:
+- ``state.json``: the recipe and, per round, the new indices, timings, scores and diversity,
+  written after every step, so a killed run resumes at the step where it stopped with the same
+  subsets (training itself resumes from its checkpoints);
+- ``data/``: the subsets in the Hub layout, one config per round (``round_0`` ...);
+- ``rounds/round_<r>/model``: the adapter and its run card; ``rounds/round_<r>/eval.json``;
+- ``report.json``, ``report.md``, ``report.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from cookbook_datasets.data_spec import DataSpec
+from cookbook_datasets.models import DEFAULT_MODEL
+
+from .sft import TrainConfig, train
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+@dataclass
+class DiverseEvolConfig:
+    """A DiverseEvol selection run (the paper's defaults: k0 = k = 100, 10 rounds, 3 epochs)."""
+
+    pool: str = field(metadata={"help": "The pool: anything cookbook_datasets.load_dataset loads in the row "
+                                        "schema (Hub-layout directory, Hub id, builder name)."})
+    output_dir: str = field(default="runs/select", metadata={"help": "Subsets, models, state and report go here."})
+    pool_config: Optional[str] = field(default=None, metadata={"help": "Config name of the pool."})
+    pool_split: str = field(default="train", metadata={"help": "Split of the pool."})
+    pool_params: dict = field(default_factory=dict, metadata={"help": "Extra load_dataset kwargs for the pool."})
+    strategy: str = field(default="kcenter", metadata={"help": "Selection strategy (see selection.STRATEGIES)."})
+    strategy_params: dict = field(default_factory=dict, metadata={"help": "Constructor parameters of the strategy."})
+    k0: int = field(default=100, metadata={"help": "Random rows in round 0."})
+    per_round: int = field(default=100, metadata={"help": "Rows added per round."})
+    rounds: int = field(default=10, metadata={"help": "Selection rounds after round 0."})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "Base model spec (see load_model)."})
+    train: dict = field(default_factory=dict, metadata={
+        "help": "TrainConfig fields for every round (default: 3 epochs, LoRA); model, datasets and output_dir "
+                "are set by the loop."})
+    eval_tasks: list = field(default_factory=list, metadata={
+        "help": "Tasks scored after every round (as `cookbook eval --tasks`); none: no scoring."})
+    eval_limit: Optional[int] = field(default=None, metadata={"help": "Examples per evaluation task."})
+    eval_num_shots: int = field(default=0, metadata={
+        "help": "Demonstrations per NIV2 evaluation prompt (0: the tuned model answers from the instruction)."})
+    seed: int = field(default=0, metadata={"help": "Seed of round 0's random rows and of random selection."})
+    embed_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when embedding the pool."})
+    max_length: int = field(default=512, metadata={"help": "Tokens per row when embedding (the end is kept)."})
+    dtype: Optional[str] = field(default=None, metadata={
+        "help": "Weights dtype for embedding and scoring (default: fp32 on CPU, bf16 on GPU)."})
+    diversity: bool = field(default=True, metadata={
+        "help": "Report each subset's covering radius and Vendi score in the base model's embedding space "
+                "(one extra pass over the pool), so every strategy is measured in the same space."})
+    features_cache_dir: Optional[str] = field(default=None, metadata={
+        "help": "Where pool embeddings are cached (default: the package cache)."})
+
+    def __post_init__(self):
+        from cookbook_datasets.selection import get_strategy
+
+        for name in ("k0", "per_round", "embed_batch_size", "max_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer (got {value!r})")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
+            raise ValueError(f"rounds must be a non-negative integer (got {self.rounds!r})")
+        get_strategy(self.strategy, **self.strategy_params)  # unknown names list the valid ones
+        reserved = sorted({"model", "datasets", "output_dir"} & set(self.train))
+        if reserved:
+            raise ValueError(f"train may not set {reserved[0]!r}: the round loop sets it")
+        TrainConfig(**self._train_fields("check"))  # bad training fields fail now, not after round 0
+        if self.eval_limit is not None and (not isinstance(self.eval_limit, int) or self.eval_limit < 1):
+            raise ValueError(f"eval_limit must be a positive integer (got {self.eval_limit!r})")
+
+    def _train_fields(self, output_dir: str, data: Optional[DataSpec] = None) -> dict:
+        fields_ = {"num_train_epochs": 3.0, "eval_split": None, "seed": self.seed, **self.train}
+        return {**fields_, "model": self.model, "output_dir": output_dir, "datasets": [data] if data else []}
+
+    @property
+    def total_rows(self) -> int:
+        return self.k0 + self.rounds * self.per_round
+
+    def recipe(self) -> dict:
+        """What makes two runs the same run (everything but where the files go)."""
+        d = asdict(self)
+        for key in ("output_dir", "features_cache_dir", "embed_batch_size"):
+            d.pop(key)
+        return d
+
+
+def _atomic_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def load_pool(config: DiverseEvolConfig):
+    """The pool as a ``datasets.Dataset``, checked for the row schema."""
+    from cookbook_datasets.loading import load_dataset
+    from cookbook_datasets.selection import require_rows
+
+    pool = load_dataset(config.pool, config.pool_config, split=config.pool_split, **config.pool_params)
+    require_rows(pool, f"the pool {config.pool!r}")
+    if len(pool) == 0:
+        raise ValueError(f"the pool {config.pool!r} is empty: nothing to select from")
+    if config.total_rows > len(pool):
+        raise ValueError(f"k0 + rounds x per_round = {config.k0} + {config.rounds} x {config.per_round} = "
+                         f"{config.total_rows} rows, but the pool has only {len(pool)}")
+    return pool
+
+
+def _subset_configs(pool, rounds: list[dict]):
+    """One config per round: the rows selected so far, each with its pool index and round in meta."""
+    import datasets
+
+    order, round_of = [], {}
+    configs = {}
+    for rec in rounds:
+        for i in rec["new_indices"]:
+            order.append(i)
+            round_of[i] = rec["round"]
+        rows = pool.select(order)
+
+        def annotate(row, idx):
+            meta = json.loads(row.get("meta") or "{}") if isinstance(row.get("meta"), str) else {}
+            meta.update({"pool_index": order[idx], "selection_round": round_of[order[idx]]})
+            return {"meta": json.dumps(meta, sort_keys=True), "source": row.get("source") or "pool"}
+
+        rows = rows.map(annotate, with_indices=True, desc=None)
+        configs[f"round_{rec['round']}"] = datasets.DatasetDict({"train": rows})
+    return configs
+
+
+def _write_subsets(config: DiverseEvolConfig, pool, state: dict) -> Path:
+    from cookbook_datasets import __version__
+    from cookbook_datasets.hub_layout import write_hub_layout
+
+    recipe = {"package_version": __version__, "method": "DiverseEvol (arXiv 2311.08182)", **config.recipe()}
+    description = (
+        f"Subsets of `{config.pool}` chosen by [cookbook-datasets](https://pypi.org/project/cookbook-datasets/)'s "
+        f"DiverseEvol loop: strategy `{config.strategy}`, model `{config.model}`, {config.k0} random rows in "
+        f"round 0 and {config.per_round} more per round, each round selected with the model trained on the "
+        f"round before. Config `round_<r>` holds every row chosen up to round r; `meta` records each row's "
+        f"`pool_index` and `selection_round`.")
+    return write_hub_layout(_subset_configs(pool, state["rounds"]), Path(config.output_dir) / "data",
+                            {"diverse_evol": recipe}, overwrite=True,
+                            pretty_name=f"DiverseEvol subsets ({config.strategy})", description=description)
+
+
+def _load_state(config: DiverseEvolConfig, path: Path) -> dict:
+    if not path.exists():
+        return {"version": STATE_VERSION, "recipe": config.recipe(), "rounds": []}
+    state = json.loads(path.read_text())
+    if state.get("recipe") != config.recipe():
+        old, new = state.get("recipe", {}), config.recipe()
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ValueError(f"{path.parent} holds a run with a different recipe (differs in {', '.join(diff)}); "
+                         f"use another output directory to start a new run")
+    return state
+
+
+def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str]):
+    from cookbook_datasets.selection import cached_pool_features
+
+    return cached_pool_features(config.model, pool, adapter=adapter, dtype=config.dtype,
+                                batch_size=config.embed_batch_size, max_length=config.max_length,
+                                token_stats=needs == "token_stats", cache_dir=config.features_cache_dir)
+
+
+def run_diverse_evol(config: DiverseEvolConfig) -> dict:
+    """Run (or resume) the rounds; return the report (also written as JSON, Markdown and PNG)."""
+    from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
+    from cookbook_datasets.selection import covering_radius, get_strategy, vendi_score
+    from cookbook_datasets.selection.random_sampling import RandomSampling
+
+    strategy = get_strategy(config.strategy, **config.strategy_params)
+    pool = load_pool(config)  # every input check happens before anything is written
+    if config.eval_tasks:
+        EvalConfig(model=config.model, tasks=config.eval_tasks, limit=config.eval_limit)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "state.json"
+    state = _load_state(config, state_path)
+    state["pool_size"] = len(pool)
+    base_embeddings = None
+    selected: list[int] = []
+    for r in range(config.rounds + 1):
+        rounds = state["rounds"]
+        rec = rounds[r] if r < len(rounds) else None
+        model_dir = out / "rounds" / f"round_{r}" / "model"
+        if rec is None:
+            start = time.time()
+            embed_seconds = 0.0
+            if r == 0:
+                new = RandomSampling(seed=config.seed).select(config.k0, pool_size=len(pool))
+            else:
+                features = None
+                if strategy.needs:
+                    previous = str(out / "rounds" / f"round_{r - 1}" / "model")
+                    features = _features(config, pool, previous, strategy.needs)
+                    embed_seconds = time.time() - start
+                new = strategy.select(config.per_round, pool_size=len(pool), selected=selected, features=features)
+            rec = {"round": r, "new_indices": [int(i) for i in new], "size": len(selected) + len(new),
+                   "select_seconds": round(time.time() - start, 2), "embed_seconds": round(embed_seconds, 2)}
+            rounds.append(rec)
+            _write_subsets(config, pool, state)
+            _atomic_json(state_path, state)
+            logger.info("round %d: %d rows selected (%d in total)", r, len(new), rec["size"])
+        selected += rec["new_indices"]
+        if "train_seconds" not in rec:
+            data = DataSpec(path=str(out / "data"), name=f"round_{r}")
+            card = train(TrainConfig(**config._train_fields(str(model_dir), data)))
+            rec.update(train_seconds=card["train_seconds"], train_steps=card["global_step"],
+                       train_loss=card["final_metrics"].get("train_loss"))
+            _atomic_json(state_path, state)
+        if config.eval_tasks and "scores" not in rec:
+            ev = EvalConfig(model=config.model, adapter=str(model_dir), tasks=config.eval_tasks,
+                            limit=config.eval_limit, num_shots=config.eval_num_shots, seed=config.seed,
+                            dtype=config.dtype)
+            start = time.time()
+            results = evaluate_model(ev, out=model_dir.parent / "eval.json")
+            scores = {name: main_metric(res)[1] for name, res in results["tasks"].items()}
+            rec.update(scores=scores, score=float(np.mean(list(scores.values()))),
+                       eval_seconds=round(time.time() - start, 1))
+            _atomic_json(state_path, state)
+        if config.diversity and "covering_radius" not in rec:
+            if base_embeddings is None:
+                base_embeddings = _features(config, pool, None, "embeddings").embeddings
+            rec.update(covering_radius=covering_radius(base_embeddings, selected),
+                       vendi_score=vendi_score(base_embeddings[selected]))
+            _atomic_json(state_path, state)
+    return write_report(config, state)
+
+
+def write_report(config: DiverseEvolConfig, state: dict) -> dict:
+    out = Path(config.output_dir)
+    rows = [{k: v for k, v in rec.items() if k != "new_indices"} for rec in state["rounds"]]
+    report = {"strategy": config.strategy, "model": config.model, "pool": config.pool,
+              "pool_size": state.get("pool_size"), "recipe": state["recipe"], "rounds": rows,
+              "subsets": str(out / "data")}
+    _atomic_json(out / "report.json", report)
+    header = ["round", "rows", "select s", "train s"]
+    has_score = any("score" in r for r in rows)
+    has_div = any("covering_radius" in r for r in rows)
+    header += ["score"] if has_score else []
+    header += ["covering radius", "Vendi"] if has_div else []
+    lines = [f"# DiverseEvol: {config.strategy} on {config.pool}\n", "| " + " | ".join(header) + " |",
+             "|" + "---:|" * len(header)]
+    for r in rows:
+        cells = [r["round"], r["size"], r.get("select_seconds", ""), r.get("train_seconds", "")]
+        cells += [f"{r['score']:.4f}" if "score" in r else ""] if has_score else []
+        cells += ([f"{r['covering_radius']:.3f}" if "covering_radius" in r else "",
+                   f"{r['vendi_score']:.2f}" if "vendi_score" in r else ""] if has_div else [])
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    (out / "report.md").write_text("\n".join(lines) + "\n\n![rounds](report.png)\n")
+    _plot(rows, out / "report.png", f"{config.strategy}")
+    return report
+
+
+def _plot(rows: list[dict], path: Path, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(k, t) for k, t in (("score", "task score"), ("covering_radius", "covering radius (base space)"),
+                                  ("vendi_score", "Vendi score"), ("train_seconds", "training seconds"))
+              if any(k in r for r in rows)]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4 * max(1, len(panels)), 3.2), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        points = [(r["size"], r[key]) for r in rows if key in r]
+        ax.plot(*zip(*points), marker="o", label=label)
+        ax.set_title(title)
+        ax.set_xlabel("subset rows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
