@@ -1,4 +1,5 @@
-"""Batched greedy generation and log-likelihood scoring with a transformers causal LM.
+"""Batched greedy generation (on the generation engine) and log-likelihood scoring with a
+transformers causal LM.
 
 Requests are sorted by length so each batch pads little, and results come back in the
 caller's order. ``batch_size=1`` runs the same code one request at a time (for throughput
@@ -7,7 +8,6 @@ comparisons).
 
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import torch
@@ -18,91 +18,18 @@ def _by_length(lengths: Sequence[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-MIN_SHARED_PREFIX = 16  # tokens; shorter common prefixes are not worth a separate pass
-
-
-def _common_prefix_length(seqs: Sequence[list[int]]) -> int:
-    first, n = seqs[0], min(len(s) for s in seqs)
-    for i in range(n):
-        token = first[i]
-        if any(s[i] != token for s in seqs):
-            return i
-    return n
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    ids = {tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids.update(configured if isinstance(configured, list) else [configured])
-    return {i for i in ids if i is not None}
-
-
-@torch.inference_mode()
 def generate(model, tokenizer, prompts: Sequence[list], *, max_new_tokens: int = 32, batch_size: int = 16,
              desc: str = "generating") -> list[str]:
-    """Greedy completions of chat prompts (message lists), decoded without special tokens.
+    """Greedy completions of chat prompts (message lists), decoded without special tokens and stripped.
 
-    Prompts of one task share a long prefix (system message and demonstrations): its keys and
-    values are computed once and reused by every batch, which then only reads each prompt's own
-    suffix. Rows are laid out as ``[shared prefix | padding | suffix]`` with explicit position ids,
-    so every row sees exactly the positions it would see alone.
+    Runs on the generation engine's transformers backend (cookbook_datasets.generation), which
+    reads a prefix shared by all prompts (system message and demonstrations) once.
     """
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    shared = _common_prefix_length(encoded) if len(encoded) > 1 else 0
-    shared = min(shared, min(len(e) for e in encoded) - 1)  # every row keeps at least one own token
-    if shared < MIN_SHARED_PREFIX:
-        shared = 0
-    device = model.device
-    prefix_cache = None
-    if shared:
-        prefix_cache = model(input_ids=torch.tensor([encoded[0][:shared]], device=device), use_cache=True,
-                             logits_to_keep=1).past_key_values
-    eos = _eos_ids(model, tokenizer)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos))
-    order = _by_length([len(e) for e in encoded])
-    out: list[str] = [""] * len(prompts)
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
-        idx = order[start:start + batch_size]
-        rows = len(idx)
-        suffixes = [encoded[i][shared:] for i in idx]
-        width = max(len(x) for x in suffixes)
-        ids = torch.full((rows, width), pad, dtype=torch.long)
-        mask = torch.zeros((rows, shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        positions = torch.zeros((rows, width), dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            ids[row, width - len(suffix):] = torch.tensor(suffix)
-            mask[row, shared + width - len(suffix):] = 1
-            positions[row, width - len(suffix):] = torch.arange(shared, shared + len(suffix))
-        cache = None
-        if prefix_cache is not None:
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(rows)
-        mask, positions = mask.to(device), positions.to(device)
-        logits = model(input_ids=ids.to(device), attention_mask=mask, position_ids=positions,
-                       past_key_values=cache, use_cache=True, logits_to_keep=1)
-        cache, logits = logits.past_key_values, logits.logits[:, -1]
-        tokens: list[list[int]] = [[] for _ in idx]
-        done = [False] * rows
-        for step in range(max_new_tokens):
-            chosen = logits.argmax(-1)
-            for row, token in enumerate(chosen.tolist()):
-                if not done[row]:
-                    if token in eos:
-                        done[row] = True
-                    else:
-                        tokens[row].append(token)
-            if all(done) or step == max_new_tokens - 1:
-                break
-            mask = torch.cat([mask, mask.new_ones((rows, 1))], dim=1)
-            positions = positions[:, -1:] + 1
-            result = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions,
-                           past_key_values=cache, use_cache=True)
-            cache, logits = result.past_key_values, result.logits[:, -1]
-        for row, i in enumerate(idx):
-            out[i] = tokenizer.decode(tokens[row], skip_special_tokens=True).strip()
-    return out
+    from cookbook_datasets.generation import SamplingParams, TransformersEngine
+
+    engine = TransformersEngine(model, tokenizer, batch_size=batch_size)
+    outputs = engine.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens), desc=desc)
+    return [out.completions[0].text.strip() for out in outputs]
 
 
 def _left_padded(seqs: Sequence[list[int]], pad: int):
