@@ -116,7 +116,12 @@ def load_pool(config: DiverseEvolConfig):
     from cookbook_datasets.loading import load_dataset
     from cookbook_datasets.selection import require_rows
 
-    pool = load_dataset(config.pool, config.pool_config, split=config.pool_split, **config.pool_params)
+    try:
+        pool = load_dataset(config.pool, config.pool_config, split=config.pool_split, **config.pool_params)
+    except ValueError as e:
+        if "corresponds to no data" not in str(e):  # how datasets reports a split of empty files
+            raise
+        raise ValueError(f"the pool {config.pool!r} is empty: its {config.pool_split!r} split has no rows") from None
     require_rows(pool, f"the pool {config.pool!r}")
     if len(pool) == 0:
         raise ValueError(f"the pool {config.pool!r} is empty: nothing to select from")
@@ -225,7 +230,10 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             logger.info("round %d: %d rows selected (%d in total)", r, len(new), rec["size"])
         selected += rec["new_indices"]
         if "train_seconds" not in rec:
-            data = DataSpec(path=str(out / "data"), name=f"round_{r}")
+            # the round's Parquet files themselves: datasets caches a local Hub-layout directory by
+            # its README's YAML, which is the same for every run with these round names
+            files = sorted(str(f) for f in (out / "data" / f"round_{r}").glob("train-*.parquet"))
+            data = DataSpec(path="parquet", params={"data_files": files})
             card = train(TrainConfig(**config._train_fields(str(model_dir), data)))
             rec.update(train_seconds=card["train_seconds"], train_steps=card["global_step"],
                        train_loss=card["final_metrics"].get("train_loss"))

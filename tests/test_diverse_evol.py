@@ -1,0 +1,129 @@
+"""The DiverseEvol round loop: subsets per round, resuming, outputs, bad input."""
+
+import json
+
+import pytest
+
+from cookbook_datasets.trainers import DiverseEvolConfig, run_diverse_evol
+
+
+def _pool(tmp_path, n=24, columns=("prompt", "completion", "source", "meta")):
+    import datasets
+
+    rows = [{"prompt": [{"role": "user", "content": f"question {i}: " + "word " * (i % 6)}],
+             "completion": [{"role": "assistant", "content": f"answer {i % 4}"}],
+             "source": "toy", "meta": json.dumps({"i": i})} for i in range(n)]
+    from cookbook_datasets.rows import row_features
+
+    path = tmp_path / "pool.parquet"
+    features = row_features()
+    ds = datasets.Dataset.from_dict({c: [r[c] for r in rows] for c in features}, features=features)
+    ds.select_columns(list(columns)).to_parquet(str(path))
+    return path
+
+
+def _config(tmp_path, pool, **kw):
+    values = dict(pool="parquet", pool_params={"data_files": str(pool)}, output_dir=str(tmp_path / "out"),
+                  model="tiny-random", k0=4, per_round=3, rounds=2, embed_batch_size=8, diversity=True,
+                  features_cache_dir=str(tmp_path / "features"),
+                  train={"max_steps": 1, "per_device_train_batch_size": 4, "precision": "fp32", "logging_steps": 1})
+    values.update(kw)
+    return DiverseEvolConfig(**values)
+
+
+def test_rounds_grow_the_subset_and_write_a_config_per_round(tiny_model, tmp_path):
+    import datasets
+
+    config = _config(tmp_path, _pool(tmp_path))
+    report = run_diverse_evol(config)
+    assert [r["size"] for r in report["rounds"]] == [4, 7, 10]
+    state = json.loads((tmp_path / "out" / "state.json").read_text())
+    picked = [i for r in state["rounds"] for i in r["new_indices"]]
+    assert len(set(picked)) == 10
+    last = datasets.load_dataset(str(tmp_path / "out" / "data"), "round_2", split="train")  # plain datasets
+    assert sorted(json.loads(m)["pool_index"] for m in last["meta"]) == sorted(picked)
+    assert {json.loads(m)["selection_round"] for m in last["meta"]} == {0, 1, 2}
+    assert json.loads(last["meta"][0])["i"] == picked[0]  # the pool's own meta is kept
+    card = (tmp_path / "out" / "data" / "README.md").read_text()
+    assert "kcenter" in card and "tiny-random" in card
+    for r in range(3):
+        assert (tmp_path / "out" / "rounds" / f"round_{r}" / "model" / "adapter_config.json").exists()
+    assert all(r["covering_radius"] > 0 and r["vendi_score"] >= 1 for r in report["rounds"])
+    assert report["rounds"][2]["covering_radius"] <= report["rounds"][0]["covering_radius"]
+    for name in ("report.json", "report.md", "report.png"):
+        assert (tmp_path / "out" / name).exists()
+
+
+def test_a_killed_run_resumes_at_its_round_with_the_same_subsets(tiny_model, tmp_path, monkeypatch):
+    import cookbook_datasets.trainers.diverse_evol as loop
+
+    pool = _pool(tmp_path)
+    real_train, calls = loop.train, []
+
+    def dies_in_round_1(config, **kw):
+        calls.append(config.output_dir)
+        if "round_1" in config.output_dir:
+            raise KeyboardInterrupt  # killed while training round 1
+        return real_train(config, **kw)
+
+    monkeypatch.setattr(loop, "train", dies_in_round_1)
+    with pytest.raises(KeyboardInterrupt):
+        run_diverse_evol(_config(tmp_path, pool, strategy="random"))
+    before = json.loads((tmp_path / "out" / "state.json").read_text())["rounds"]
+    assert len(before) == 2 and "train_seconds" not in before[1]  # round 1 was selected, not trained
+
+    monkeypatch.setattr(loop, "train", lambda config, **kw: (calls.append(config.output_dir), real_train(config))[1])
+    calls.clear()
+    run_diverse_evol(_config(tmp_path, pool, strategy="random"))
+    after = json.loads((tmp_path / "out" / "state.json").read_text())["rounds"]
+    assert [c.rsplit("/", 2)[-2] for c in calls] == ["round_1", "round_2"]  # round 0 was not redone
+    assert after[1]["new_indices"] == before[1]["new_indices"]
+    calls.clear()
+    run_diverse_evol(_config(tmp_path, pool, strategy="random"))  # finished: nothing to do
+    assert calls == []
+
+
+def test_the_same_output_directory_refuses_another_recipe(tiny_model, tmp_path):
+    pool = _pool(tmp_path)
+    run_diverse_evol(_config(tmp_path, pool, rounds=0, diversity=False))
+    with pytest.raises(ValueError, match="different recipe.*k0"):
+        run_diverse_evol(_config(tmp_path, pool, rounds=0, k0=5, diversity=False))
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"k0": 20, "per_round": 5, "rounds": 1}, r"20 \+ 1 x 5 = 25 rows, but the pool has only 24"),
+    ({"strategy": "kcentre"}, r"unknown selection strategy 'kcentre'.*valid strategies"),
+    ({"k0": 0}, "k0 must be a positive integer"),
+    ({"train": {"output_dir": "x"}}, "train may not set 'output_dir'"),
+])
+def test_bad_settings_fail_before_anything_is_written(tmp_path, kw, message):
+    with pytest.raises(ValueError, match=message):
+        run_diverse_evol(_config(tmp_path, _pool(tmp_path), **kw))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pool_without_a_completion_column_is_named(tmp_path):
+    pool = _pool(tmp_path, columns=("prompt", "source"))
+    with pytest.raises(ValueError, match="has no column 'completion'"):
+        run_diverse_evol(_config(tmp_path, pool))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_pool_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="is empty"):
+        run_diverse_evol(_config(tmp_path, _pool(tmp_path, n=0)))
+
+
+def test_cookbook_select_runs_the_loop(tiny_model, tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
+    pool = _pool(tmp_path)
+    rc = main(["select", "parquet", "--pool-param", f"data_files={pool}", "--model", "tiny-random",
+               "--k0", "4", "--per-round", "2", "--rounds", "1", "--max-steps", "1", "--batch-size", "4",
+               "--strategy", "least_confidence", "--out", str(tmp_path / "sel"), "--no-diversity"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "| 1 | 6 |" in out and "round_1" in out
+    assert main(["select", "parquet", "--pool-param", f"data_files={pool}", "--strategy", "nope",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "valid strategies" in capsys.readouterr().err
