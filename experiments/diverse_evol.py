@@ -95,8 +95,33 @@ def run_arm(arm: str, args, work: Path, pool_dir: Path, tasks: list[str]) -> dic
         pool=str(pool_dir), output_dir=str(work / arm), strategy=arm, k0=args.k0, per_round=args.per_round,
         rounds=args.rounds, model=args.model, train=train_fields(args), eval_tasks=tasks, eval_limit=args.eval_per_task, eval_num_shots=0,
         seed=args.seed, max_length=args.max_length, dtype=args.dtype, embed_batch_size=16)
+    share_round_0(config, work)
     with cpu_lock():
         return run_diverse_evol(config)
+
+
+def share_round_0(config, work: Path) -> None:
+    """Round 0 (the same seeded random rows, trained and scored the same way) is identical in every
+    arm: copy a finished one instead of training and scoring it again."""
+    import shutil
+
+    out = Path(config.output_dir)
+    if (out / "state.json").exists():
+        return
+    for other in ARMS:
+        state_path = work / other / "state.json"
+        if other == config.strategy or not state_path.exists():
+            continue
+        state = json.loads(state_path.read_text())
+        first = state["rounds"][0] if state["rounds"] else {}
+        if "score" not in first or "train_seconds" not in first:
+            continue
+        if {**state["recipe"], "strategy": config.strategy} != config.recipe():
+            continue
+        shutil.copytree(work / other / "rounds" / "round_0", out / "rounds" / "round_0")
+        state["recipe"], state["rounds"] = config.recipe(), [first]
+        (out / "state.json").write_text(json.dumps(state, indent=2))
+        return
 
 
 def run_full(args, work: Path, pool_dir: Path, tasks: list[str]) -> dict:
