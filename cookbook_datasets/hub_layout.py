@@ -44,8 +44,24 @@ structured `inputs` and the rule's `output`)."""
 
 def dataset_card(configs: Mapping[str, datasets.DatasetDict], recipes: Mapping[str, dict],
                  pretty_name: str = "Cookbook synthetic instruction data",
-                 description: str = TEMPLATES_DESCRIPTION) -> DatasetCard:
+                 description: str = TEMPLATES_DESCRIPTION,
+                 download_sizes: Optional[Mapping[str, int]] = None) -> DatasetCard:
+    """The card: YAML (configs, and per config the features and split sizes, as the Hub writes
+    them) and a body recording how the data was made. ``download_sizes``: Parquet bytes per config.
+
+    The sizes matter locally too: ``datasets`` caches a local directory under a hash of this YAML
+    alone, so without them a directory rewritten with other rows of the same configs would be
+    read back from the stale cache."""
+    dataset_info = []
+    for name, dd in configs.items():
+        info = {"config_name": name, "features": next(iter(dd.values())).features._to_yaml_list(),
+                "splits": [{"name": s, "num_bytes": int(dd[s].data.nbytes), "num_examples": len(dd[s])} for s in dd],
+                "dataset_size": int(sum(dd[s].data.nbytes for s in dd))}
+        if download_sizes and name in download_sizes:
+            info["download_size"] = int(download_sizes[name])
+        dataset_info.append(info)
     card_data = DatasetCardData(
+        dataset_info=dataset_info,
         pretty_name=pretty_name,
         license="apache-2.0",
         tags=["synthetic", "cookbook-datasets"],
@@ -100,11 +116,13 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the result should read like any directory
     try:
+        sizes = {}
         for name, dd in configs.items():
             (tmp / name).mkdir()
             for split, ds in dd.items():
                 write_parquet_shards(ds, tmp / name, split)
-        dataset_card(configs, recipes, **card).save(str(tmp / "README.md"))
+            sizes[name] = sum(f.stat().st_size for f in (tmp / name).glob("*.parquet"))
+        dataset_card(configs, recipes, download_sizes=sizes, **card).save(str(tmp / "README.md"))
         (tmp / "recipe.json").write_text(json.dumps(recipes, indent=2, sort_keys=True))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

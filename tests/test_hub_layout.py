@@ -27,6 +27,19 @@ def test_plain_datasets_reads_what_generate_wrote(tmp_path, cache_dir):
         "test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
 
 
+def test_a_rewritten_directory_is_read_back_with_its_new_rows(tmp_path, cache_dir):
+    # datasets caches a local directory under a hash of its card's YAML: the split sizes recorded
+    # there keep a rewrite (other seed, same configs) from being served from the stale cache
+    out = tmp_path / "out"
+    first = generate(["reverse_words"], out, num_examples=8, seed=0, cache_dir=cache_dir)
+    before = datasets.load_dataset(str(first), "reverse_words", split="train")["completion"]
+    generate(["reverse_words"], out, num_examples=8, seed=1, cache_dir=cache_dir, overwrite=True)
+    after = datasets.load_dataset(str(out), "reverse_words", split="train")["completion"]
+    assert after != before
+    assert after == load_dataset("cookbook", "reverse_words", num_examples=8, seed=1, cache_dir=cache_dir,
+                                 split="train")["completion"]
+
+
 def test_card_records_how_the_data_was_made(tmp_path, cache_dir):
     out = generate(["document_qa"], tmp_path / "out", num_examples=10, seed=9, cache_dir=cache_dir)
     card = (out / "README.md").read_text()
