@@ -136,3 +136,31 @@ def test_a_pool_without_completions_is_named(tiny_model):
     model, tokenizer = tiny_model
     with pytest.raises(ValueError, match="has no column 'completion'"):
         pool_features(model, tokenizer, _rows(3, with_completion=False))
+
+
+@pytest.mark.slow
+def test_default_model_embeddings_put_rows_of_one_task_together(default_model, shared_data):
+    import json
+    import os
+
+    import datasets
+
+    model, tokenizer = default_model
+    names = ["task190_snli_classification.json", "task1557_jfleg_answer_generation.json",
+             "task036_qasc_topic_word_to_generate_related_fact.json"]
+    rows = []
+    for name in names:
+        task = json.load(open(os.path.join(shared_data, "niv2", "dev", name)))
+        for inst in task["Instances"][:6]:
+            rows.append({"prompt": [{"role": "system", "content": task["Definition"][0]},
+                                    {"role": "user", "content": inst["input"]}],
+                         "completion": [{"role": "assistant", "content": inst["output"][0]}], "task": name})
+    ds = datasets.Dataset.from_list(rows)
+    features = pool_features(model, tokenizer, ds, batch_size=8)
+    e = features.embeddings
+    assert e.shape == (18, 576)
+    distances = ((e[:, None] - e[None]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = distances.argmin(1)
+    same_task = np.mean([rows[i]["task"] == rows[j]["task"] for i, j in enumerate(nearest)])
+    assert same_task >= 0.9
