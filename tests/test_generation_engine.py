@@ -326,13 +326,55 @@ def test_openai_backend_falls_back_to_one_request_per_sample(server):
 
 
 def test_openai_backend_unreachable_server_names_the_url():
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1"
+    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
     engine = OpenAIEngine("m", base_url=url, max_retries=1, backoff=0.01, progress=False)
     with pytest.raises(ServerUnreachableError, match=f"cannot connect to {url}/chat/completions"):
         engine.generate(["hello"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_openai_backend_against_transformers_serve(tiny_model):
+    """A real OpenAI-compatible server (``pip install "transformers[serving]"``) on the tiny model."""
+    import shutil
+    import subprocess
+    import time
+
+    import requests
+
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    if shutil.which("transformers") is None:
+        pytest.skip("the transformers command is not on PATH")
+    from cookbook_datasets.models import resolve_model_path
+
+    path, port = resolve_model_path("tiny-random"), _free_port()
+    proc = subprocess.Popen(["transformers", "serve", path, "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("transformers serve did not start within 60 s")
+        engine = OpenAIEngine(path, base_url=f"{url}/v1", progress=False)
+        outs = engine.generate(PROMPTS[:2], n=2, temperature=0.8, max_new_tokens=4, seed=0)
+        assert [len(o.completions) for o in outs] == [2, 2]  # it answers n=2 with one choice: one request each
+        assert all(o.prompt_tokens > 0 and o.completion_tokens > 0 for o in outs)
+        with pytest.raises(ModelNotFoundError, match="'nope'"):
+            OpenAIEngine("nope", base_url=f"{url}/v1", progress=False).generate(["hi"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_vllm_backend_where_installed():

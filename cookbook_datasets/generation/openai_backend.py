@@ -146,7 +146,7 @@ class OpenAIEngine(Engine):
                      f"no key was sent: the environment variable {self.api_key_env} is not set")
             raise AuthenticationError(f"{url} refused the request (HTTP {status}: {message}); {where} "
                                       "(api_key_env= names another variable)")
-        if status == 404 or (status == 400 and "model" in message.lower() and "not" in message.lower()):
+        if status in (400, 404, 422):
             served = self.served_models()
             if served is not None and self.model not in served:
                 raise ModelNotFoundError(f"model {self.model!r} is not served by {self.base_url}; "
@@ -155,6 +155,8 @@ class OpenAIEngine(Engine):
                 raise ModelNotFoundError(
                     f"{url} answered 404 ({message}) for model {self.model!r}: check the model name and that "
                     f"base_url {self.base_url!r} is the API root (it usually ends in /v1)")
+            if any(f"{q}{self.model}{q}" in message for q in "'`\""):  # e.g. a server pinned to another model
+                raise ModelNotFoundError(f"{self.base_url} refused model {self.model!r} (HTTP {status}: {message})")
         raise GenerationError(f"{url} answered HTTP {status}: {message}")
 
     def served_models(self) -> Optional[list]:
