@@ -73,6 +73,10 @@ def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length
     n = len(encoded)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     head = model.get_output_embeddings()
+    # the decoder alone gives the last (normed) hidden states without keeping every layer's;
+    # a PEFT model's LoRA layers sit inside it, so the adapter is applied all the same
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = base.get_decoder()
     device = model.device
     embeddings = None
     stats = {key: np.full(n, np.nan, dtype=np.float32) for key in ("max_prob", "margin", "entropy")}
@@ -86,9 +90,7 @@ def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length
             seq = encoded[i][0]
             ids[row, :len(seq)] = torch.tensor(seq)
             mask[row, :len(seq)] = 1
-        out = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True,
-                    logits_to_keep=1)
-        hidden = out.hidden_states[-1]
+        hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
         m = mask.to(device=device, dtype=hidden.dtype)[..., None]
         mean = ((hidden * m).sum(1) / m.sum(1)).float().cpu().numpy()
         if embeddings is None:
