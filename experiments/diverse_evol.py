@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
-ARMS = ("kcenter", "random", "least_confidence", "full")
+ARMS = ("kcenter", "random", "full", "least_confidence")
 
 
 @contextlib.contextmanager
