@@ -136,7 +136,7 @@ def test_same_seed_same_samples_whatever_the_batch(engine, tiny_model):
     alone = engine.generate(PROMPTS[1:2], params)[0].completions
     reordered = engine.generate([PROMPTS[0], PROMPTS[1]], params)[1].completions
     assert reordered == first[1] and [c.token_ids for c in alone] != [c.token_ids for c in first[1]]  # index 0 vs 1
-    other = [o.completions for o in engine.generate(PROMPTS, SamplingParams(**{**params.__dict__, "seed": 8}))]
+    other = [o.completions for o in engine.generate(PROMPTS, params, seed=8)]
     assert other != first
 
 

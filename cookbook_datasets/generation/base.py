@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from abc import ABC, abstractmethod
@@ -36,7 +37,7 @@ class Engine(ABC):
         if params is None:
             params = SamplingParams(**overrides)
         elif overrides:
-            params = SamplingParams(**{**params.__dict__, **overrides})
+            params = dataclasses.replace(params, **overrides)
         prompts = normalize_prompts(prompts)
         if not prompts:
             return []
