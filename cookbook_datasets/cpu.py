@@ -81,3 +81,19 @@ def tune_allocator() -> bool:
     if ok:
         logger.info("allocator: large blocks kept in the heap between steps (COOKBOOK_TUNE_ALLOCATOR=0 to disable)")
     return ok
+
+
+def release_memory() -> bool:
+    """Hand the memory the process has freed back to the kernel (glibc's ``malloc_trim``).
+
+    With :func:`tune_allocator` in effect the heap never shrinks, so a process that trains and
+    then does other work of other shapes (embedding a pool, scoring) would hold the peak of all of
+    them at once; this is called when a training run ends. Returns whether anything was released.
+    """
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -2,6 +2,8 @@
 
 import json
 
+import sys
+
 import pytest
 import torch
 from peft import LoraConfig
@@ -114,6 +116,22 @@ def test_the_allocator_setting_is_idempotent_and_can_be_turned_off(monkeypatch):
     monkeypatch.setattr(cpu, "_allocator_tuned", False)
     monkeypatch.setenv("COOKBOOK_TUNE_ALLOCATOR", "0")
     assert cpu.tune_allocator() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator")
+def test_freed_memory_goes_back_to_the_kernel_when_asked():
+    import numpy as np
+
+    def rss_mib():
+        return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) // 1024
+
+    if not cpu.tune_allocator():
+        pytest.skip("no glibc mallopt here")
+    blocks = [np.ones(2 * 10**6) for _ in range(40)]  # 640 MB the tuned heap keeps once freed
+    del blocks
+    held = rss_mib()
+    assert cpu.release_memory()
+    assert rss_mib() < held - 400
 
 
 def test_cli_speed_options(tiny_model, tmp_path):

@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 
+from cookbook_datasets.cpu import release_memory
 from cookbook_datasets.data_spec import DataSpec
 from cookbook_datasets.models import DEFAULT_MODEL
 
@@ -220,6 +221,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
                 if strategy.needs:
                     previous = str(out / "rounds" / f"round_{r - 1}" / "model")
                     features = _features(config, pool, previous, strategy.needs)
+                    release_memory()  # the pass's buffers: training and scoring have other shapes
                     embed_seconds = time.time() - start
                 new = strategy.select(config.per_round, pool_size=len(pool), selected=selected, features=features)
             rec = {"round": r, "new_indices": [int(i) for i in new], "size": len(selected) + len(new),
@@ -244,6 +246,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
                             dtype=config.dtype)
             start = time.time()
             results = evaluate_model(ev, out=model_dir.parent / "eval.json")
+            release_memory()
             scores = {name: main_metric(res)[1] for name, res in results["tasks"].items()}
             rec.update(scores=scores, score=float(np.mean(list(scores.values()))),
                        eval_seconds=round(time.time() - start, 1))

@@ -17,7 +17,7 @@ from typing import Optional
 
 import yaml
 
-from cookbook_datasets.cpu import PRECISIONS, resolve_precision, tune_allocator
+from cookbook_datasets.cpu import PRECISIONS, release_memory, resolve_precision, tune_allocator
 from cookbook_datasets.data_spec import DataSpec, load_training_data
 from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model
 
@@ -230,6 +230,9 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
                "loss_positions_only": trainer_cls is CompactLossSFTTrainer, "allocator_tuned": allocator_tuned,
                "frozen_weights_bf16": frozen_bf16 > 0}
     card = _write_run_card(config, trainer, final, resume_from, time.time() - start, len(train_ds), runtime)
+    del trainer, model
+    if allocator_tuned:
+        release_memory()  # the heap kept every step's buffers; what comes next has other shapes
     return card
 
 
