@@ -131,7 +131,9 @@ def run_reference(spec: dict) -> dict:
         first = int(torch.argmax(((x - x.mean(0)) ** 2).sum(1)))
         labeled = torch.zeros(n, dtype=torch.bool)
         labeled[first] = True
-        mat = dist[~labeled][:, labeled]  # unselected x selected
+        # unselected x selected (the reference indexes rows first, which copies (n - 1) x n floats
+        # more; columns first gives the same matrix without that copy)
+        mat = dist[:, labeled][~labeled]
         picks, steps = [first], []
         while len(picks) < min(K, spec["steps"]):
             t = time.perf_counter()
@@ -193,7 +195,9 @@ def report(results: dict, out: Path) -> None:
     lines = ["# Selection speed\n", f"{results['machine']}\n",
              f"Greedy K-center picking {K:,} rows from random {DIM}-dimensional float32 embeddings.\n",
              "| arm | rows | seconds | peak memory beyond the input (MiB) |", "|---|---:|---:|---:|"]
-    for name, r in results["arms"].items():
+    order = {"kcenter": 0, "matrix_running_min": 1, "reference": 2}
+    for name, r in sorted(results["arms"].items(), key=lambda kv: (order.get(kv[1]["spec"]["kind"], 3),
+                                                                   kv[1]["spec"].get("n", 0))):
         if "n" in r["spec"]:
             note = " (extrapolated)" if r.get("extrapolated") else ""
             memory = r.get("peak_extra_mib_at_k", r["peak_extra_mib"])

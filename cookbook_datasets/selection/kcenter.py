@@ -32,13 +32,14 @@ def _sq_distances(points: torch.Tensor, point_norms: torch.Tensor, centers: torc
 
 
 def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_size: int = 512,
-                   chunk_size: int = 262_144) -> np.ndarray:
+                   chunk_size: int = 262_144, block_bytes: int = 512 * 2**20) -> np.ndarray:
     """Pick ``k`` rows by greedy K-center; returns their indices in pick order.
 
     With nothing selected, the first pick is the row farthest from the mean. Ties go to the lowest
     index. At most ``block_size`` candidates are scored per matrix product (a block is 1.5 times
-    the run of picks the last one served, so few columns go unused); ``chunk_size`` rows
-    bound the temporary memory of computing the first nearest distances.
+    the run of picks the last one served, so few columns go unused), and no more than fit in
+    ``block_bytes``; ``chunk_size`` rows bound the temporary memory of computing the first nearest
+    distances.
     """
     x = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
     if x.ndim != 2:
@@ -47,6 +48,7 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
     chosen = check_request(k, n, selected)
     if block_size < 1 or chunk_size < 1:
         raise ValueError("block_size and chunk_size must be >= 1")
+    block_size = max(1, min(block_size, block_bytes // (4 * n)))  # a block is (block_size, n) float32
     picks: list[int] = []
     if k == 0:
         return np.zeros(0, dtype=np.int64)
@@ -74,7 +76,7 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
         row = block_ids.get(best)
         if row is None:  # refill: the current top candidates, scored against every row at once
             if block is not None:
-                size = max(8, min(block_size, served + served // 2))
+                size = min(block_size, max(8, served + served // 2))
             served = 0
             m = min(size, k - len(picks))
             top = np.argpartition(near, -m)[-m:] if m < n else np.arange(n)
