@@ -86,14 +86,14 @@ def run_kcenter(spec: dict) -> dict:
 def run_matrix_running_min(spec: dict) -> dict:
     import torch
 
-    from cookbook_datasets.selection.kcenter import _sq_distances
+    from cookbook_datasets.selection.kcenter import _farthest_from_mean, _sq_distances
 
     x = torch.from_numpy(_embeddings(spec["n"]))
 
     def select():
         norms = (x * x).sum(1)
         dist = _sq_distances(x, norms, x)  # the n x n matrix
-        first = int(torch.argmax(((x - x.mean(0)) ** 2).sum(1)))
+        first = _farthest_from_mean(x, norms)
         picks, nearest = [first], dist[first].clone()
         nearest[first] = -1
         while len(picks) < K:
@@ -118,7 +118,7 @@ def run_reference(spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from cookbook_datasets.selection.kcenter import _sq_distances
+    from cookbook_datasets.selection.kcenter import _farthest_from_mean, _sq_distances
 
     x = torch.from_numpy(_embeddings(spec["n"]))
     n = len(x)
@@ -128,7 +128,7 @@ def run_reference(spec: dict) -> dict:
         start = time.perf_counter()
         dist = _sq_distances(x, (x * x).sum(1), x).sqrt_()
         timings["matrix"] = time.perf_counter() - start
-        first = int(torch.argmax(((x - x.mean(0)) ** 2).sum(1)))
+        first = _farthest_from_mean(x, (x * x).sum(1))
         labeled = torch.zeros(n, dtype=torch.bool)
         labeled[first] = True
         # unselected x selected (the reference indexes rows first, which copies (n - 1) x n floats

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .kcenter import _sq_distances
+from .kcenter import _sq_distances, _sq_norms
 
 
 def covering_radius(embeddings, subset: Sequence[int], chunk_size: int = 65_536) -> float:
@@ -22,7 +22,7 @@ def covering_radius(embeddings, subset: Sequence[int], chunk_size: int = 65_536)
     centers = x[torch.as_tensor(np.asarray(subset, dtype=np.int64))]
     if len(centers) == 0:
         raise ValueError("the subset is empty")
-    norms = (x * x).sum(1)
+    norms = _sq_norms(x)
     worst = 0.0
     for start in range(0, len(x), chunk_size):
         part = slice(start, start + chunk_size)

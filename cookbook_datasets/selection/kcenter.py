@@ -31,6 +31,17 @@ def _sq_distances(points: torch.Tensor, point_norms: torch.Tensor, centers: torc
     return out.clamp_(min=0)
 
 
+def _sq_norms(x: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
+    """Squared row norms, a chunk at a time (x * x at once would copy the whole pool)."""
+    return torch.cat([(part * part).sum(1) for part in x.split(chunk)])
+
+
+def _farthest_from_mean(x: torch.Tensor, norms: torch.Tensor) -> int:
+    """The row farthest from the mean, by ||x||^2 - 2 x.m (no n x d temporary)."""
+    mean = x.mean(0)
+    return int(torch.argmax(norms - 2 * (x @ mean)))
+
+
 def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_size: int = 512,
                    chunk_size: int = 262_144, block_bytes: int = 512 * 2**20) -> np.ndarray:
     """Pick ``k`` rows by greedy K-center; returns their indices in pick order.
@@ -52,10 +63,10 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
     picks: list[int] = []
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    norms = (x * x).sum(1)
+    norms = _sq_norms(x)
     nearest = torch.full((n,), float("inf"))
     if chosen.size == 0:
-        first = int(torch.argmax(((x - x.mean(0)) ** 2).sum(1)))
+        first = _farthest_from_mean(x, norms)
         chosen = np.array([first], dtype=np.int64)
         picks.append(first)
     centers = x[torch.from_numpy(chosen)]
@@ -99,11 +110,11 @@ def naive_kcenter(embeddings, k: int, selected: Sequence[int] = ()) -> np.ndarra
     chosen = list(check_request(k, n, selected))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    norms = (x * x).sum(1)
+    norms = _sq_norms(x)
     dist = _sq_distances(x, norms, x)  # (n, n)
     picks = []
     if not chosen:
-        first = int(torch.argmax(((x - x.mean(0)) ** 2).sum(1)))
+        first = _farthest_from_mean(x, norms)
         chosen, picks = [first], [first]
     while len(picks) < k:
         labeled = torch.zeros(n, dtype=torch.bool)
