@@ -16,7 +16,8 @@ Reported per round: the mean main metric over tasks (exact match for classificat
 generation), the covering radius and Vendi score of the subset in the base model's space, and the
 seconds spent embedding, selecting, training and scoring.
 
-Resumable: each arm resumes at its round (the loop's state.json), training from its checkpoints,
+Resumable: an arm already finished in the results JSON is kept (so a fresh checkout does not redo
+it); the others resume at their round (the loop's state.json), training from its checkpoints,
 scoring from its results file. Heavy steps hold /tmp/cookbook_cpu.lock so runs sharing the machine
 do not distort each other's timings.
 
@@ -240,7 +241,15 @@ def main() -> None:
     pool_size = len(datasets.load_dataset(str(pool_dir), split="train"))
     results_path = out / "diverse_evol.json"
     results = {"settings": vars(args), "pool_size": pool_size, "tasks": [Path(t).stem for t in tasks]}
+    previous = json.loads(results_path.read_text()) if results_path.exists() else {}
+    same = {k: v for k, v in previous.get("settings", {}).items() if k != "arms"} == \
+        {k: v for k, v in vars(args).items() if k != "arms"}
     for arm in args.arms:
+        done = previous.get(arm)
+        if same and done and ("score" in done if arm == "full" else
+                              sum("score" in r for r in done["rounds"]) == args.rounds + 1):
+            results[arm] = done  # finished in an earlier run (its work directory may be gone)
+            continue
         results[arm] = run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)
         table, cost = summarise(results, args, pool_size)
         results["cost"] = cost
