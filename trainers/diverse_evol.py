@@ -182,18 +182,20 @@ def _load_state(config: DiverseEvolConfig, path: Path) -> dict:
     return state
 
 
-def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str]):
+def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str], fingerprint: str):
     from cookbook_datasets.selection import cached_pool_features
 
     return cached_pool_features(config.model, pool, adapter=adapter, dtype=config.dtype,
                                 batch_size=config.embed_batch_size, max_length=config.max_length,
-                                token_stats=needs == "token_stats", cache_dir=config.features_cache_dir)
+                                token_stats=needs == "token_stats", cache_dir=config.features_cache_dir,
+                                fingerprint=fingerprint)
 
 
 def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     """Run (or resume) the rounds; return the report (also written as JSON, Markdown and PNG)."""
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
     from cookbook_datasets.selection import covering_radius, get_strategy, vendi_score
+    from cookbook_datasets.selection.embeddings import data_fingerprint
     from cookbook_datasets.selection.random_sampling import RandomSampling
 
     strategy = get_strategy(config.strategy, **config.strategy_params)
@@ -205,6 +207,8 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     state_path = out / "state.json"
     state = _load_state(config, state_path)
     state["pool_size"] = len(pool)
+    # once: every round's cached features are keyed by it (it reads every row)
+    fingerprint = data_fingerprint(pool) if strategy.needs or config.diversity else ""
     base_embeddings = None
     selected: list[int] = []
     for r in range(config.rounds + 1):
@@ -220,7 +224,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
                 features = None
                 if strategy.needs:
                     previous = str(out / "rounds" / f"round_{r - 1}" / "model")
-                    features = _features(config, pool, previous, strategy.needs)
+                    features = _features(config, pool, previous, strategy.needs, fingerprint)
                     release_memory()  # the pass's buffers: training and scoring have other shapes
                     embed_seconds = time.time() - start
                 new = strategy.select(config.per_round, pool_size=len(pool), selected=selected, features=features)
@@ -253,7 +257,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             _atomic_json(state_path, state)
         if config.diversity and "covering_radius" not in rec:
             if base_embeddings is None:
-                base_embeddings = _features(config, pool, None, "embeddings").embeddings
+                base_embeddings = _features(config, pool, None, "embeddings", fingerprint).embeddings
             rec.update(covering_radius=covering_radius(base_embeddings, selected),
                        vendi_score=vendi_score(base_embeddings[selected]))
             _atomic_json(state_path, state)

@@ -134,11 +134,13 @@ def _adapter_digest(adapter: Optional[str]) -> Optional[str]:
 
 def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = None, dtype: Optional[str] = None,
                          batch_size: int = 16, max_length: int = 512, token_stats: bool = True,
-                         cache_dir: Optional[str | os.PathLike] = None) -> PoolFeatures:
+                         cache_dir: Optional[str | os.PathLike] = None,
+                         fingerprint: Optional[str] = None) -> PoolFeatures:
     """:func:`pool_features` of ``model_spec`` (with ``adapter``), read from the on-disk cache
-    when this model, adapter, data and settings were embedded before."""
+    when this model, adapter, data and settings were embedded before. ``fingerprint``: the
+    data's :func:`data_fingerprint`, when the caller already has it (it reads every row)."""
     key = {"version": FEATURES_VERSION, "model": resolve_model_path(model_spec), "adapter": _adapter_digest(adapter),
-           "data": data_fingerprint(dataset), "dtype": dtype, "max_length": max_length, "token_stats": token_stats}
+           "data": fingerprint or data_fingerprint(dataset), "dtype": dtype, "max_length": max_length, "token_stats": token_stats}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
     folder = Path(cache_dir) if cache_dir else cache_root() / "selection_features"
     path = folder / f"{digest}.npz"
