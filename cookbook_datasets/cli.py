@@ -177,6 +177,29 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_self_guide(args) -> int:
+    from .self_guide import SelfGuideConfig, run_self_guide
+
+    params = _parse_assignments(args.param, "--param")
+    if args.num_examples is not None:
+        params["num_examples"] = args.num_examples
+    params.setdefault("seed", args.seed)
+    train = {k: getattr(args, k) for k in ("num_train_epochs", "max_steps", "learning_rate",
+                                           "per_device_train_batch_size", "lora_r") if getattr(args, k) is not None}
+    engine_options = _parse_assignments(args.engine_option, "--engine-option")
+    if args.base_url:
+        engine_options["base_url"] = args.base_url
+    report = run_self_guide(args.task, args.out, model=args.model, config=SelfGuideConfig.from_dict(params),
+                            backend=args.backend, engine_options=engine_options, dtype=args.dtype, train=args.train,
+                            evaluate=args.eval, train_args=train, eval_limit=args.eval_limit, num_shots=args.num_shots,
+                            tuned_num_shots=args.tuned_num_shots, num_demonstrations=args.num_demonstrations)
+    print(Path(args.out, "report.md").read_text())
+    print(f"Data: datasets.load_dataset({report['data']!r}, {report['task']!r})")
+    if "gain" in report:
+        print(f"SELF-GUIDE vs prompting: {report['gain']:+.3f}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import DemoConfig, run_demo
 
@@ -299,6 +322,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-diversity", action="store_true", help="skip the covering radius / Vendi report")
     p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("self-guide", help="SELF-GUIDE: the model writes its own task data, is tuned on it and scored")
+    p.add_argument("task", help="task file: NIV2 JSON, or JSON with instruction, examples and (classification) labels")
+    p.add_argument("--model", default="smollm2-135m", help="the model that writes the data and is tuned on it")
+    p.add_argument("--out", required=True, help="output directory (a run found there is resumed)")
+    p.add_argument("--num-examples", type=int, default=None, help="pairs to keep (default 100)")
+    p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
+                   help="fine-tune the model on the kept pairs (default: yes)")
+    p.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
+                   help="score prompting vs the tuned model on the task's instances (default: yes)")
+    p.add_argument("--eval-limit", type=int, default=100, help="real instances scored")
+    p.add_argument("--num-shots", type=int, default=2, help="demonstrations in the prompting baseline")
+    p.add_argument("--tuned-num-shots", type=int, default=0, help="demonstrations when scoring the tuned model")
+    p.add_argument("--num-demonstrations", type=int, default=3, help="demonstrations the pipeline reads")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="SELF-GUIDE parameter (e.g. consistency_threshold=0.3, max_rounds=50)")
+    p.add_argument("--backend", default="transformers", help="generation backend: transformers, openai or vllm")
+    p.add_argument("--base-url", default=None, help="openai backend: the server's URL (e.g. http://localhost:8000/v1)")
+    p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE", help="backend option")
+    p.add_argument("--epochs", dest="num_train_epochs", type=float, default=None, help="training epochs (default 3)")
+    p.add_argument("--max-steps", dest="max_steps", type=int, default=None)
+    p.add_argument("--lr", dest="learning_rate", type=float, default=None)
+    p.add_argument("--batch-size", dest="per_device_train_batch_size", type=int, default=None)
+    p.add_argument("--lora-r", dest="lora_r", type=int, default=None)
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="generation and scoring dtype")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_self_guide)
 
     p = sub.add_parser("demo", help="the main job: mix templates, LoRA-tune the default model, compare")
     p.add_argument("--out", default="runs/demo")

@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 def _owned_builders() -> dict:
-    from .builders import Cookbook
+    from .builders import Cookbook, SelfGuide
 
-    return {"cookbook": Cookbook}
+    return {"cookbook": Cookbook, "self_guide": SelfGuide}
 
 
 def load_builder(path: str, name: Optional[str] = None, **kwargs) -> datasets.DatasetBuilder:
@@ -40,7 +40,8 @@ def load_dataset(
     """Load a dataset like ``datasets.load_dataset``.
 
     ``load_dataset("cookbook", "<template>", num_examples=..., seed=..., <template params>)``
-    runs the Cookbook builder; any other ``path`` (Hub id, local directory, packaged module) is
+    runs the Cookbook builder, ``load_dataset("self_guide", task=..., model=..., num_examples=...)``
+    the SELF-GUIDE one; any other ``path`` (Hub id, local directory, packaged module) is
     passed to ``datasets.load_dataset`` with the same arguments.
     """
     if path not in _owned_builders():

@@ -53,6 +53,9 @@ class TrainConfig:
         "help": "Split evaluated during training (None: no evaluation)."})
     max_eval_examples: int = field(default=200, metadata={"help": "Cap on evaluation rows."})
     eval_steps: int = field(default=50, metadata={"help": "Evaluate and checkpoint every N steps."})
+    save_strategy: str = field(default="steps", metadata={
+        "help": "'steps': evaluate and checkpoint every eval_steps; 'epoch': at the end of every epoch (to pick an "
+                "epoch afterwards, keep save_total_limit >= the epochs).", "choices": ["steps", "epoch"]})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every N steps."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
     seed: int = field(default=0, metadata={"help": "Training seed."})
@@ -91,6 +94,8 @@ class TrainConfig:
             raise ValueError("give max_steps > 0 or num_train_epochs > 0")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1) (got {self.lora_dropout!r})")
+        if self.save_strategy not in ("steps", "epoch"):
+            raise ValueError(f"save_strategy must be 'steps' or 'epoch' (got {self.save_strategy!r})")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {list(PRECISIONS)} (got {self.precision!r})")
         if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
@@ -149,9 +154,9 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str, precision: str
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         max_length=config.max_length,
         logging_steps=config.logging_steps,
-        eval_strategy="steps" if has_eval else "no",
+        eval_strategy=config.save_strategy if has_eval else "no",
         eval_steps=config.eval_steps,
-        save_strategy="steps",
+        save_strategy=config.save_strategy,
         save_steps=config.eval_steps,
         save_total_limit=config.save_total_limit,
         seed=config.seed,

@@ -1,0 +1,116 @@
+"""The ``self_guide`` builder: SELF-GUIDE synthetic task data as a ``datasets`` builder.
+
+``SelfGuide(task="task.json", model="smollm2-135m", num_examples=100, seed=0)`` (or
+``instruction=``, ``examples=``, ``labels=`` instead of a task file), then ``download_and_prepare()``
+and ``as_dataset("train")``. Keyword arguments that are not config fields are SELF-GUIDE parameters
+(:class:`cookbook_datasets.self_guide.SelfGuideConfig`). The pipeline checkpoints every round in a
+work directory under the cache, so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+import datasets
+import pyarrow as pa
+
+from cookbook_datasets.models import DEFAULT_MODEL
+from cookbook_datasets.rows import row_features
+from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, load_task_spec, synthesize, to_dataset_dict
+from cookbook_datasets.self_guide.pipeline import recipe
+
+
+@dataclass
+class SelfGuideBuilderConfig(datasets.BuilderConfig):
+    """The task (a file, or an instruction with examples), the model that writes the data, and the
+    pipeline's parameters."""
+
+    task: Optional[str] = field(default=None, metadata={
+        "help": "Task file: NIV2 JSON or {instruction, examples, labels}. Or give instruction + examples."})
+    instruction: Optional[str] = field(default=None, metadata={"help": "The task's instruction (without a task file)."})
+    examples: Optional[list] = field(default=None, metadata={"help": "[{'input', 'output'}, ...] demonstrations."})
+    labels: Optional[list] = field(default=None, metadata={"help": "Label set of a classification task."})
+    kind: str = field(default="auto", metadata={"help": "'auto', 'classification' or 'generation'."})
+    num_demonstrations: int = field(default=3, metadata={"help": "Demonstrations read from a task file."})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "The model that writes (and will learn from) the data."})
+    backend: str = field(default="transformers", metadata={"help": "Generation backend: transformers, openai, vllm."})
+    engine_options: dict = field(default_factory=dict, metadata={
+        "help": "Backend options (adapter, dtype, batch_size; base_url, api_key_env for openai)."})
+    self_guide: dict = field(default_factory=dict, metadata={"help": "SelfGuideConfig fields (num_examples, seed, ...)."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.pipeline_config()  # validates the parameters before anything runs
+        if self.task is None and (self.instruction is None or self.examples is None):
+            raise ValueError("give task= (a task file) or instruction= and examples= (a few {'input', 'output'} pairs)")
+
+    def pipeline_config(self) -> SelfGuideConfig:
+        return SelfGuideConfig.from_dict(self.self_guide)
+
+    def task_spec(self) -> TaskSpec:
+        if self.task is not None:
+            return load_task_spec(self.task, num_demonstrations=self.num_demonstrations, kind=self.kind)
+        return TaskSpec(instruction=self.instruction, examples=self.examples, labels=self.labels, kind=self.kind,
+                        name=self.name if self.name != "default" else "task")
+
+
+_CONFIG_FIELDS = {f.name for f in fields(SelfGuideBuilderConfig)}
+_BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
+
+
+class SelfGuide(datasets.ArrowBasedBuilder):
+    """SELF-GUIDE: the model synthesises its own task data (arXiv 2407.12874)."""
+
+    BUILDER_CONFIG_CLASS = SelfGuideBuilderConfig
+
+    def __init__(self, *args, **kwargs):
+        params = dict(kwargs.pop("self_guide", None) or {})
+        params.update({k: kwargs.pop(k) for k in list(kwargs) if k not in _CONFIG_FIELDS | _BUILDER_ARGS})
+        SelfGuideConfig.from_dict(params)  # unknown or bad parameters fail here, before anything is made
+        kwargs["self_guide"] = params
+        if "task" in kwargs and kwargs["task"] is not None:
+            kwargs["task"] = os.path.abspath(os.fspath(kwargs["task"]))
+            if not os.path.isfile(kwargs["task"]):
+                raise FileNotFoundError(f"task file {kwargs['task']} does not exist")
+        elif kwargs.get("instruction") is not None:
+            kwargs.setdefault("task", None)
+        # the data depends on the task file's content, not only its path
+        kwargs.setdefault("hash", self._content_hash(kwargs.get("task")))
+        super().__init__(*args, **kwargs)
+        self.config.task_spec()  # a malformed task file fails here, naming the file and field
+
+    @staticmethod
+    def _content_hash(task_path: Optional[str]) -> str:
+        from cookbook_datasets import __version__
+
+        h = hashlib.blake2b(__version__.encode(), digest_size=8)
+        if task_path:
+            with open(task_path, "rb") as f:
+                h.update(f.read())
+        return h.hexdigest()
+
+    def _info(self):
+        return datasets.DatasetInfo(description="SELF-GUIDE synthetic task data", features=row_features("chat"),
+                                    homepage="https://arxiv.org/abs/2407.12874")
+
+    def _split_generators(self, dl_manager):
+        task, config = self.config.task_spec(), self.config.pipeline_config()
+        rec = recipe(task, config, self.config.model)
+        key = hashlib.blake2b(json.dumps({**rec, "backend": self.config.backend}, sort_keys=True).encode(),
+                              digest_size=8).hexdigest()
+        work = os.path.join(self._cache_dir_root, "self_guide_work", key)
+        from cookbook_datasets.generation import load_engine
+
+        with load_engine(self.config.model, backend=self.config.backend, **self.config.engine_options) as engine:
+            pairs, stats = synthesize(task, engine, config, work_dir=work, model_name=self.config.model)
+        self.info.description = json.dumps({**rec, "counts": stats}, sort_keys=True)
+        splits = to_dataset_dict(pairs, task, config)
+        return [datasets.SplitGenerator(name=name, gen_kwargs={"table": ds.data.table}) for name, ds in splits.items()]
+
+    def _generate_tables(self, table: pa.Table):
+        yield 0, table

@@ -1,0 +1,15 @@
+"""SELF-GUIDE (arXiv 2407.12874): the student model writes its own task data.
+
+One small module per stage, called in order by :func:`synthesize` (pipeline.py):
+``input_generation`` -> ``input_filters`` -> ``annotation`` (self-consistency) -> ``balancing``.
+:func:`run_self_guide` (job.py) adds fine-tuning on the kept pairs and scoring against prompting;
+``cookbook_datasets.load_dataset("self_guide", task=..., model=...)`` runs the builder.
+"""
+
+from .config import NOISE_PHRASES, SelfGuideConfig
+from .job import run_self_guide
+from .pipeline import synthesize, to_dataset_dict, to_rows
+from .task import TaskSpec, TaskSpecError, load_task_spec
+
+__all__ = ["NOISE_PHRASES", "SelfGuideConfig", "TaskSpec", "TaskSpecError", "load_task_spec", "run_self_guide",
+           "synthesize", "to_dataset_dict", "to_rows"]

@@ -1,0 +1,79 @@
+"""Stage 3, output annotation with self-consistency.
+
+Each kept input is put to the model in a few-shot chat prompt (the instruction, the demonstrations
+as turns, the new input), ``annotation_samples`` times at a low temperature. Samples that are empty,
+noise, or (generation tasks) outside the demonstrations' output length window are dropped;
+classification samples are mapped to the label they mention last and dropped when they mention
+none. The most frequent answer is kept if at least ``consistency_threshold`` of all samples gave it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cookbook_datasets.generation import SamplingParams
+
+from .config import SelfGuideConfig
+from .input_filters import is_noise
+from .input_generation import round_seed
+from .task import TaskSpec
+
+
+def extract_label(text: str, labels: list) -> str | None:
+    """The label ``text`` mentions last, as the task spells it (the scoring metric's rule)."""
+    from cookbook_datasets.eval.metrics.label_exact_match.label_exact_match import extract_label as last_label
+    from cookbook_datasets.eval.metrics.label_exact_match.label_exact_match import normalise
+
+    spelled = {normalise(label): label for label in labels}
+    found = last_label(text, list(spelled))
+    return spelled[found] if found is not None else None
+
+
+def annotation_prompt(task: TaskSpec, text: str) -> list:
+    """The few-shot prompt the model answers: as the task is posed at evaluation time."""
+    messages = [{"role": "system", "content": task.instruction.strip()}]
+    for demo in task.examples:
+        messages += [{"role": "user", "content": demo["input"]}, {"role": "assistant", "content": demo["output"]}]
+    return messages + [{"role": "user", "content": text}]
+
+
+def sample_answer(text: str, task: TaskSpec, config: SelfGuideConfig, window):
+    """(answer, None) for a usable sample, or (None, reason) when an output filter drops it."""
+    answer = text.strip()
+    if not answer:
+        return None, "empty"
+    if task.is_classification:
+        label = extract_label(answer, task.labels)
+        return (label, None) if label is not None else (None, "no_label")
+    if is_noise(answer, config.noise_phrases):
+        return None, "noise"
+    if window is not None and not window[0] <= len(answer) <= window[1]:
+        return None, "length"
+    return " ".join(answer.split()), None
+
+
+def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
+             output_window=None) -> tuple[list[dict], dict]:
+    """Answer each input; return the pairs kept by self-consistency and the counts."""
+    counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
+    if not inputs:
+        return [], counts
+    params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
+                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(task.is_classification),
+                            seed=round_seed(config, round_index, "annotation"))
+    outputs = engine.generate([annotation_prompt(task, c["text"]) for c in inputs], params,
+                              desc=f"round {round_index}: answers")
+    rows = []
+    for cand, out in zip(inputs, outputs):
+        answers = [sample_answer(t, task, config, output_window)[0] for t in out.texts]
+        counts["samples"] += len(answers)
+        counts["samples_dropped"] += sum(a is None for a in answers)
+        votes = Counter(a for a in answers if a is not None)
+        top, share = (votes.most_common(1)[0][0], votes.most_common(1)[0][1] / len(answers)) if votes else (None, 0.0)
+        if top is None or share < config.consistency_threshold:
+            counts["dropped_inconsistent"] += 1
+            continue
+        rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
+                     "label": top if task.is_classification else None, "target_label": cand.get("target_label")})
+    counts["kept"] = len(rows)
+    return rows, counts

@@ -1,0 +1,108 @@
+"""The SELF-GUIDE recipe: every knob of the pipeline, with the paper's defaults (METHODS.md §2)."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+# Phrases that mark an output as chatter about the task rather than an answer or an input
+# (the paper's noise filter: greetings and format tokens).
+NOISE_PHRASES = (
+    "sure, i'd be happy to help", "i'd be happy to help", "happy to help", "here is a new input",
+    "here's a new input", "as an ai", "i cannot", "i can't", "[input]", "[output]", "input:", "output:",
+    "new input", "example input",
+)
+
+
+@dataclass
+class SelfGuideConfig:
+    """How SELF-GUIDE synthesises data. ``SelfGuideConfig(num_examples=200, seed=1)``."""
+
+    num_examples: int = field(default=100, metadata={
+        "help": "Stop once this many pairs have passed annotation (before class balancing)."})
+    max_rounds: int = field(default=100, metadata={
+        "help": "Most input-generation rounds, whatever was kept (bounds the cost of a task the model cannot do)."})
+    prompts_per_round: int = field(default=10, metadata={"help": "Input-generation prompts per round (paper: 10)."})
+    max_previous_inputs: int = field(default=10, metadata={
+        "help": "Each prompt shows 1..this many inputs generated earlier, as examples to differ from (paper: 10)."})
+    input_temperature: Optional[float] = field(default=None, metadata={
+        "help": "Input sampling temperature; None: 0.7 for classification, 0.9 for generation (paper)."})
+    input_top_k: int = field(default=40, metadata={"help": "Input sampling top-k (paper: 40)."})
+    input_max_new_tokens: int = field(default=500, metadata={
+        "help": "Most tokens per generated input (paper: 500). Also capped at what the length filter could "
+                "keep, so no tokens are spent on inputs the filter would drop."})
+    length_std: Optional[float] = field(default=2.0, metadata={
+        "help": "Keep inputs (and generation-task outputs) whose length in characters is within the "
+                "demonstrations' mean +- this many standard deviations (paper: 2); None: no length filter."})
+    min_length_margin: float = field(default=0.25, metadata={
+        "help": "The length window is at least the mean +- this share of it (two demonstrations of nearly equal "
+                "length would otherwise allow almost nothing)."})
+    noise_phrases: tuple = field(default=NOISE_PHRASES, metadata={
+        "help": "Case-insensitive phrases that mark a generated input or output as noise."})
+    annotation_samples: int = field(default=10, metadata={"help": "Sampled answers per input (paper: 10)."})
+    annotation_temperature: float = field(default=0.2, metadata={"help": "Answer sampling temperature (paper: 0.2)."})
+    annotation_top_k: int = field(default=10, metadata={"help": "Answer sampling top-k (paper: 10)."})
+    annotation_max_new_tokens: Optional[int] = field(default=None, metadata={
+        "help": "Most tokens per answer; None: 16 for classification, 128 for generation."})
+    consistency_threshold: float = field(default=0.3, metadata={
+        "help": "Keep the most frequent answer only if this share of the samples gave it (paper: 0.3)."})
+    balance_labels: bool = field(default=True, metadata={
+        "help": "Classification: down-sample every label to the rarest one's count."})
+    validation_fraction: float = field(default=0.1, metadata={
+        "help": "Share of the kept pairs held out as the validation split (picks the best epoch)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the label draws, the shuffles and the samples."})
+
+    def __post_init__(self):
+        for name in ("num_examples", "max_rounds", "prompts_per_round", "max_previous_inputs", "input_max_new_tokens",
+                     "annotation_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"SelfGuideConfig.{name} must be a positive integer (got {value!r})")
+        for name in ("input_top_k", "annotation_top_k", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"SelfGuideConfig.{name} must be an integer >= 0 (got {value!r})")
+        if self.annotation_max_new_tokens is not None and (
+                not isinstance(self.annotation_max_new_tokens, numbers.Integral) or self.annotation_max_new_tokens < 1):
+            raise ValueError(f"SelfGuideConfig.annotation_max_new_tokens must be a positive integer or None "
+                             f"(got {self.annotation_max_new_tokens!r})")
+        for name in ("input_temperature", "annotation_temperature"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0):
+                raise ValueError(f"SelfGuideConfig.{name} must be a number >= 0 (got {value!r})")
+        if self.length_std is not None and not (isinstance(self.length_std, numbers.Real) and self.length_std > 0):
+            raise ValueError(f"SelfGuideConfig.length_std must be > 0 or None (got {self.length_std!r})")
+        if not 0 <= self.min_length_margin < 1:
+            raise ValueError(f"SelfGuideConfig.min_length_margin must be in [0, 1) (got {self.min_length_margin!r})")
+        if not 0 < self.consistency_threshold <= 1:
+            raise ValueError(f"SelfGuideConfig.consistency_threshold must be in (0, 1] "
+                             f"(got {self.consistency_threshold!r})")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"SelfGuideConfig.validation_fraction must be in [0, 1) (got {self.validation_fraction!r})")
+        if isinstance(self.noise_phrases, str):
+            raise ValueError("SelfGuideConfig.noise_phrases must be a list of phrases, not one string")
+        self.noise_phrases = tuple(str(p).lower() for p in self.noise_phrases)
+
+    def input_temperature_for(self, classification: bool) -> float:
+        if self.input_temperature is not None:
+            return float(self.input_temperature)
+        return 0.7 if classification else 0.9
+
+    def annotation_tokens_for(self, classification: bool) -> int:
+        if self.annotation_max_new_tokens is not None:
+            return int(self.annotation_max_new_tokens)
+        return 16 if classification else 128
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["noise_phrases"] = list(self.noise_phrases)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SelfGuideConfig":
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(f"unknown SELF-GUIDE parameter {unknown[0]!r}; parameters are {sorted(allowed)}")
+        return cls(**values)
