@@ -22,7 +22,7 @@ import pyarrow as pa
 from cookbook_datasets.models import DEFAULT_MODEL
 from cookbook_datasets.rows import row_features
 from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, load_task_spec, synthesize, to_dataset_dict
-from cookbook_datasets.self_guide.pipeline import recipe
+from cookbook_datasets.self_guide.pipeline import check_kept_some, recipe
 
 
 @dataclass
@@ -108,6 +108,7 @@ class SelfGuide(datasets.ArrowBasedBuilder):
 
         with load_engine(self.config.model, backend=self.config.backend, **self.config.engine_options) as engine:
             pairs, stats = synthesize(task, engine, config, work_dir=work, model_name=self.config.model)
+        check_kept_some(task, stats)
         self.info.description = json.dumps({**rec, "counts": stats}, sort_keys=True)
         splits = to_dataset_dict(pairs, task, config)
         return [datasets.SplitGenerator(name=name, gen_kwargs={"table": ds.data.table}) for name, ds in splits.items()]

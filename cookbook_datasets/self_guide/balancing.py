@@ -8,16 +8,17 @@ from collections import defaultdict
 import numpy as np
 
 
-def balance_classes(rows: list[dict], seed: int = 0) -> tuple[list[dict], dict]:
-    """Rows with an equal number per label (the labels that occur), in their original order."""
+def balance_classes(rows: list[dict], seed: int = 0, per_label: int | None = None) -> tuple[list[dict], dict]:
+    """Rows with an equal number per label (the labels that occur, at most ``per_label`` each),
+    in their original order."""
     by_label = defaultdict(list)
     for i, row in enumerate(rows):
         by_label[row["label"]].append(i)
     counts = {"before": len(rows), "per_label_before": {k: len(v) for k, v in sorted(by_label.items())}}
-    if len(by_label) < 2:
+    if not rows:
         counts.update(after=len(rows), per_label_after=counts["per_label_before"])
         return rows, counts
-    smallest = min(len(v) for v in by_label.values())
+    smallest = min(min(len(v) for v in by_label.values()), per_label or len(rows))
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4]))
     keep = sorted(int(i) for idx in by_label.values() for i in rng.choice(idx, size=smallest, replace=False))
     balanced = [rows[i] for i in keep]

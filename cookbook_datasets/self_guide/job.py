@@ -23,7 +23,7 @@ from typing import Optional, Union
 from cookbook_datasets.models import DEFAULT_MODEL
 
 from .config import SelfGuideConfig
-from .pipeline import _atomic_json, recipe, synthesize, to_dataset_dict
+from .pipeline import _atomic_json, check_kept_some, recipe, synthesize, to_dataset_dict
 from .task import TaskSpec, load_task_spec
 
 logger = logging.getLogger(__name__)
@@ -60,10 +60,7 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
     finally:
         engine.close()
         _free(engine)
-    if not pairs:
-        raise ValueError(f"SELF-GUIDE kept no pairs for {task.name} after {stats['rounds']} rounds "
-                           f"(counts: {json.dumps(stats)}); the model may be too weak for this task, or the "
-                           "filters too strict (see length_std, consistency_threshold)")
+    check_kept_some(task, stats)
     write_hub_layout({task.name: to_dataset_dict(pairs, task, config)}, data_dir, {task.name: {**rec, "counts": stats}},
                      overwrite=True, pretty_name=f"SELF-GUIDE synthetic data for {task.name}",
                      description=(f"Pairs the model `{model}` wrote for itself from the task's instruction and "
@@ -102,7 +99,8 @@ def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, 
         return {**json.loads(picked_path.read_text()), "train_seconds": card["train_seconds"]}
     checkpoints = sorted((p for p in (out / "model").glob("checkpoint-*") if p.is_dir()),
                          key=lambda p: int(p.name.split("-")[1]))
-    validation = datasets.load_dataset(str(data_dir), task.name, split="validation")
+    splits = datasets.load_dataset(str(data_dir), task.name)
+    validation = splits["validation"] if "validation" in splits else []
     scores = []
     if len(validation) and len(checkpoints) > 1:
         vtask = _validation_task(task, validation)

@@ -2,8 +2,9 @@
 
     rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=100), work_dir="runs/sg/work")
 
-Rounds run until ``num_examples`` pairs have passed annotation or ``max_rounds`` rounds have run;
-then classification rows are balanced. Each finished round is written to
+Rounds run until ``num_examples`` pairs have passed annotation (classification with balancing:
+``num_examples / labels`` pairs of every label) or ``max_rounds`` rounds have run; then
+classification rows are balanced. Each finished round is written to
 ``work_dir/rounds/round_XXXXX.json`` (atomically) with everything it generated and every verdict, so
 a run killed at any point and started again redoes no finished round, and since a round's random
 streams depend only on (seed, round) and the rounds before it, it ends with the same rows.
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -78,9 +80,19 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     out_window = None if task.is_classification else length_window([ex["output"] for ex in task.examples], config)
     max_tokens = max_input_tokens(task, config, _chars_per_token(engine, task), in_window and in_window[1])
     seen = {" ".join(ex["input"].split()) for ex in task.examples}
+    balance = task.is_classification and config.balance_labels
+    # balanced classification data needs num_examples / labels pairs of every label
+    quota = -(-config.num_examples // len(task.labels)) if balance else config.num_examples
+
+    def enough(rows: list) -> bool:
+        if not balance:
+            return len(rows) >= quota
+        counts = Counter(row["label"] for row in rows)
+        return all(counts[label] >= quota for label in task.labels)
+
     previous, rows, rounds = [], [], []
     for r in range(config.max_rounds):
-        if len(rows) >= config.num_examples:
+        if enough(rows):
             break
         path = work / "rounds" / f"round_{r:05d}.json" if work else None
         if path is not None and path.exists():
@@ -110,7 +122,8 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         logger.info("round %d: %d inputs kept of %d, %d pairs (total %d of %d)", r,
                     done["counts"]["inputs"]["kept"], done["counts"]["inputs"]["generated"], len(done["pairs"]),
                     len(rows), config.num_examples)
-    rows = rows[:config.num_examples]
+    if not balance:
+        rows = rows[:config.num_examples]
     stats = {"rounds": len(rounds), "input_window_chars": in_window, "output_window_chars": out_window,
              "input_max_new_tokens": max_tokens}
     stats["inputs"] = {k: sum(c["inputs"][k] for c in rounds) for k in
@@ -118,8 +131,8 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     stats["annotation"] = {k: sum(c["annotation"][k] for c in rounds) for k in
                            ("annotated", "samples", "samples_dropped", "dropped_inconsistent", "kept")}
     stats["pairs_before_balancing"] = len(rows)
-    if task.is_classification and config.balance_labels:
-        rows, stats["balancing"] = balance_classes(rows, config.seed)
+    if balance:
+        rows, stats["balancing"] = balance_classes(rows, config.seed, per_label=quota)
     stats["kept"] = len(rows)
     if rows:
         stats["mean_vote_share"] = round(statistics.fmean(r["vote_share"] for r in rows), 4)
@@ -129,6 +142,14 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     if work:
         _atomic_json(work / "stats.json", stats)
     return rows, stats
+
+
+def check_kept_some(task: TaskSpec, stats: dict) -> None:
+    """A clear error instead of an empty dataset when nothing survived the filters."""
+    if not stats["kept"]:
+        raise ValueError(f"SELF-GUIDE kept no pairs for {task.name} after {stats['rounds']} rounds (counts: "
+                         f"{json.dumps({k: stats[k] for k in ('inputs', 'annotation')})}); the model may be too weak "
+                         "for this task, or the filters too strict (see length_std, consistency_threshold, max_rounds)")
 
 
 def to_rows(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> list[dict]:
@@ -145,13 +166,14 @@ def to_rows(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> list[
 
 
 def to_dataset_dict(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> datasets.DatasetDict:
-    """``train`` and ``validation`` splits (``validation_fraction`` of the pairs, seeded)."""
+    """``train`` and ``validation`` splits (``validation_fraction`` of the pairs, seeded; no
+    ``validation`` when that rounds to no row)."""
     rows = to_rows(pairs, task, config)
     features = row_features("chat")
     full = datasets.Dataset.from_list(rows, features=features) if rows else datasets.Dataset.from_dict(
         {k: [] for k in features}, features=features)
     n_val = int(round(config.validation_fraction * len(full)))
-    if n_val == 0 or len(full) - n_val < 1:
-        return datasets.DatasetDict({"train": full, "validation": full.select([])})
+    if n_val == 0 or len(full) - n_val < 1:  # no validation split (datasets cannot read back an empty one)
+        return datasets.DatasetDict({"train": full})
     parts = full.train_test_split(test_size=n_val, seed=config.seed, shuffle=True)
     return datasets.DatasetDict({"train": parts["train"].flatten_indices(), "validation": parts["test"].flatten_indices()})

@@ -1,0 +1,288 @@
+"""SELF-GUIDE: each stage alone, the checkpointed pipeline, the builder and the command.
+
+Stage and pipeline tests drive the pipeline with a scripted engine (the engine interface, answering
+by rule), so that what each filter keeps is known exactly; the builder and the command run the
+real transformers backend on the tiny random model.
+"""
+
+import json
+import re
+
+import pytest
+
+from cookbook_datasets.generation import Engine, GenerationOutput
+from cookbook_datasets.generation.params import Completion
+from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, TaskSpecError, load_task_spec, synthesize
+from cookbook_datasets.self_guide.annotation import annotate, annotation_prompt
+from cookbook_datasets.self_guide.balancing import balance_classes
+from cookbook_datasets.self_guide.input_filters import filter_inputs, length_window
+from cookbook_datasets.self_guide.input_generation import generate_inputs, input_prompt, round_rng
+
+NLI = TaskSpec(instruction="Does the premise entail the hypothesis? Answer yes or no.",
+               examples=[{"input": "Premise: a dog runs. Hypothesis: an animal moves.", "output": "yes"},
+                         {"input": "Premise: it is dark. Hypothesis: the sun is up.", "output": "no"}],
+               labels=["yes", "no"], name="toy_nli")
+
+
+class ScriptedEngine(Engine):
+    """The engine interface answering by rule: ``write(messages, params, prompt_index, sample)``."""
+
+    name = "scripted"
+
+    def __init__(self, write):
+        self.write, self.calls = write, []
+
+    def _generate(self, prompts, params, *, desc):
+        self.calls.append((desc, len(prompts)))
+        return [GenerationOutput([Completion(self.write(p, params, i, s), "stop") for s in range(params.n)])
+                for i, p in enumerate(prompts)]
+
+
+def nli_writer(fail_on_round=None):
+    """Inputs: a premise/hypothesis numbered by round and prompt, answers: 'yes' for even numbers."""
+    def write(messages, params, i, sample):
+        ask = messages[-1]["content"]
+        if ask.startswith("Write a new input") or "Inputs written before" in ask:
+            round_no = int(re.search(r"round (\d+)", write.desc).group(1)) if hasattr(write, "desc") else 0
+            if fail_on_round is not None and round_no == fail_on_round:
+                raise KeyboardInterrupt("killed")
+            return f"Premise: item {params.seed % 1000} {i} is here. Hypothesis: item {i} exists."
+        number = int(re.search(r"item \d+ (\d+)", ask).group(1))
+        return "The answer is yes." if number % 2 == 0 else "no"
+    return write
+
+
+class RoundAwareEngine(ScriptedEngine):
+    def _generate(self, prompts, params, *, desc):
+        self.write.desc = desc
+        return super()._generate(prompts, params, desc=desc)
+
+
+# -- the task ---------------------------------------------------------------------------------
+def test_niv2_task_reads_definition_demonstrations_and_label_set_only(tmp_path):
+    path = tmp_path / "task1_toy.json"
+    path.write_text(json.dumps({
+        "Definition": ["Classify."], "Positive Examples": [{"input": f"x{i}", "output": "a"} for i in range(5)],
+        "Instances": [{"input": "secret input", "output": [label]} for label in ("a", "b", "c")]}))
+    task = load_task_spec(path, num_demonstrations=3)
+    assert task.kind == "classification" and task.labels == ["a", "b", "c"]
+    assert [ex["input"] for ex in task.examples] == ["x0", "x1", "x2"]
+    assert "secret input" not in json.dumps(task.to_dict())
+
+
+def test_task_without_labels_is_generation_and_bad_files_name_the_field(tmp_path):
+    plain = tmp_path / "t.json"
+    plain.write_text(json.dumps({"instruction": "Summarise.", "examples": [{"input": "a long text", "output": "short"}]}))
+    assert load_task_spec(plain).kind == "generation"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"instruction": "x", "examples": [{"input": "only input"}]}))
+    with pytest.raises(TaskSpecError, match=r"bad.json.*examples\[0\].*'input' and 'output'"):
+        load_task_spec(bad)
+    with pytest.raises(TaskSpecError, match="'examples'"):
+        plain.write_text(json.dumps({"instruction": "x"}))
+        load_task_spec(plain)
+    with pytest.raises(TaskSpecError, match="at least 2 labels"):
+        TaskSpec(instruction="x", examples=[{"input": "a", "output": "b"}], labels=["b"])
+
+
+def test_config_errors_name_the_parameter():
+    with pytest.raises(ValueError, match="consistency_threshold must be in"):
+        SelfGuideConfig(consistency_threshold=0)
+    with pytest.raises(ValueError, match="num_examples must be a positive integer"):
+        SelfGuideConfig(num_examples=0)
+    with pytest.raises(ValueError, match=r"unknown SELF-GUIDE parameter 'temperature'.*input_temperature"):
+        SelfGuideConfig.from_dict({"temperature": 0.5})
+    assert SelfGuideConfig().input_temperature_for(True) == 0.7
+    assert SelfGuideConfig().input_temperature_for(False) == 0.9
+
+
+# -- stage 1: input generation ----------------------------------------------------------------
+def test_input_prompt_shows_demonstrations_previous_inputs_and_the_target_label():
+    messages = input_prompt(NLI, ["an earlier input"], "no", round_rng(SelfGuideConfig(), 0, "inputs"))
+    assert NLI.instruction in messages[0]["content"]
+    assert {m["content"] for m in messages if m["role"] == "assistant"} == {ex["input"] for ex in NLI.examples}
+    assert "an earlier input" in messages[-1]["content"] and '"no"' in messages[-1]["content"]
+
+
+def test_target_labels_are_drawn_uniformly_and_rounds_are_reproducible():
+    engine = ScriptedEngine(lambda m, p, i, s: "Premise: x. Hypothesis: y.")
+    config = SelfGuideConfig(prompts_per_round=400)
+    first = generate_inputs(engine, NLI, config, 0, [], 64)
+    share = sum(c["target_label"] == "yes" for c in first) / len(first)
+    assert 0.4 < share < 0.6
+    assert first == generate_inputs(engine, NLI, config, 0, [], 64)
+    assert first != generate_inputs(engine, NLI, config, 1, [], 64)
+
+
+# -- stage 2: input filters -------------------------------------------------------------------
+def test_filters_apply_in_order_and_count_what_each_dropped():
+    config = SelfGuideConfig()
+    window = (10, 60)
+    seen = {"Premise: seen before. Hypothesis: yes."}
+    candidates = [{"text": t} for t in [
+        "", "short", "Sure, I'd be happy to help! Premise: a. H: b.", "Premise:  seen before.  Hypothesis: yes.",
+        "Premise: a cat sleeps. Hypothesis: a cat rests.", "Premise: a cat sleeps. Hypothesis: a cat rests."]]
+    kept, counts = filter_inputs(candidates, window, config, seen)
+    assert [c["dropped_by"] for c in candidates] == ["empty", "length", "noise", "duplicate", None, "duplicate"]
+    assert [c["text"] for c in kept] == ["Premise: a cat sleeps. Hypothesis: a cat rests."]
+    assert counts == {"generated": 6, "dropped_empty": 1, "dropped_length": 1, "dropped_noise": 1,
+                      "dropped_duplicate": 2, "kept": 1}
+
+
+def test_length_window_is_mean_plus_minus_two_std_with_a_floor():
+    config = SelfGuideConfig()
+    low, high = length_window(["x" * 10, "x" * 30], config)  # mean 20, std 10
+    assert (low, high) == (0.0, 40.0)
+    low, high = length_window(["x" * 100, "x" * 100], config)  # std 0: the 25% floor
+    assert (low, high) == (75.0, 125.0)
+    assert length_window(["abc"], SelfGuideConfig(length_std=None)) is None
+
+
+# -- stage 3: annotation ----------------------------------------------------------------------
+def test_annotation_keeps_the_majority_label_above_the_threshold():
+    answers = {"one": ["yes"] * 4 + ["no"] * 3 + ["maybe"] * 3,  # yes: 0.4 >= 0.3
+               "two": ["yes", "no"] + ["I do not know"] * 8,     # best share 0.1 < 0.3
+               "three": ["Answer: NO."] * 10}                    # label mentioned last, as the task spells it
+    engine = ScriptedEngine(lambda m, p, i, s: answers[m[-1]["content"]][s])
+    rows, counts = annotate(engine, NLI, [{"text": t, "target_label": "yes"} for t in answers], SelfGuideConfig(), 0)
+    assert [(r["input"], r["output"], r["vote_share"]) for r in rows] == [("one", "yes", 0.4), ("three", "no", 1.0)]
+    assert counts["dropped_inconsistent"] == 1 and counts["samples_dropped"] == 3 + 8
+
+
+def test_annotation_prompt_poses_the_task_as_evaluation_does():
+    messages = annotation_prompt(NLI, "new input")
+    assert messages[0] == {"role": "system", "content": NLI.instruction}
+    assert messages[1:5] == [{"role": "user", "content": NLI.examples[0]["input"]},
+                             {"role": "assistant", "content": "yes"},
+                             {"role": "user", "content": NLI.examples[1]["input"]},
+                             {"role": "assistant", "content": "no"}]
+    assert messages[-1] == {"role": "user", "content": "new input"}
+
+
+def test_generation_answers_outside_the_length_window_or_noisy_are_dropped():
+    task = TaskSpec(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
+    engine = ScriptedEngine(lambda m, p, i, s: ["He goes home.", "Output: he goes", "x" * 500][s % 3])
+    rows, counts = annotate(engine, task, [{"text": "he go home"}], SelfGuideConfig(annotation_samples=9), 0,
+                            output_window=(5, 40))
+    assert [r["output"] for r in rows] == ["He goes home."] and rows[0]["vote_share"] == pytest.approx(3 / 9, abs=1e-4)
+    assert counts["samples_dropped"] == 6
+
+
+# -- stage 4: balancing -----------------------------------------------------------------------
+def test_balancing_downsamples_every_label_to_the_rarest_and_keeps_order():
+    rows = [{"label": label, "i": i} for i, label in enumerate("aaaaabbc" + "bb")]
+    balanced, counts = balance_classes(rows, seed=0)
+    assert counts["per_label_before"] == {"a": 5, "b": 4, "c": 1} and counts["after"] == 3
+    assert sorted(r["label"] for r in balanced) == ["a", "b", "c"]
+    assert [r["i"] for r in balanced] == sorted(r["i"] for r in balanced)
+    assert balanced == balance_classes(rows, seed=0)[0]
+    assert balance_classes(rows, seed=0, per_label=3)[1]["per_label_after"] == {"a": 1, "b": 1, "c": 1}
+    capped, counts = balance_classes([r for r in rows if r["label"] != "c"], seed=0, per_label=3)
+    assert counts["per_label_after"] == {"a": 3, "b": 3} and len(capped) == 6
+
+
+def test_classification_rounds_go_on_until_every_label_has_its_share(tmp_path):
+    # answers: 'yes' for 3 of every 4 inputs, so 'no' needs more rounds to reach 4 (8 / 2 labels)
+    def write(messages, params, i, sample):
+        ask = messages[-1]["content"]
+        if ask.startswith("Write a new input") or "Inputs written before" in ask:
+            return f"Premise: item {params.seed % 100000} {i}. Hypothesis: it is."
+        return "no" if int(re.search(r"item \d+ (\d+)", ask).group(1)) == 3 else "yes"
+
+    rows, stats = synthesize(NLI, ScriptedEngine(write), SelfGuideConfig(num_examples=8, prompts_per_round=4,
+                                                                         length_std=None))
+    assert stats["rounds"] == 4 and stats["pairs_before_balancing"] == 16
+    assert stats["balancing"]["per_label_after"] == {"no": 4, "yes": 4} and len(rows) == 8
+
+
+# -- the pipeline -----------------------------------------------------------------------------
+def test_pipeline_counts_every_stage_and_balances(tmp_path):
+    engine = RoundAwareEngine(nli_writer())
+    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None)
+    rows, stats = synthesize(NLI, engine, config, work_dir=tmp_path / "work")
+    assert stats["rounds"] == 3 and stats["inputs"]["generated"] == 12
+    assert stats["pairs_before_balancing"] == 12
+    assert stats["balancing"]["per_label_before"] == {"no": 6, "yes": 6} and stats["kept"] == 12
+    assert {r["output"] for r in rows} == {"yes", "no"}
+    assert all(r["vote_share"] == 1.0 for r in rows)
+
+
+def test_a_killed_run_resumes_without_redoing_rounds_and_ends_with_the_same_rows(tmp_path):
+    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None)
+    reference, _ = synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path / "ref")
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(NLI, RoundAwareEngine(nli_writer(fail_on_round=2)), config, work_dir=tmp_path / "work")
+    assert sorted(p.name for p in (tmp_path / "work" / "rounds").iterdir()) == ["round_00000.json", "round_00001.json"]
+    engine = RoundAwareEngine(nli_writer())
+    resumed, _ = synthesize(NLI, engine, config, work_dir=tmp_path / "work")
+    assert resumed == reference
+    assert [desc for desc, _ in engine.calls] == ["round 2: inputs", "round 2: answers"]
+
+
+def test_a_work_dir_with_another_recipe_is_refused(tmp_path):
+    engine = RoundAwareEngine(nli_writer())
+    synthesize(NLI, engine, SelfGuideConfig(num_examples=4, prompts_per_round=4), work_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"another recipe \(config fields \['num_examples'\] differ\)"):
+        synthesize(NLI, engine, SelfGuideConfig(num_examples=8, prompts_per_round=4), work_dir=tmp_path)
+
+
+# -- builder and command (tiny random model, real transformers backend) --------------------------
+COPY_TASK = {"Definition": ["Repeat the input words."],
+             "Positive Examples": [{"input": "red green blue", "output": "red green blue"},
+                                   {"input": "one two three four", "output": "one two three four"}],
+             "Instances": [{"input": f"w{i} v{i}", "output": [f"w{i} v{i}"]} for i in range(12)]}  # > 10 outputs: generation
+LOOSE = {"length_std": None, "consistency_threshold": 0.1, "prompts_per_round": 4, "input_max_new_tokens": 10,
+         "annotation_max_new_tokens": 6, "annotation_samples": 3}
+
+
+def test_builder_yields_rows_in_the_schema_with_their_provenance(tmp_path, tiny_model):
+    from cookbook_datasets import load_dataset
+
+    path = tmp_path / "copy.json"
+    path.write_text(json.dumps(COPY_TASK))
+    ds = load_dataset("self_guide", task=str(path), model="tiny-random", num_examples=5, seed=3,
+                      cache_dir=str(tmp_path / "cache"), **LOOSE)
+    assert set(ds) == {"train"} and len(ds["train"]) == 5  # 10% of 5 rounds to no validation row
+    row = ds["train"][0]
+    assert row["prompt"][0] == {"role": "system", "content": "Repeat the input words."}
+    assert row["source"] == "self_guide/copy"
+    meta = json.loads(row["meta"])
+    assert set(meta) >= {"round", "vote_share", "label", "filters_passed"} and "length" not in meta["filters_passed"]
+    with pytest.raises(ValueError, match="unknown SELF-GUIDE parameter 'rounds'"):
+        load_dataset("self_guide", task=str(path), rounds=3)
+
+
+def test_command_synthesises_tunes_picks_an_epoch_and_scores(tmp_path, tiny_model):
+    import datasets
+
+    from cookbook_datasets.cli import main
+
+    path = tmp_path / "task9_copy.json"
+    path.write_text(json.dumps(COPY_TASK))
+    out = tmp_path / "run"
+    args = [str(path), "--model", "tiny-random", "--out", str(out), "--num-examples", "6", "--epochs", "2",
+            "--batch-size", "4", "--eval-limit", "3"] + [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
+    assert main(["self-guide", *args]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["kept"] == 6 and report["training"]["epochs"] == 2
+    assert len(report["training"]["per_epoch"]) == 2 and (out / "adapter" / "adapter_model.safetensors").exists()
+    assert set(report["scores"]) == {"prompting", "self_guide"} and report["scores"]["self_guide"]["num_shots"] == 0
+    data = datasets.load_dataset(str(out / "data"), "task9_copy")
+    assert len(data["train"]) + len(data["validation"]) == 6
+    assert "counts" in json.loads((out / "data" / "recipe.json").read_text())["task9_copy"]
+    # a second run finds everything done and changes nothing
+    before = json.loads((out / "report.json").read_text())
+    trained = (out / "model" / "run_card.json").stat().st_mtime_ns
+    assert main(["self-guide", *args]) == 0
+    assert json.loads((out / "report.json").read_text()) == before
+    assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained
+
+
+def test_command_refuses_to_score_a_task_without_instances(tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps({"instruction": "Repeat.", "examples": [{"input": "a b", "output": "a b"}]}))
+    assert main(["self-guide", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "real instances of an NIV2 task" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
