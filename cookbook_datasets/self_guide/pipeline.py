@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import statistics
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -98,6 +99,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         if path is not None and path.exists():
             done = json.loads(path.read_text())
         else:
+            start = time.time()
             # the inputs are checkpointed on their own too: a kill during annotation keeps them
             half = path.with_name(path.stem + ".inputs.json") if path is not None else None
             if half is not None and half.exists():
@@ -109,7 +111,8 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
             kept, input_counts = filter_inputs(candidates, in_window, config, set(seen))
             pairs, output_counts = annotate(engine, task, kept, config, r, out_window)
             done = {"round": r, "candidates": candidates, "pairs": pairs,
-                    "counts": {"inputs": input_counts, "annotation": output_counts}}
+                    "counts": {"inputs": input_counts, "annotation": output_counts},
+                    "seconds": round(time.time() - start, 2)}
             if path is not None:
                 _atomic_json(path, done)
                 half.unlink(missing_ok=True)
@@ -118,7 +121,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                 seen.add(" ".join(cand["text"].split()))
                 previous.append(cand["text"])
         rows.extend(done["pairs"])
-        rounds.append(done["counts"])
+        rounds.append({**done["counts"], "seconds": done.get("seconds", 0.0)})
         logger.info("round %d: %d inputs kept of %d, %d pairs (total %d of %d)", r,
                     done["counts"]["inputs"]["kept"], done["counts"]["inputs"]["generated"], len(done["pairs"]),
                     len(rows), config.num_examples)
@@ -130,6 +133,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                        ("generated", *(f"dropped_{f}" for f in FILTERS), "kept")}
     stats["annotation"] = {k: sum(c["annotation"][k] for c in rounds) for k in
                            ("annotated", "samples", "samples_dropped", "dropped_inconsistent", "kept")}
+    stats["generation_seconds"] = round(sum(c["seconds"] for c in rounds), 1)
     stats["pairs_before_balancing"] = len(rows)
     if balance:
         rows, stats["balancing"] = balance_classes(rows, config.seed, per_label=quota)
