@@ -286,3 +286,26 @@ def test_command_refuses_to_score_a_task_without_instances(tmp_path, capsys):
     assert main(["self-guide", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "real instances of an NIV2 task" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_phrases_the_demonstrations_use_are_not_noise_for_that_task():
+    task = TaskSpec(instruction="Answer.", examples=[{"input": "Input: 2+2", "output": "4"},
+                                                     {"input": "Input: 3+3", "output": "6"}], name="sums")
+    engine = ScriptedEngine(lambda m, p, i, s: f"Input: {p.seed % 97}+{i}" if "new input" in m[-1]["content"] else "5")
+    rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=3, prompts_per_round=3, length_std=None))
+    assert stats["inputs"]["dropped_noise"] == 0 and len(rows) == 3
+
+
+@pytest.mark.slow
+def test_the_default_model_writes_usable_pairs_for_a_real_task(shared_data, default_model):
+    import os
+
+    from cookbook_datasets.generation import TransformersEngine
+
+    task = load_task_spec(os.path.join(shared_data, "niv2", "dev", "task935_defeasible_nli_atomic_classification.json"))
+    engine = TransformersEngine(*default_model)
+    rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=2, max_rounds=3, balance_labels=False))
+    # the model writes inputs in the demonstrations' format, and answers some of them consistently
+    assert stats["inputs"]["kept"] >= 3
+    assert rows and all(r["output"] in task.labels for r in rows)
+    assert all("Premise" in r["input"] for r in rows)

@@ -12,6 +12,7 @@ streams depend only on (seed, round) and the rounds before it, it ends with the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -77,6 +78,9 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     work = Path(work_dir) if work_dir else None
     if work:
         _check_work_dir(work, recipe(task, config, model_name))
+    # a phrase the demonstrations themselves use ("Input:", say) is the task's format, not noise
+    demo_text = " ".join(ex["input"] + " " + ex["output"] for ex in task.examples).lower()
+    config = dataclasses.replace(config, noise_phrases=tuple(p for p in config.noise_phrases if p not in demo_text))
     in_window = length_window([ex["input"] for ex in task.examples], config)
     out_window = None if task.is_classification else length_window([ex["output"] for ex in task.examples], config)
     max_tokens = max_input_tokens(task, config, _chars_per_token(engine, task), in_window and in_window[1])
