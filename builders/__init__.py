@@ -1,6 +1,7 @@
 """`datasets` builders of cookbook-datasets (installed as ``cookbook_datasets.builders``)."""
 
+from .augmentation import Augmentation, AugmentationBuilderConfig
 from .cookbook import Cookbook, CookbookConfig
 from .self_guide import SelfGuide, SelfGuideBuilderConfig
 
-__all__ = ["Cookbook", "CookbookConfig", "SelfGuide", "SelfGuideBuilderConfig"]
+__all__ = ["Augmentation", "AugmentationBuilderConfig", "Cookbook", "CookbookConfig", "SelfGuide", "SelfGuideBuilderConfig"]

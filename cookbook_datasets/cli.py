@@ -200,6 +200,43 @@ def cmd_self_guide(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    from .augmentation import augment_to_hub
+
+    params = _parse_assignments(args.param, "--param")
+    for key in ("seed", "verify", "num_demonstrations"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    summary = augment_to_hub(args.seed_data, args.out, teacher=args.teacher, strategy=args.strategy,
+                             budget=args.budget, teacher_model=args.teacher_model, work_dir=args.work,
+                             cache_path=args.cache, concurrency=args.concurrency,
+                             engine_options=_parse_assignments(args.engine_option, "--engine-option"),
+                             question_field=args.question_field, answer_field=args.answer_field,
+                             overwrite=args.overwrite, **params)
+    ledger = summary["ledger"]
+    print(f"{summary['strategy']}: {summary['kept']} new examples from {summary['steps']} steps over "
+          f"{summary['seed_size']} seeds (BR = {summary['budget_ratio']})")
+    print(f"Queries used {ledger['used_total']} of {ledger['budget']} ({json.dumps(ledger['used'])}); "
+          f"sent now {ledger['new_queries']}, from the cache {ledger['cache_hits']}; paid in all {ledger['paid_total']}"
+          + (f", lost in flight {ledger['lost_in_flight']}" if ledger["lost_in_flight"] else ""))
+    if summary["dropped"]:
+        print(f"Dropped: {json.dumps(summary['dropped'])}")
+    print(f"Wrote {summary['out']} ({summary['rows']} rows): "
+          f"datasets.load_dataset({summary['out']!r}, {summary['strategy']!r})")
+    return 0
+
+
+def cmd_augment_recommend(args) -> int:
+    from .augmentation import recommend
+
+    rec = recommend(args.seed_size, args.budget, curves=args.curves)
+    print(rec.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(rec.to_dict(), indent=2))
+        print(f"Wrote {args.json}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import DemoConfig, run_demo
 
@@ -350,6 +387,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_self_guide)
 
+    p = sub.add_parser("augment", help="budgeted augmentation of a seed set by a teacher (see also: augment recommend)",
+                       description="cookbook augment SEED --strategy S --budget Q --teacher URL|SPEC --out DIR; "
+                                   "cookbook augment recommend --seed-size N --budget Q [--curves DIR]")
+    p.add_argument("seed_data", metavar="SEED", help="seed set: .jsonl/.json file, Hub-layout directory or dataset name")
+    p.add_argument("--strategy", default="answer_aug", help="answer_aug, rephrase or new_question")
+    p.add_argument("--budget", type=int, required=True, help="teacher queries to spend (Q)")
+    p.add_argument("--teacher", required=True, help="OpenAI-compatible server URL (http://host:port/v1) or model spec")
+    p.add_argument("--teacher-model", default=None, help="the served model's name (default: the one it serves)")
+    p.add_argument("--out", required=True, help="output directory (Hub layout; config = the strategy)")
+    p.add_argument("--work", default=None, help="ledger and response cache (default: OUT.work; reused to resume)")
+    p.add_argument("--cache", default=None, help="response cache file to share between runs (default: in --work)")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight to a server")
+    p.add_argument("--verify", choices=["none", "gold"], default=None, help="check answers against ground truth")
+    p.add_argument("--num-demonstrations", type=int, default=None, help="seed examples shown before each answer")
+    p.add_argument("--question-field", default=None, help="the seed rows' question field (default: auto)")
+    p.add_argument("--answer-field", default=None, help="the seed rows' answer field (default: auto)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="AugmentationConfig field, e.g. answer_temperature=0.8, include_seed=false")
+    p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="engine option, e.g. timeout=60, max_retries=3, api_key_env=MY_KEY")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    p.set_defaults(func=cmd_augment)
+
+    p = sub.add_parser("augment-recommend", help="which augmentation strategy fits BR = budget / seed size "
+                                                 "(also spelled: augment recommend)")
+    p.add_argument("--seed-size", type=int, required=True, help="|S|: seed examples")
+    p.add_argument("--budget", type=int, required=True, help="Q: teacher queries")
+    p.add_argument("--curves", default=None, help="pilot curves: directory or file of CSV (strategy,budget,score) "
+                                                  "or JSON; default: the paper's switch points")
+    p.add_argument("--json", default=None, help="also write the recommendation as JSON here")
+    p.set_defaults(func=cmd_augment_recommend)
+
     p = sub.add_parser("demo", help="the main job: mix templates, LoRA-tune the default model, compare")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--model", default="smollm2-135m")
@@ -364,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is not None and argv[first:first + 2] == ["augment", "recommend"]:
+        argv[first:first + 2] = ["augment-recommend"]  # `augment`'s other form takes a positional SEED
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -372,6 +446,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # a teacher or server that failed after its retries: say so, no traceback
+        from .augmentation.teacher import TeacherError
+        from .generation import GenerationError
+
+        if not isinstance(e, (TeacherError, GenerationError)):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

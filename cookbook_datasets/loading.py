@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 def _owned_builders() -> dict:
-    from .builders import Cookbook, SelfGuide
+    from .builders import Augmentation, Cookbook, SelfGuide
 
-    return {"cookbook": Cookbook, "self_guide": SelfGuide}
+    return {"cookbook": Cookbook, "self_guide": SelfGuide, "augmentation": Augmentation}
 
 
 def load_builder(path: str, name: Optional[str] = None, **kwargs) -> datasets.DatasetBuilder:
@@ -41,7 +41,8 @@ def load_dataset(
 
     ``load_dataset("cookbook", "<template>", num_examples=..., seed=..., <template params>)``
     runs the Cookbook builder, ``load_dataset("self_guide", task=..., model=..., num_examples=...)``
-    the SELF-GUIDE one; any other ``path`` (Hub id, local directory, packaged module) is
+    the SELF-GUIDE one, ``load_dataset("augmentation", seed_data=..., strategy=..., budget=..., teacher=...)``
+    budgeted augmentation by a teacher; any other ``path`` (Hub id, local directory, packaged module) is
     passed to ``datasets.load_dataset`` with the same arguments.
     """
     if path not in _owned_builders():

@@ -1,0 +1,81 @@
+"""New Question: the teacher writes a new question of the same kind as a seed, with a different
+answer; checks that it is well formed and answerable; answers it. Three queries per step (new
+question, check, answer), four with ``verify='gold'`` (a second, independent answer that must agree:
+a new question has no ground truth of its own). A rejected question spends only what it used."""
+
+from __future__ import annotations
+
+import re
+
+from ..teacher import Call
+from .base import Outcome, TaskContext, answer_call, parse_answer, parse_question
+
+
+def new_question_messages(seed: dict) -> list:
+    return [{"role": "system", "content": "You write new practice problems. Write one new problem of the same kind and "
+                                          "difficulty as the example, with different numbers or facts, so that its "
+                                          "answer is different. Reply with the new problem only, do not solve it."},
+            {"role": "user", "content": f"Example problem:\n{seed['question']}\n\nExample answer:\n{seed['answer']}"}]
+
+
+def check_messages(question: str) -> list:
+    return [{"role": "system", "content": "You review problems. Reply YES if the problem is well formed and has one "
+                                          "definite answer that can be worked out from what it says, otherwise NO. "
+                                          "Reply with YES or NO only."},
+            {"role": "user", "content": question}]
+
+
+def parse_verdict(text: str):
+    """True (YES), False (NO), or None when the reply says neither first."""
+    match = re.search(r"\b(yes|no)\b", (text or "").lower())
+    return None if match is None else match.group(1) == "yes"
+
+
+class NewQuestion:
+    name = "new_question"
+    kinds = ("new_question", "check", "answer")
+
+    def step_cost(self, ctx: TaskContext) -> int:
+        return 4 if ctx.config.verify == "gold" else 3
+
+    def run(self, steps: list, teacher, ctx: TaskContext) -> list[Outcome]:
+        outcomes = [Outcome(step) for step in steps]
+        calls = [Call("new_question", new_question_messages(ctx.seeds[s.seed_index]), ctx.question_params(),
+                      s.sample_index) for s in steps]
+        for outcome, reply in zip(outcomes, teacher.ask(calls, desc="new_question: questions")):
+            outcome.charge("new_question")
+            outcome.question, outcome.dropped = parse_question(reply.text, ctx.seeds[outcome.step.seed_index]["question"])
+
+        live = [o for o in outcomes if o.dropped is None]
+        calls = [Call("check", check_messages(o.question), ctx.check_params()) for o in live]
+        for outcome, reply in zip(live, teacher.ask(calls, desc="new_question: checks")):
+            outcome.charge("check")
+            verdict = parse_verdict(reply.text)
+            if verdict is None:
+                outcome.dropped = "unparseable_check"
+            elif not verdict:
+                outcome.dropped = "rejected_by_check"
+
+        live = [o for o in outcomes if o.dropped is None]
+        calls = [answer_call(ctx, o.question, 0) for o in live]
+        for outcome, reply in zip(live, teacher.ask(calls, desc="new_question: answers")):
+            outcome.charge("answer")
+            parsed = parse_answer(ctx, reply.text)
+            if parsed is None:
+                outcome.dropped = "unparseable_answer"
+                continue
+            outcome.answer, outcome.final = parsed
+            seed_final = ctx.checker.extract(ctx.seeds[outcome.step.seed_index]["answer"])
+            if ctx.config.require_different_answer and ctx.checker.name != "none" and \
+                    ctx.checker.matches(outcome.final, seed_final):
+                outcome.dropped = "same_answer_as_seed"
+
+        if ctx.config.verify == "gold":  # no ground truth: a second answer, charged as a check, must agree
+            live = [o for o in outcomes if o.dropped is None]
+            calls = [answer_call(ctx, o.question, 1, kind="check") for o in live]
+            for outcome, reply in zip(live, teacher.ask(calls, desc="new_question: verification")):
+                outcome.charge("check")
+                outcome.verified = ctx.checker.matches(outcome.final, ctx.checker.extract(reply.text))
+                if not outcome.verified:
+                    outcome.dropped = "unverified"
+        return outcomes
