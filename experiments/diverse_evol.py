@@ -158,7 +158,7 @@ def summarise(results: dict, args, pool_size: int) -> tuple[str, dict]:
     for i, size in enumerate(sizes):
         cells = [f"{results[a]['rounds'][i].get('score', float('nan')):.4f}" if i < len(results[a]["rounds"])
                  else "" for a in arms]
-        full = [f"{results['full']['score']:.4f}"] if "full" in results and i == 0 else [""] if "full" in results else []
+        full = [""] if "full" in results else []  # the full pool is its own row below
         lines.append(f"| {size} | {100 * size / pool_size:.1f} | " + " | ".join(cells + full) + " |")
     if "full" in results:
         lines.append(f"| {results['full']['size']} | 100.0 | " + " | ".join("" for _ in arms)
@@ -244,13 +244,7 @@ def main() -> None:
     previous = json.loads(results_path.read_text()) if results_path.exists() else {}
     same = {k: v for k, v in previous.get("settings", {}).items() if k != "arms"} == \
         {k: v for k, v in vars(args).items() if k != "arms"}
-    for arm in args.arms:
-        done = previous.get(arm)
-        if same and done and ("score" in done if arm == "full" else
-                              sum("score" in r for r in done["rounds"]) == args.rounds + 1):
-            results[arm] = done  # finished in an earlier run (its work directory may be gone)
-            continue
-        results[arm] = run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)
+    def write() -> None:
         table, cost = summarise(results, args, pool_size)
         results["cost"] = cost
         (results_path.with_suffix(".json.tmp")).write_text(json.dumps(results, indent=2, default=str))
@@ -258,6 +252,16 @@ def main() -> None:
         (out / "diverse_evol.md").write_text(table)
         plot(results, args, out / "diverse_evol.png")
         print(table, flush=True)
+
+    for arm in args.arms:
+        done = previous.get(arm)
+        if same and done and ("score" in done if arm == "full" else
+                              sum("score" in r for r in done["rounds"]) == args.rounds + 1):
+            results[arm] = done  # finished in an earlier run (its work directory may be gone)
+            continue
+        results[arm] = run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)
+        write()
+    write()  # also when every arm was already finished (the tables follow the current code)
 
 
 if __name__ == "__main__":
