@@ -146,23 +146,26 @@ class Teacher:
 
     def _send_concurrent(self, todo: dict, desc: str) -> None:
         bar = tqdm(total=len(todo), desc=desc, leave=False, disable=not self.progress or len(todo) < 2)
-        lock = threading.Lock()
+        lock, stop = threading.Lock(), threading.Event()
 
         def run(key, call):
-            self._one(key, call)
+            if stop.is_set():  # an earlier request failed: send nothing more, charge nothing more
+                self.ledger.uncharge(call.kind)
+                return
+            try:
+                self._one(key, call)
+            except BaseException:
+                stop.set()
+                raise
             with lock:
                 bar.update()
 
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
-            futures = {pool.submit(run, key, call): (key, call) for key, call in todo.items()}
-            done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in done if f.exception() is not None]
-            if errors:
-                for f in not_done:
-                    if f.cancel():  # never started: never sent, so not charged either
-                        self.ledger.uncharge(futures[f][1].kind)
-                wait(not_done)  # requests in flight finish and are cached
+            futures = [pool.submit(run, key, call) for key, call in todo.items()]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            wait(futures)  # requests in flight finish and are cached; the rest see `stop` and return
         bar.close()
+        errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             if not isinstance(errors[0], Exception):
                 raise errors[0]
