@@ -39,7 +39,6 @@ import argparse
 import gc
 import json
 import logging
-import math
 import os
 import socket
 import subprocess
@@ -195,7 +194,7 @@ def run_cell(size: int, strategy: str, budget: int, engine, args, seeds: list[di
 
 
 # -- throughput and the cached re-run ---------------------------------------------------------------------
-def throughput(url: str, model: str, seeds: list[dict], args) -> dict:
+def throughput(url: str, model: str, args) -> dict:
     """The same prompts against the same server: 8 requests in flight vs one at a time (greedy, so both
     runs generate the same tokens)."""
     from cookbook_datasets.generation.openai_backend import OpenAIEngine
@@ -400,7 +399,7 @@ def main() -> None:
                 results["cells"][key] = run_cell(size, strategy, budget, engine, args, seeds, test)
                 save(results, out)
         if "throughput" not in results:
-            results["throughput"] = throughput(url, engine.model, task_split("seed", 8, args.seed), args)
+            results["throughput"] = throughput(url, engine.model, args)
             save(results, out)
         size, budget = max(args.seed_sizes), max(args.budgets)
         results["cached_rerun"] = cached_rerun(engine, task_split("seed", size, args.seed), size, args.strategies[0],

@@ -16,7 +16,7 @@ import datasets
 import pytest
 
 from cookbook_datasets.augmentation import (
-    AugmentationConfig, BudgetExhausted, BudgetTooSmall, Ledger, ResponseCache, SeedDataError, Teacher, TeacherError,
+    AugmentationConfig, BudgetExhausted, BudgetTooSmall, Ledger, ResponseCache, SeedDataError, Teacher,
     augment, get_strategy, load_curves, load_seed_set, recommend, run_augmentation,
 )
 from cookbook_datasets.augmentation.checkers import detect_checker, get_checker

@@ -34,6 +34,9 @@ from .strategies import Step, TaskContext, get_strategy
 logger = logging.getLogger(__name__)
 
 
+MAX_WAVE = 1024  # steps held in memory at once (a wave's size never changes what a step asks)
+
+
 class BudgetTooSmall(ValueError):
     pass
 
@@ -72,7 +75,7 @@ def augment(seeds: list[dict], teacher, config: AugmentationConfig) -> tuple[lis
         raise ValueError(f"the teacher's ledger has budget {ledger.budget}, the config {config.budget}")
     kept, dropped, steps_run, waves = [], Counter(), 0, 0
     while ledger.remaining >= cost:
-        size = ledger.remaining // cost
+        size = min(ledger.remaining // cost, MAX_WAVE)
         steps = [Step(i, ctx.order[i % len(seeds)], i // len(seeds)) for i in range(steps_run, steps_run + size)]
         for outcome in strategy.run(steps, teacher, ctx):
             if outcome.dropped:
