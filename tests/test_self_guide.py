@@ -47,8 +47,10 @@ def nli_writer(fail_on_round=None):
             if fail_on_round is not None and round_no == fail_on_round:
                 raise KeyboardInterrupt("killed")
             return f"Premise: item {params.seed % 1000} {i} is here. Hypothesis: item {i} exists."
-        number = int(re.search(r"item \d+ (\d+)", ask).group(1))
-        return "The answer is yes." if number % 2 == 0 else "no"
+        found = re.search(r"item \d+ (\d+)", ask)
+        if found is None:  # a content-free input: the model's bias speaks
+            return "yes"
+        return "The answer is yes." if int(found.group(1)) % 2 == 0 else "no"
     return write
 
 
@@ -149,6 +151,20 @@ def test_annotation_keeps_the_majority_label_above_the_threshold():
     assert counts["dropped_inconsistent"] == 1 and counts["samples_dropped"] == 3 + 8
 
 
+def test_calibration_divides_the_votes_by_the_models_label_prior():
+    from cookbook_datasets.self_guide.annotation import label_prior, vote
+
+    # content-free inputs get 'yes' 9 times in 10: the model's bias
+    engine = ScriptedEngine(lambda m, p, i, s: "yes" if s < 9 else "no")
+    prior = label_prior(engine, NLI, SelfGuideConfig())
+    assert prior == {"yes": pytest.approx(28 / 32), "no": pytest.approx(4 / 32)}
+    answers = ["yes"] * 6 + ["no"] * 3 + [None]
+    assert vote(answers) == ("yes", 0.6)
+    label, share = vote(answers, prior)  # 6 / (28/32) < 3 / (4/32): the answer against the bias wins
+    assert label == "no" and share == pytest.approx(24 / (24 + 6 * 32 / 28) * 0.9)
+    assert vote(answers, {"yes": 0.5, "no": 0.5}) == ("yes", pytest.approx(0.6))
+
+
 def test_annotation_prompt_poses_the_task_as_evaluation_does():
     messages = annotation_prompt(NLI, "new input")
     assert messages[0] == {"role": "system", "content": NLI.instruction}
@@ -217,6 +233,16 @@ def test_a_killed_run_resumes_without_redoing_rounds_and_ends_with_the_same_rows
     resumed, _ = synthesize(NLI, engine, config, work_dir=tmp_path / "work")
     assert resumed == reference
     assert [desc for desc, _ in engine.calls] == ["round 2: inputs", "round 2: answers"]
+
+
+def test_calibrated_runs_measure_the_prior_once_and_record_it(tmp_path):
+    engine = RoundAwareEngine(nli_writer())
+    config = SelfGuideConfig(num_examples=4, prompts_per_round=4, length_std=None, calibrate_labels=True)
+    rows, stats = synthesize(NLI, engine, config, work_dir=tmp_path)
+    assert set(stats["label_prior"]) == {"yes", "no"} and (tmp_path / "label_prior.json").exists()
+    assert [desc for desc, _ in engine.calls].count("label prior") == 1
+    engine.calls.clear()
+    assert synthesize(NLI, engine, config, work_dir=tmp_path)[0] == rows and engine.calls == []
 
 
 def test_a_work_dir_with_another_recipe_is_refused(tmp_path):

@@ -52,9 +52,42 @@ def sample_answer(text: str, task: TaskSpec, config: SelfGuideConfig, window):
     return " ".join(answer.split()), None
 
 
+CONTENT_FREE = ("N/A", "[MASK]", "none")
+
+
+def label_prior(engine, task: TaskSpec, config: SelfGuideConfig) -> dict:
+    """The model's answer distribution over the labels for content-free inputs (add-one smoothed):
+    what it says when the input carries no information, i.e. its label bias."""
+    params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
+                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(True),
+                            seed=round_seed(config, 0, "calibration"))
+    outputs = engine.generate([annotation_prompt(task, text) for text in CONTENT_FREE], params, desc="label prior")
+    votes = Counter(extract_label(t, task.labels) for out in outputs for t in out.texts)
+    total = sum(votes[label] + 1 for label in task.labels)
+    return {label: (votes[label] + 1) / total for label in task.labels}
+
+
+def vote(answers: list, prior=None):
+    """(answer, share) of the most frequent answer among ``answers`` (None: a dropped sample), its
+    share counted over all samples. With a ``prior``, each label's count is divided by its prior
+    first; the share is then the calibrated share of the usable samples, times their share of all
+    samples (with a uniform prior, exactly the plain share)."""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return None, 0.0
+    if prior is None:
+        top, count = votes.most_common(1)[0]
+        return top, count / len(answers)
+    scores = {label: count / prior[label] for label, count in votes.items()}
+    top = max(scores, key=lambda label: (scores[label], -list(prior).index(label)))  # ties: the label set's order
+    usable = sum(votes.values()) / len(answers)
+    return top, scores[top] / sum(scores.values()) * usable
+
+
 def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
-             output_window=None) -> tuple[list[dict], dict]:
-    """Answer each input; return the pairs kept by self-consistency and the counts."""
+             output_window=None, prior=None) -> tuple[list[dict], dict]:
+    """Answer each input; return the pairs kept by self-consistency and the counts. ``prior``:
+    the label prior to calibrate the votes with (see :func:`label_prior`)."""
     counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
     if not inputs:
         return [], counts
@@ -68,8 +101,7 @@ def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig
         answers = [sample_answer(t, task, config, output_window)[0] for t in out.texts]
         counts["samples"] += len(answers)
         counts["samples_dropped"] += sum(a is None for a in answers)
-        votes = Counter(a for a in answers if a is not None)
-        top, share = (votes.most_common(1)[0][0], votes.most_common(1)[0][1] / len(answers)) if votes else (None, 0.0)
+        top, share = vote(answers, prior)
         if top is None or share < config.consistency_threshold:
             counts["dropped_inconsistent"] += 1
             continue

@@ -47,6 +47,10 @@ class SelfGuideConfig:
         "help": "Most tokens per answer; None: 16 for classification, 128 for generation."})
     consistency_threshold: float = field(default=0.3, metadata={
         "help": "Keep the most frequent answer only if this share of the samples gave it (paper: 0.3)."})
+    calibrate_labels: bool = field(default=False, metadata={
+        "help": "Classification: divide each label's votes by the model's prior for it (its answers to content-free "
+                "inputs such as 'N/A', as in contextual calibration, Zhao et al. 2021) before the vote; counters a "
+                "small model's label bias. Not in the paper (off by default)."})
     balance_labels: bool = field(default=True, metadata={
         "help": "Classification: down-sample every label to the rarest one's count."})
     validation_fraction: float = field(default=0.1, metadata={

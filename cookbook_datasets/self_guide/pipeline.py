@@ -26,7 +26,7 @@ import datasets
 
 from cookbook_datasets.rows import row_features
 
-from .annotation import annotate
+from .annotation import annotate, label_prior
 from .balancing import balance_classes
 from .config import SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
@@ -95,6 +95,16 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         counts = Counter(row["label"] for row in rows)
         return all(counts[label] >= quota for label in task.labels)
 
+    prior = None
+    if config.calibrate_labels and task.is_classification:
+        prior_path = work / "label_prior.json" if work else None
+        if prior_path is not None and prior_path.exists():
+            prior = json.loads(prior_path.read_text())
+        else:
+            prior = label_prior(engine, task, config)
+            if prior_path is not None:
+                _atomic_json(prior_path, prior)
+        logger.info("label prior (content-free inputs): %s", prior)
     previous, rows, rounds = [], [], []
     for r in range(config.max_rounds):
         if enough(rows):
@@ -113,7 +123,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                 if half is not None:
                     _atomic_json(half, candidates)
             kept, input_counts = filter_inputs(candidates, in_window, config, set(seen))
-            pairs, output_counts = annotate(engine, task, kept, config, r, out_window)
+            pairs, output_counts = annotate(engine, task, kept, config, r, out_window, prior)
             done = {"round": r, "candidates": candidates, "pairs": pairs,
                     "counts": {"inputs": input_counts, "annotation": output_counts},
                     "seconds": round(time.time() - start, 2)}
@@ -137,6 +147,8 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                        ("generated", *(f"dropped_{f}" for f in FILTERS), "kept")}
     stats["annotation"] = {k: sum(c["annotation"][k] for c in rounds) for k in
                            ("annotated", "samples", "samples_dropped", "dropped_inconsistent", "kept")}
+    if prior is not None:
+        stats["label_prior"] = prior
     stats["generation_seconds"] = round(sum(c["seconds"] for c in rounds), 1)
     stats["pairs_before_balancing"] = len(rows)
     if balance:
