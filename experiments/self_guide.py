@@ -12,6 +12,9 @@ project's ``run_self_guide`` with the default model:
    trained), plus the paper's ablation: the same synthetic pairs in context instead (the 2 real
    demonstrations + ``--in-context`` synthetic pairs).
 
+``--calibrate-labels`` runs the variant whose annotation votes are calibrated against the model's
+label prior (not in the paper; see ``SelfGuideConfig.calibrate_labels``), in separate directories.
+
 Writes ``self_guide.{json,md,png}`` under ``--out`` after every task. Resumable: a task finished in
 the results JSON is kept; an unfinished one resumes inside ``run_self_guide`` (per-round synthesis
 checkpoints, training checkpoints, per-task eval files). Each task holds /tmp/cookbook_cpu.lock, so
@@ -31,10 +34,11 @@ import time
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
-TASKS = ("task190_snli_classification", "task1344_glue_entailment_classification", "task738_perspectrum_classification",
-         "task935_defeasible_nli_atomic_classification", "task036_qasc_topic_word_to_generate_related_fact",
-         "task039_qasc_find_overlapping_words", "task1195_disflqa_disfluent_to_fluent_conversion",
-         "task1557_jfleg_answer_generation")
+# classification and generation alternate, so that a partial run still shows both kinds
+TASKS = ("task190_snli_classification", "task036_qasc_topic_word_to_generate_related_fact",
+         "task1344_glue_entailment_classification", "task1195_disflqa_disfluent_to_fluent_conversion",
+         "task738_perspectrum_classification", "task039_qasc_find_overlapping_words",
+         "task935_defeasible_nli_atomic_classification", "task1557_jfleg_answer_generation")
 
 
 @contextlib.contextmanager
@@ -66,7 +70,8 @@ def run_task(name: str, args) -> dict:
 
     task_file = SHARED / f"{name}.json"
     work = Path(args.work) / name
-    config = SelfGuideConfig(num_examples=args.num_examples, max_rounds=args.max_rounds, seed=args.seed)
+    config = SelfGuideConfig(num_examples=args.num_examples, max_rounds=args.max_rounds, seed=args.seed,
+                             calibrate_labels=args.calibrate_labels)
     report = run_self_guide(task_file, work, model=args.model, config=config, dtype=args.dtype,
                             train_args={"num_train_epochs": args.epochs}, eval_limit=args.eval_limit,
                             num_shots=2, tuned_num_shots=0)
@@ -147,7 +152,11 @@ def main() -> None:
     p.add_argument("--in-context", type=int, default=6, help="synthetic pairs given in context (ablation)")
     p.add_argument("--dtype", default="bfloat16", help="generation and scoring dtype")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibrate-labels", action="store_true",
+                   help="the variant with label calibration (not in the paper); results go to <out>_calibrated")
     args = p.parse_args()
+    if args.calibrate_labels:
+        args.out, args.work = args.out.rstrip("/") + "_calibrated", args.work.rstrip("/") + "_calibrated"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
