@@ -69,6 +69,13 @@ def task_split(split: str, n: int, seed: int = 0) -> list[dict]:
     return [problem(split, i, seed) for i in range(n)]
 
 
+def seed_set(n: int, seed: int = 0) -> list[dict]:
+    """The first ``n`` seed problems as the augmentation pipeline takes them (seed_index, question, answer)."""
+    from cookbook_datasets.augmentation import load_seed_set
+
+    return load_seed_set(task_split("seed", n, seed))
+
+
 # -- the teacher server --------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -384,13 +391,13 @@ def main() -> None:
     try:
         engine = load_teacher_engine(url, model=served, concurrency=8, progress=False, timeout=600)
         if "teacher_vs_student" not in results:
-            seeds = task_split("seed", max(args.seed_sizes), args.seed)
+            seeds = seed_set(max(args.seed_sizes), args.seed)
             results["teacher_vs_student"] = {
                 "teacher": score_teacher(engine, seeds, test, args.max_new_tokens, args.num_demonstrations),
                 "student": score_student(args.student, None, test, args.max_new_tokens, args.dtype)}
             save(results, out)
         for size in args.seed_sizes:
-            seeds = task_split("seed", size, args.seed)
+            seeds = seed_set(size, args.seed)
             for strategy, budget in [("seed_only", 0)] + [(s, q) for q in sorted(args.budgets) for s in args.strategies]:
                 key = f"{size}/{strategy}/{budget}"
                 if key in results["cells"]:
@@ -402,7 +409,7 @@ def main() -> None:
             results["throughput"] = throughput(url, engine.model, args)
             save(results, out)
         size, budget = max(args.seed_sizes), max(args.budgets)
-        results["cached_rerun"] = cached_rerun(engine, task_split("seed", size, args.seed), size, args.strategies[0],
+        results["cached_rerun"] = cached_rerun(engine, seed_set(size, args.seed), size, args.strategies[0],
                                                budget, args)
         save(results, out)
         engine.close()
