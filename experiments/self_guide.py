@@ -164,7 +164,7 @@ def main() -> None:
     settings = {k: v for k, v in vars(args).items() if k not in ("tasks", "out", "work")}
     previous = json.loads(path.read_text()) if path.exists() else {}
     results = {"settings": settings, "tasks": {}}
-    if previous.get("settings") == settings:
+    if {"calibrate_labels": False, **previous.get("settings", {})} == settings:  # (an option added later)
         results["tasks"] = {k: v for k, v in previous.get("tasks", {}).items() if k in args.tasks}
     for name in args.tasks:
         if name in results["tasks"]:

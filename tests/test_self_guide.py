@@ -245,6 +245,16 @@ def test_calibrated_runs_measure_the_prior_once_and_record_it(tmp_path):
     assert synthesize(NLI, engine, config, work_dir=tmp_path)[0] == rows and engine.calls == []
 
 
+def test_a_work_dir_from_before_a_config_field_existed_is_resumed(tmp_path):
+    config = SelfGuideConfig(num_examples=4, prompts_per_round=4)
+    rows, _ = synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
+    written = json.loads((tmp_path / "recipe.json").read_text())
+    del written["config"]["calibrate_labels"]  # as an older version wrote it
+    (tmp_path / "recipe.json").write_text(json.dumps(written))
+    engine = RoundAwareEngine(nli_writer())
+    assert synthesize(NLI, engine, config, work_dir=tmp_path)[0] == rows and engine.calls == []
+
+
 def test_a_work_dir_with_another_recipe_is_refused(tmp_path):
     engine = RoundAwareEngine(nli_writer())
     synthesize(NLI, engine, SelfGuideConfig(num_examples=4, prompts_per_round=4), work_dir=tmp_path)

@@ -23,7 +23,7 @@ from typing import Optional, Union
 from cookbook_datasets.models import DEFAULT_MODEL
 
 from .config import SelfGuideConfig
-from .pipeline import _atomic_json, check_kept_some, recipe, synthesize, to_dataset_dict
+from .pipeline import _atomic_json, check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
 from .task import TaskSpec, load_task_spec
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
     rec = recipe(task, config, model)
     if (data_dir / "recipe.json").exists():
         written = json.loads((data_dir / "recipe.json").read_text()).get(task.name, {})
-        if {k: v for k, v in written.items() if k != "counts"} == rec:
+        if same_recipe({k: v for k, v in written.items() if k != "counts"}, rec):
             return data_dir, written["counts"]
     options = dict(engine_options or {})
     if backend in ("transformers", "vllm") and dtype is not None:

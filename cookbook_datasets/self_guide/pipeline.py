@@ -47,6 +47,13 @@ def recipe(task: TaskSpec, config: SelfGuideConfig, model: str) -> dict:
     return {"method": "self_guide", "task": task.to_dict(), "config": config.to_dict(), "model": model}
 
 
+def same_recipe(written: dict, rec: dict) -> bool:
+    """Whether a recipe read back from disk is ``rec``; a config field added since it was written
+    counts as its default (which is what the older code did)."""
+    written = {**written, "config": {**SelfGuideConfig().to_dict(), **written.get("config", {})}}
+    return written == rec
+
+
 def _chars_per_token(engine, task: TaskSpec) -> float:
     tokenizer = getattr(engine, "tokenizer", None)
     if tokenizer is None:
@@ -60,7 +67,8 @@ def _check_work_dir(work: Path, rec: dict) -> None:
     path = work / "recipe.json"
     if path.exists():
         previous = json.loads(path.read_text())
-        if previous != rec:
+        if not same_recipe(previous, rec):
+            previous["config"] = {**SelfGuideConfig().to_dict(), **previous["config"]}
             changed = sorted(k for k in set(previous["config"]) | set(rec["config"])
                              if previous["config"].get(k) != rec["config"].get(k))
             what = f"config fields {changed}" if changed else ("the task" if previous["task"] != rec["task"]
