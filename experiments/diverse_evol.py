@@ -27,12 +27,12 @@ do not distort each other's timings.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
+
+from cookbook_datasets.cpu import cpu_lock
 
 import numpy as np
 
@@ -40,14 +40,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev
 ARMS = ("kcenter", "random", "full", "least_confidence")
 
 
-@contextlib.contextmanager
-def cpu_lock():
-    with open("/tmp/cookbook_cpu.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build_data(args, work: Path) -> tuple[Path, list[str]]:

@@ -27,12 +27,12 @@ other experiments sharing the machine do not distort its timings.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
+
+from cookbook_datasets.cpu import cpu_lock
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
 # classification and generation alternate, so that a partial run still shows both kinds
@@ -42,14 +42,6 @@ TASKS = ("task190_snli_classification", "task036_qasc_topic_word_to_generate_rel
          "task935_defeasible_nli_atomic_classification", "task1557_jfleg_answer_generation")
 
 
-@contextlib.contextmanager
-def cpu_lock():
-    with open("/tmp/cookbook_cpu.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def in_context_task(task_file: Path, data_dir: Path, name: str, k: int, out: Path) -> Path:
