@@ -2,6 +2,7 @@
 
 from .augmentation import Augmentation, AugmentationBuilderConfig
 from .cookbook import Cookbook, CookbookConfig
+from .mixture import Mixture, MixtureConfig
 from .self_guide import SelfGuide, SelfGuideBuilderConfig
 
-__all__ = ["Augmentation", "AugmentationBuilderConfig", "Cookbook", "CookbookConfig", "SelfGuide", "SelfGuideBuilderConfig"]
+__all__ = ["Augmentation", "AugmentationBuilderConfig", "Cookbook", "CookbookConfig", "Mixture", "MixtureConfig", "SelfGuide", "SelfGuideBuilderConfig"]

@@ -81,14 +81,21 @@ def cmd_generate(args) -> int:
     if not names:
         raise ValueError("name templates to generate, or pass --all (see `cookbook templates`)")
     weights = _parse_assignments(args.weight, "--weight")
-    mixture = weights if (args.mix or weights) else None
+    if isinstance(args.mix, str):
+        if weights:
+            raise ValueError("give mixture weights either with --weight or in the mix.json given to --mix, not both")
+        mixture = args.mix
+    else:
+        mixture = weights if (args.mix or weights) else None
     out = generate(
         names, args.out, num_examples=args.num_examples, num_eval_examples=args.num_eval_examples,
         seed=args.seed, format=args.format, params=template_params(names, _parse_assignments(args.param, "--param")),
-        mixture=mixture, num_proc=args.num_proc, overwrite=args.overwrite, push_to_hub=args.push_to_hub,
-        private=args.private,
+        mixture=mixture, stopping_strategy=args.stopping_strategy, recipe_model=args.recipe_model,
+        num_proc=args.num_proc, overwrite=args.overwrite, push_to_hub=args.push_to_hub, private=args.private,
     )
     print(f"Wrote {out}")
+    if mixture is not None:
+        print(f"TRL recipe: trl sft --config {out / 'sft_recipe.yaml'}")
     import datasets
 
     shown = MIXTURE_CONFIG if mixture is not None else names[0]
@@ -273,8 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["chat", "text"], default="chat")
     p.add_argument("-p", "--param", action="append", default=[], metavar="[TEMPLATE.]KEY=VALUE",
                    help="a template parameter, for every named template that has it or for one")
-    p.add_argument("--mix", action="store_true", help="also write a 'mixture' config (uniform unless --weight)")
+    p.add_argument("--mix", nargs="?", const=True, default=False, metavar="MIX_JSON",
+                   help="also write a 'mixture' config and a TRL recipe: uniform, by --weight, or by a learned mix.json")
     p.add_argument("--weight", action="append", default=[], metavar="TEMPLATE=W", help="mixture weight")
+    p.add_argument("--stopping-strategy", choices=["first_exhausted", "all_exhausted"], default="first_exhausted",
+                   help="as in datasets.interleave_datasets (matters only for finite parts)")
+    p.add_argument("--recipe-model", default="smollm2-135m", help="the model the TRL recipe trains")
     p.add_argument("--num-proc", type=int, default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.add_argument("--push-to-hub", metavar="REPO", default=None)

@@ -12,6 +12,7 @@ import datasets
 from .hub_layout import push_to_hub as _push
 from .hub_layout import write_hub_layout
 from .loading import load_builder
+from .models import DEFAULT_MODEL, planned_model_path
 from .templates import get_template_class
 
 logger = logging.getLogger(__name__)
@@ -19,41 +20,11 @@ logger = logging.getLogger(__name__)
 MIXTURE_CONFIG = "mixture"
 
 
-def normalize_weights(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
-    """Mixture weights over ``names`` (missing names get 0), summing to 1."""
-    unknown = sorted(set(weights) - set(names))
-    if unknown:
-        raise ValueError(f"mixture weight for {unknown[0]!r}, which is not among the generated "
-                         f"templates ({', '.join(names)})")
-    bad = {k: w for k, w in weights.items() if not (isinstance(w, (int, float)) and w >= 0)}
-    if bad:
-        raise ValueError(f"mixture weights must be non-negative numbers (got {bad})")
-    total = sum(weights.get(n, 0.0) for n in names)
-    if total <= 0:
-        raise ValueError("mixture weights must have a positive sum")
-    return {n: weights.get(n, 0.0) / total for n in names}
-
-
-def _counts(weights: dict[str, float], total: int) -> dict[str, int]:
-    """Largest-remainder rounding of ``weights * total`` (the counts sum to ``total``)."""
-    raw = {n: w * total for n, w in weights.items()}
-    counts = {n: int(v) for n, v in raw.items()}
-    for n in sorted(raw, key=lambda n: counts[n] - raw[n])[: total - sum(counts.values())]:
-        counts[n] += 1
-    return counts
-
-
-def mix(parts: Mapping[str, datasets.DatasetDict], weights: Mapping[str, float], seed: int = 0) -> datasets.DatasetDict:
-    """A mixture with each split as large as the parts' split, drawn by ``weights``, shuffled."""
-    names = list(parts)
-    w = normalize_weights(weights, names)
-    out = {}
-    for split in next(iter(parts.values())):
-        size = len(parts[names[0]][split])
-        counts = _counts(w, size)
-        pieces = [parts[n][split].select(range(min(counts[n], len(parts[n][split])))) for n in names if counts[n]]
-        out[split] = datasets.concatenate_datasets(pieces).shuffle(seed=seed).flatten_indices()
-    return datasets.DatasetDict(out)
+def _mixture_params(weights, params: Optional[Mapping]) -> dict:
+    """The templates' parameters for the mixture (a mix.json brings its own, which win)."""
+    if isinstance(weights, str):
+        return {}
+    return {n: dict(p) for n, p in (params or {}).items() if n in weights and p}
 
 
 def generate(
@@ -66,6 +37,8 @@ def generate(
     format: str = "chat",
     params: Optional[Mapping[str, Mapping]] = None,
     mixture: Optional[Mapping[str, float]] = None,
+    stopping_strategy: str = "first_exhausted",
+    recipe_model: str = DEFAULT_MODEL,
     num_proc: Optional[int] = None,
     cache_dir: Optional[str] = None,
     overwrite: bool = False,
@@ -75,7 +48,11 @@ def generate(
     """Generate each template's splits, optionally a ``mixture`` config, and write them.
 
     ``params`` maps a template name to its parameters; ``mixture`` maps template names to
-    weights (``{}`` or uniform weights for an equal mix). Returns the output directory.
+    weights (``{}`` or uniform weights for an equal mix), or is the path of a learned mix.json.
+    The mixture is the ``mixture`` builder's data (rows drawn by weight, each row's ``source`` its
+    template) with as many rows as each template config; with it, a TRL SFT recipe
+    (``sft_recipe.yaml``, model ``recipe_model``) that ``trl sft --config`` runs as it is.
+    Returns the output directory.
     """
     if not templates:
         raise ValueError("name at least one template (see `cookbook templates`)")
@@ -92,17 +69,33 @@ def generate(
                            seed=seed, format=format, cache_dir=cache_dir, **dict((params or {}).get(name, {})))
         for name in templates
     }  # every config is validated before anything is generated
+    mixer = None
+    if mixture is not None:
+        weights = mixture if isinstance(mixture, (str, os.PathLike)) else (dict(mixture) or {n: 1.0 for n in templates})
+        if isinstance(weights, os.PathLike):
+            weights = str(weights)
+        mixer = load_builder("mixture", MIXTURE_CONFIG, weights=weights, params=_mixture_params(weights, params),
+                             num_examples=num_examples, num_eval_examples=num_eval_examples, seed=seed, format=format,
+                             stopping_strategy=stopping_strategy, cache_dir=cache_dir)
+        unknown = sorted(set(mixer.config.weights) - set(templates))
+        if unknown:
+            raise ValueError(f"mixture weight for {unknown[0]!r}, which is not among the generated templates "
+                             f"({', '.join(templates)})")
+        planned_model_path(recipe_model)  # a bad model spec fails before anything is written
     configs, recipes = {}, {}
     for name, builder in builders.items():
         builder.download_and_prepare(num_proc=num_proc)
         configs[name] = builder.as_dataset()
         recipes[name] = builder.config.recipe()
-    if mixture is not None:
-        weights = dict(mixture) or {n: 1.0 for n in templates}
-        configs[MIXTURE_CONFIG] = mix(configs, weights, seed=seed)
-        recipes[MIXTURE_CONFIG] = {"mixture_weights": normalize_weights(weights, templates), "seed": seed,
-                                   "parts": sorted(templates)}
+    if mixer is not None:
+        mixer.download_and_prepare(num_proc=num_proc)
+        configs[MIXTURE_CONFIG] = mixer.as_dataset()
+        recipes[MIXTURE_CONFIG] = mixer.recipe()
     out = write_hub_layout(configs, out_dir, recipes, overwrite=overwrite)
+    if mixer is not None:
+        from .trainers.trl_recipe import write_trl_recipe  # imports TRL: only when a recipe is written
+
+        write_trl_recipe(out, [MIXTURE_CONFIG], model=recipe_model)
     if push_to_hub:
         logger.info("pushed to %s", _push(out, push_to_hub, private=private))
     return out

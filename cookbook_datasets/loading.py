@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 def _owned_builders() -> dict:
-    from .builders import Augmentation, Cookbook, SelfGuide
+    from .builders import Augmentation, Cookbook, Mixture, SelfGuide
 
-    return {"cookbook": Cookbook, "self_guide": SelfGuide, "augmentation": Augmentation}
+    return {"cookbook": Cookbook, "mixture": Mixture, "self_guide": SelfGuide, "augmentation": Augmentation}
 
 
 def load_builder(path: str, name: Optional[str] = None, **kwargs) -> datasets.DatasetBuilder:
@@ -40,7 +40,8 @@ def load_dataset(
     """Load a dataset like ``datasets.load_dataset``.
 
     ``load_dataset("cookbook", "<template>", num_examples=..., seed=..., <template params>)``
-    runs the Cookbook builder, ``load_dataset("self_guide", task=..., model=..., num_examples=...)``
+    runs the Cookbook builder, ``load_dataset("mixture", weights={"nli": 2, "shared_words": 1}, num_examples=...)``
+    a weighted mixture of templates and datasets, ``load_dataset("self_guide", task=..., model=..., num_examples=...)``
     the SELF-GUIDE one, ``load_dataset("augmentation", seed_data=..., strategy=..., budget=..., teacher=...)``
     budgeted augmentation by a teacher; any other ``path`` (Hub id, local directory, packaged module) is
     passed to ``datasets.load_dataset`` with the same arguments.

@@ -156,6 +156,14 @@ def resolve_model_path(spec: str) -> str:
     raise UnknownModelError(f"unknown model spec {spec!r}; accepted forms: " + "; ".join(MODEL_SPEC_FORMS))
 
 
+def planned_model_path(spec: str) -> str:
+    """Where :func:`resolve_model_path` puts ``spec``, without converting the default model now
+    (for recipes written ahead of training; the first use of the default model converts it)."""
+    if str(spec) == DEFAULT_MODEL:
+        return str(cache_root() / "models" / DEFAULT_MODEL)
+    return resolve_model_path(spec)
+
+
 def resolve_tokenizer_path(spec: str) -> str:
     """Like :func:`resolve_model_path`, but the default's tokenizer needs no model conversion."""
     if spec in (DEFAULT_MODEL, "tiny-random") and not (cache_root() / "models" / spec / "config.json").exists():

@@ -1,0 +1,1 @@
+"""Cookbook-Mix: template mixtures for several target tasks (METHODS.md §1)."""

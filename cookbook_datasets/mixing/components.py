@@ -1,0 +1,191 @@
+"""The parts of a mixture: templates (unbounded, any row by its index) and datasets in the row schema.
+
+A component is named in the mixture's ``weights``. A bare template name is that template (with
+``params[name]``); ``components[name]`` says what else a name is:
+
+- ``{"template": "nli", "label_words": [...]}``: a template under another name (so one template
+  can take part twice with different parameters);
+- ``{"path": DIR_OR_HUB_ID_OR_BUILDER, "name": CONFIG, ...}``: anything
+  :func:`cookbook_datasets.load_dataset` loads (a Hub-layout directory, a Hub id, another builder of
+  this package with its parameters), whose columns are the row schema;
+- a string: shorthand for ``{"path": string}``.
+
+Every row's ``source`` is its component's name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Mapping, Optional
+
+import datasets
+import numpy as np
+import pyarrow as pa
+
+from ..rows import constant_strings, row_features, rows_table
+from ..seeding import stream_key
+from ..templates import get_template, get_template_class, list_templates
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_SPLITS = ("train", "validation", "test")
+REQUIRED_COLUMNS = ("prompt", "completion")  # source is always the component's name; meta defaults to "{}"
+
+
+class UnknownComponentError(ValueError):
+    pass
+
+
+class TemplateComponent:
+    """An unbounded template stream; row ``k`` of split ``s`` is the template's item ``k`` of the
+    stream (seed, component name, s), the same rows the ``cookbook`` builder makes for that name."""
+
+    def __init__(self, name: str, template: str, params: Mapping, seed: int, format: str):
+        self.name, self.template_name, self.seed, self.format = name, template, seed, format
+        self.template = get_template(template, **dict(params))
+
+    splits = TEMPLATE_SPLITS
+
+    def length(self, split: str) -> Optional[int]:
+        return None
+
+    def rows(self, split: str, indices: np.ndarray) -> pa.Table:
+        prompts, completions, metas = self.template.sample_batch(stream_key(self.seed, self.name, split), indices, split)
+        return rows_table(prompts, completions, constant_strings(self.name, len(indices)), metas, self.format)
+
+    def describe(self) -> dict:
+        return {"template": self.template_name, "params": self.template.params(),
+                "template_code_hash": get_template_class(self.template_name).code_hash()}
+
+
+class DatasetComponent:
+    """A finite dataset in the row schema (its splits as they are)."""
+
+    def __init__(self, name: str, spec: Mapping, format: str, cache_dir: Optional[str] = None):
+        from ..loading import load_dataset
+
+        self.name, self.spec, self.format = name, dict(spec), format
+        kwargs = {k: v for k, v in self.spec.items() if k not in ("path", "name")}
+        try:
+            loaded = load_dataset(self.spec["path"], self.spec.get("name"), cache_dir=cache_dir, **kwargs)
+        except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as e:
+            raise ValueError(f"mixture component {name!r}: cannot load {self.spec['path']!r} ({e})") from e
+        if isinstance(loaded, datasets.Dataset):
+            loaded = datasets.DatasetDict({"train": loaded})
+        self.data = loaded
+        self.splits = tuple(loaded)
+        features = row_features(format)
+        for split, ds in loaded.items():
+            missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
+            if missing:
+                raise ValueError(f"mixture component {name!r} (split {split!r}) has no column {missing[0]!r}: "
+                                 f"a component's rows need {list(REQUIRED_COLUMNS)} (the row schema: prompt, "
+                                 f"completion, source, meta); it has {ds.column_names}")
+            for column in REQUIRED_COLUMNS + ("meta",):
+                if column in ds.features and not _same_type(ds.features[column], features[column]):
+                    raise ValueError(f"mixture component {name!r}: column {column!r} is {ds.features[column]}, but a "
+                                     f"{format!r} mixture needs {features[column]} (use format='"
+                                     f"{'text' if format == 'chat' else 'chat'}' or convert the component)")
+            if len(ds) == 0:
+                raise ValueError(f"mixture component {name!r}: split {split!r} is empty")
+        self._schema = features.arrow_schema
+
+    def length(self, split: str) -> Optional[int]:
+        return len(self.data[split])
+
+    def rows(self, split: str, indices: np.ndarray) -> pa.Table:
+        ds = self.data[split]
+        table = ds.with_format("arrow")[(indices % len(ds)).tolist()]
+        n = table.num_rows
+        meta = table.column("meta") if "meta" in table.column_names else constant_strings("{}", n)
+        table = pa.table({"prompt": table.column("prompt"), "completion": table.column("completion"),
+                          "source": constant_strings(self.name, n), "meta": meta})
+        return table.cast(self._schema)
+
+    def describe(self) -> dict:
+        return {"dataset": self.spec, "fingerprints": {s: ds._fingerprint for s, ds in self.data.items()},
+                "rows": {s: len(ds) for s, ds in self.data.items()}}
+
+
+def _same_type(a, b) -> bool:
+    return a == b or (isinstance(a, (datasets.List, datasets.LargeList)) and isinstance(b, datasets.List)
+                      and a.feature == b.feature)
+
+
+def component_spec(name: str, components: Mapping, params: Mapping) -> dict:
+    """What ``name`` refers to, as a dict with either ``template`` (+ params) or ``path``."""
+    spec = components.get(name)
+    if spec is None:
+        if name in list_templates():
+            spec = {"template": name}
+        elif Path(name).exists():  # a local dataset directory named directly in the weights
+            spec = {"path": name}
+        else:
+            valid = list_templates() + sorted(components)
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownComponentError(
+                f"unknown mixture component {name!r}.{hint} A component is a template ({', '.join(list_templates())}), "
+                f"an entry of components= ({', '.join(sorted(components)) or 'none given'}) or an existing dataset "
+                f"directory")
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, Mapping) or ("template" in spec) == ("path" in spec):
+        raise ValueError(f"mixture component {name!r}: give either {{'template': NAME, ...params}} or "
+                         f"{{'path': DIR_OR_HUB_ID, ...}} (got {spec!r})")
+    spec = dict(spec)
+    extra = dict(params.get(name) or {})
+    if extra and "template" not in spec:
+        raise ValueError(f"params given for {name!r}, which is a dataset, not a template")
+    if "template" in spec:
+        get_template_class(spec["template"])  # unknown names list the valid templates
+        spec = {**spec, **extra}
+    return spec
+
+
+def validate_weights(weights) -> dict[str, float]:
+    """Weights as a name -> float dict: non-negative, finite, with a positive sum."""
+    if not isinstance(weights, Mapping) or not weights:
+        raise ValueError(f"weights must be a non-empty dict of component -> weight, or the path of a mix.json "
+                         f"(got {weights!r})")
+    out = {}
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w):
+            raise ValueError(f"weight of {name!r} must be a number (got {w!r})")
+        if w < 0:
+            raise ValueError(f"weight of {name!r} is negative ({w}); weights must be >= 0")
+        out[str(name)] = float(w)
+    if sum(out.values()) <= 0:
+        raise ValueError(f"all weights are zero ({out}); at least one must be positive")
+    return out
+
+
+def build_components(weights: Mapping[str, float], components: Mapping, params: Mapping, seed: int, format: str,
+                     cache_dir: Optional[str] = None) -> dict:
+    """The mixture's parts (weights > 0 only), in the weights' order."""
+    stray = sorted((set(components) | set(params)) - set(weights))
+    if stray:
+        raise ValueError(f"{stray[0]!r} is described in components/params but has no weight; weights name "
+                         f"{', '.join(weights)}")
+    specs = {name: component_spec(name, components, params) for name in weights}  # all checked before loading
+    parts = {}
+    for name, w in weights.items():
+        if w <= 0:
+            continue
+        spec = specs[name]
+        if "template" in spec:
+            template_params = {k: v for k, v in spec.items() if k != "template"}
+            parts[name] = TemplateComponent(name, spec["template"], template_params, seed, format)
+        else:
+            parts[name] = DatasetComponent(name, spec, format, cache_dir=cache_dir)
+    return parts
+
+
+def components_hash(parts: Mapping) -> str:
+    """Changes when any part's code or data does (the builder's cache key beyond its config)."""
+    return hashlib.sha256(json.dumps({n: p.describe() for n, p in parts.items()}, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
