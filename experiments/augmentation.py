@@ -1,9 +1,11 @@
 """Budgeted augmentation (arXiv 2409.19759) on a checkable task: which strategy wins at which budget ratio?
 
-Task: two-step arithmetic word problems, generated procedurally here ("Mia has 7 pens. She buys 5
-more and gives 3 away. How many pens does Mia have now?" -> "7 + 5 = 12. 12 - 3 = 9.\\n#### 9"),
-GSM8K's answer format at a size this 2-core CPU can train and score. Seeds and held-out instances
-come from disjoint hashed random streams; the answer is checked exactly (the final number).
+Task: one-step arithmetic word problems, generated procedurally here ("Mia has 17 pens. Mia buys 5
+more. How many pens does Mia have now?" -> "17 + 5 = 22.\n#### 22"; half of them give items away),
+GSM8K's answer format at a size the default model can learn on a 2-core CPU. Two-step problems were
+tried first: the few-shot teacher solved 5-8% of them and the zero-shot student none, too little to
+see anything. Seeds and held-out instances come from disjoint hashed random streams; the answer is
+checked exactly (the final number).
 
 Teacher and student. The teacher is the default model (SmolLM2-135M-Instruct) served over HTTP by a
 real ``transformers serve`` that this script starts (offline) and stops; it answers with seed
@@ -59,10 +61,14 @@ def problem(split: str, index: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence([seed, SPLITS[split], index]))
     name, item = NAMES[rng.integers(len(NAMES))], ITEMS[rng.integers(len(ITEMS))]
     a, b = int(rng.integers(2, 30)), int(rng.integers(2, 30))
-    c = int(rng.integers(1, a + b))
-    question = f"{name} has {a} {item}. {name} buys {b} more and gives {c} away. How many {item} does {name} have now?"
-    answer = f"{a} + {b} = {a + b}. {a + b} - {c} = {a + b - c}.\n#### {a + b - c}"
-    return {"question": question, "answer": answer, "final": str(a + b - c)}
+    if rng.random() < 0.5:
+        question = f"{name} has {a} {item}. {name} buys {b} more. How many {item} does {name} have now?"
+        final, answer = a + b, f"{a} + {b} = {a + b}.\n#### {a + b}"
+    else:
+        a, b = max(a, b), min(a, b)
+        question = f"{name} has {a} {item}. {name} gives {b} away. How many {item} does {name} have now?"
+        final, answer = a - b, f"{a} - {b} = {a - b}.\n#### {a - b}"
+    return {"question": question, "answer": answer, "final": str(final)}
 
 
 def task_split(split: str, n: int, seed: int = 0) -> list[dict]:
@@ -269,7 +275,7 @@ def analyse(results: dict) -> dict:
 
 def markdown(results: dict, analysis: dict) -> str:
     lines = ["# Budgeted augmentation: score vs budget per strategy", "",
-             f"Task: two-step arithmetic word problems (exact final number). Teacher: {results['setup']['teacher']} "
+             f"Task: one-step arithmetic word problems (exact final number). Teacher: {results['setup']['teacher']} "
              f"over HTTP (`transformers serve`), few-shot; student: {results['setup']['student']} LoRA, zero-shot. "
              f"Held-out instances: {results['setup']['eval_limit']}.", ""]
     tv = results.get("teacher_vs_student")
@@ -353,18 +359,19 @@ def main() -> None:
     p.add_argument("--teacher-model", default=None, help="with --teacher-url: the served model's name")
     p.add_argument("--no-continuous-batching", action="store_true", help="serve without --continuous-batching")
     p.add_argument("--student", default="smollm2-135m")
-    p.add_argument("--seed-sizes", type=int, nargs="+", default=[8, 32])
-    p.add_argument("--budgets", type=int, nargs="+", default=[32, 64, 128, 256])
+    p.add_argument("--seed-sizes", type=int, nargs="+", default=[4, 16])
+    p.add_argument("--budgets", type=int, nargs="+", default=[16, 32, 64, 128])
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
-    p.add_argument("--max-new-tokens", type=int, default=96, help="per teacher answer and per scored answer")
-    p.add_argument("--num-demonstrations", type=int, default=2)
+    p.add_argument("--max-new-tokens", type=int, default=64, help="per teacher answer and per scored answer")
+    p.add_argument("--num-demonstrations", type=int, default=4,
+                   help="seed demonstrations in each teacher prompt (4: the teacher solves ~65%% vs ~15%% zero-shot)")
     p.add_argument("--epochs", type=float, default=3.0, help="training epochs (the paper: 3)")
     p.add_argument("--max-steps", type=int, default=0, help="> 0: this many training steps instead of epochs")
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--eval-limit", type=int, default=100, help="held-out instances scored")
     p.add_argument("--throughput-queries", type=int, default=32)
-    p.add_argument("--dtype", default=None, help="student scoring dtype (e.g. bfloat16)")
+    p.add_argument("--dtype", default="bfloat16", help="student scoring dtype")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
