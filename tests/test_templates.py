@@ -95,10 +95,11 @@ def test_rule_recomputes_the_output_from_json_inputs(name):
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_prompt_is_an_instruction_then_the_rendered_inputs(name):
     cls = get_template_class(name)
+    instructions = get_template(name).instruction_texts()  # the patterns, with default words
     seen = set()
     for row in samples(name)[:200]:
         instruction, body = row["prompt"].split("\n\n", 1)
-        assert instruction in cls.instructions
+        assert instruction in instructions
         if not cls.vectorized():  # vectorised templates render with render_batch only
             assert body == get_template(name).render(row["inputs"])
         seen.add(instruction)

@@ -3,6 +3,11 @@
 A sample is built in three steps (Cookbook, METHODS.md §1): ``generate`` draws the parent and
 child inputs from random tokens, the pure ``rule`` computes the output from the inputs, and
 ``render`` formats the inputs under one of several instruction phrasings.
+
+Templates also speak a real task's language and say how their rule reads a real example:
+``label_words`` (one word per role of ``label_roles``) and ``answer_format`` (choice templates)
+change the completions and the instruction texts, and ``from_task_example`` / ``predict`` map a
+real example (named text fields, see mixing/task_examples.py) into the rule's inputs and answer.
 """
 
 from __future__ import annotations
@@ -19,17 +24,22 @@ import numpy as np
 import pyarrow as pa
 
 from ..vocab import get_vocabulary, validate_vocab_spec
-from .columns import BatchRandom, Column, Formatter, Ints, Labels, TokensList, concat, item_keys
+from .columns import BatchRandom, Column, Formatter, Ints, Labels, Tokens, TokensList, concat, item_keys
+from .real_text import choice_texts
 
 FAMILIES = ("selection", "search", "matching", "transform", "counting")
 LETTERS = "ABCDEFGHIJ"
+ANSWER_FORMATS = ("letter", "number", "text")
 
 
 def param(default, help: str, range: tuple[int, int] | None = None):
-    """A documented template parameter; ``range`` (inclusive) is checked on construction."""
+    """A documented template parameter; ``range`` (inclusive) is checked on construction. A list
+    default is copied for every instance."""
     metadata = {"help": help}
     if range is not None:
         metadata["range"] = range
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -50,7 +60,14 @@ class Template:
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    instructions: ClassVar[tuple[str, ...]] = ()
+    instructions: ClassVar[tuple[str, ...]] = ()  # str.format patterns over instruction_fields()
+    # Label templates: the semantic role of each label, in the order of the ``label_words`` param.
+    label_roles: ClassVar[tuple[str, ...]] = ()
+    # Choice templates: the ``answer_format`` values they take and the input holding the options.
+    answer_formats: ClassVar[tuple[str, ...]] = ()
+    options_key: ClassVar[str] = ""
+    # Fields of a real task example that ``from_task_example`` reads.
+    task_fields: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         validate_vocab_spec(self.vocab)
@@ -65,7 +82,26 @@ class Template:
                     f"template {self.name!r}: parameter {f.name!r} must be an integer in "
                     f"[{lo}, {hi}] (got {value!r})"
                 )
+        if self.label_roles:
+            self._validate_label_words()
+        if self.answer_formats and self.answer_format not in self.answer_formats:
+            raise ValueError(f"template {self.name!r}: parameter 'answer_format' must be one of "
+                             f"{list(self.answer_formats)} (got {self.answer_format!r})")
         self.validate()
+
+    def _validate_label_words(self) -> None:
+        words, roles = self.label_words, self.label_roles
+        allowed = (f"a list of {len(roles)} non-empty strings without line breaks or surrounding "
+                   f"spaces, one per role {list(roles)} (repeats allowed)")
+        if not isinstance(words, (list, tuple)) or len(words) != len(roles):
+            raise ValueError(f"template {self.name!r}: parameter 'label_words' must be {allowed} "
+                             f"(got {words!r})")
+        for role, word in zip(roles, words):
+            if (not isinstance(word, str) or not word.strip() or word != word.strip()
+                    or "\n" in word or "\r" in word):
+                raise ValueError(f"template {self.name!r}: parameter 'label_words' must be {allowed}; "
+                                 f"the word for {role!r} is {word!r}")
+        self.label_words = list(words)  # a tuple would make another recipe than the same list
 
     # -- to override -------------------------------------------------------------------------
     def validate(self) -> None:
@@ -104,10 +140,73 @@ class Template:
     def vectorized(cls) -> bool:
         return cls.generate_batch is not Template.generate_batch
 
-    def format_output(self, output: Any) -> str:
+    def instruction_fields(self) -> dict[str, str]:
+        """What the instruction patterns may name: each label role's word, and for choice
+        templates the phrases of ``answer_phrases``."""
+        fields = dict(zip(self.label_roles, self.label_words)) if self.label_roles else {}
+        if self.answer_formats:
+            fields.update(self.answer_phrases()[self.answer_format])
+        return fields
+
+    def answer_phrases(self) -> dict[str, dict[str, str]]:
+        """Choice templates: per answer_format, the instruction phrases that say what to reply."""
+        return {}
+
+    def instruction_texts(self) -> tuple[str, ...]:
+        """The instructions as this instance states them (its label words, its answer format)."""
+        fields = self.instruction_fields()
+        return tuple(text.format(**fields) for text in self.instructions)
+
+    def format_output(self, output: Any, inputs: dict | None = None) -> str:
+        """The completion for ``output``: a label's word, a choice's letter or number (found in
+        ``inputs``), list items joined with spaces."""
+        if self.label_roles:
+            return self.label_words[self.label_roles.index(output)]
+        if self.answer_formats and self.answer_format != "text":
+            if inputs is None:
+                raise ValueError(f"template {self.name!r}: the {self.answer_format} of the answer "
+                                 "depends on the options: pass the inputs to format_output")
+            return self.choice_label(inputs[self.options_key].index(output))
         if isinstance(output, list):
             return " ".join(str(x) for x in output)
         return str(output)
+
+    def choice_label(self, index: int) -> str:
+        """How option ``index`` is named in prompts and letter/number answers ("text" answers
+        keep the letters in the prompt)."""
+        return str(index + 1) if self.answer_format == "number" else LETTERS[index]
+
+    def completion_batch(self, inputs: dict[str, Column], output: Column) -> Column:
+        """The completion column of ``generate_batch``'s output (the rule's output stays in the
+        meta): label words for a label template, option letters or numbers for a choice one."""
+        if self.label_roles:
+            if tuple(output.values) != self.label_roles:
+                raise TypeError(f"template {self.name!r}: generate_batch must label by label_roles")
+            return Labels(tuple(self.label_words), output.index)
+        if self.answer_formats and self.answer_format != "text":
+            options = inputs[self.options_key]
+            count = len(options.items) if isinstance(options, TokensList) else options.ids.shape[1]
+            return Labels([self.choice_label(i) for i in range(count)], _choice_positions(options, output))
+        return output
+
+    # -- real task examples --------------------------------------------------------------------
+    def from_task_example(self, example: dict) -> dict | None:
+        """The rule's inputs for a real task example (a dict of named text fields, see
+        ``task_fields``): the structure ``generate`` draws, with the example's content words
+        (real_text.content_words) as tokens. None when the rule does not apply to it."""
+        return None
+
+    def predict(self, example: dict) -> str | None:
+        """The rule's answer to a real example, as this instance would write the completion
+        (its label words, its answer format); None when the template does not apply. A choice
+        answered as "text" is the real option's text, not its content words."""
+        inputs = self.from_task_example(example)
+        if inputs is None:
+            return None
+        output = self.rule(inputs)
+        if self.answer_formats and self.answer_format == "text":
+            return choice_texts(example)[inputs[self.options_key].index(output)]
+        return self.format_output(output, inputs)
 
     # -- shared machinery --------------------------------------------------------------------
     @property
@@ -136,7 +235,7 @@ class Template:
                 metas.append(json.dumps({"inputs": s.inputs, "output": s.output, "split": split, "index": index}))
             return pa.array(prompts, pa.string()), pa.array(completions, pa.string()), pa.array(metas, pa.string())
         rng = BatchRandom(keys)
-        instruction = Labels(self.instructions, rng.integers(0, len(self.instructions)))
+        instruction = Labels(self.instruction_texts(), rng.integers(0, len(self.instructions)))
         inputs, output = self.generate_batch(rng)
         fmt = self.formatter
         text = {k: [fmt.text(i) for i in c.items] if isinstance(c, TokensList) else fmt.text(c)
@@ -145,7 +244,7 @@ class Template:
         metas = fmt.json_object({"inputs": fmt.json_object(inputs), "output": output,
                                  "split": Labels((split,), np.zeros(len(indices), dtype=np.int64)),
                                  "index": Ints(indices)})
-        return prompts, fmt.text(output), metas
+        return prompts, fmt.text(self.completion_batch(inputs, output)), metas
 
     def sample_rows(self, indices: Sequence[int], seed: int = 0, split: str = "train") -> list[dict]:
         """Rows as dicts (prompt, completion, inputs, output), e.g. to look at or to test."""
@@ -161,9 +260,10 @@ class Template:
     def sample(self, rng: random.Random) -> Sample:
         inputs = self.generate(rng)
         output = self.rule(inputs)
-        instruction = self.instructions[int(rng.random() * len(self.instructions))]
+        instructions = self.instruction_texts()
+        instruction = instructions[int(rng.random() * len(instructions))]
         prompt = f"{instruction}\n\n{self.render(inputs)}"
-        return Sample(inputs, output, prompt, self.format_output(output))
+        return Sample(inputs, output, prompt, self.format_output(output, inputs))
 
     def params(self) -> dict:
         return asdict(self)
@@ -183,6 +283,17 @@ class Template:
     @classmethod
     def describe_params(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+def _choice_positions(options: Column, answer: Column) -> np.ndarray:
+    """Per row, the first option equal to the answer (options: a TokensList of token lists or
+    a Tokens column of one word each; answer: Tokens, or Labels of word ids)."""
+    if isinstance(options, TokensList):
+        opts = np.stack([o.ids for o in options.items], axis=1)
+    else:
+        opts = options.ids[:, :, None]
+    ans = answer.ids[:, None, :] if isinstance(answer, Tokens) else np.asarray(answer.index)[:, None, None]
+    return np.argmax((opts == ans).all(axis=2), axis=1)
 
 
 @functools.lru_cache(maxsize=16)

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Template, argmax_first, overlap, param
+from .base import ANSWER_FORMATS, Template, argmax_first, overlap, param
 from .columns import Ints, Tokens, TokensList
+from .real_text import choice_texts, content_words
 from .rowops import gather, lettered_pieces, subsets
 
 
@@ -19,19 +20,24 @@ class ContinuationChoice(Template):
     instructions = (
         "Choose the ending that best continues the context. The right ending is the one that has "
         "the most words in common with the last words of the context (how many is given). Reply "
-        "with the ending's text.",
+        "with the ending's {answer}.",
         "Which ending follows the context? Look only at the context's final words, as many as "
-        "stated, and pick the ending that shares the largest number of them. Write the ending out.",
+        "stated, and pick the ending that shares the largest number of them. {write}.",
         "Count, for each candidate ending, how many different words it shares with the stated "
-        "number of words at the end of the context. Output the ending with the highest count.",
+        "number of words at the end of the context. Output {output} with the highest count.",
         "Continue the context with one of the endings: the correct one overlaps most with the tail "
-        "of the context (its last few words, as indicated). Answer with that ending.",
+        "of the context (its last few words, as indicated). Answer with {that}.",
     )
+    answer_formats = ANSWER_FORMATS
+    options_key = "endings"
+    task_fields = ("context", "choices")
 
     context_length: int = param(16, "Distinct tokens in the context.", range=(1, 512))
     tail_length: int = param(6, "Last context tokens the endings are compared with.", range=(1, 512))
     ending_length: int = param(4, "Tokens in each ending.", range=(1, 32))
     num_endings: int = param(4, "Number of candidate endings.", range=(2, 10))
+    answer_format: str = param("text", "The completion: 'text' (the ending's words), 'letter' "
+                               "(A, B, ...) or 'number' (1, 2, ...; the endings are numbered).")
 
     def validate(self):
         if self.tail_length > self.context_length:
@@ -72,8 +78,26 @@ class ContinuationChoice(Template):
 
     def render_batch(self, text):
         return ["Context: ", text["context"], "\nCompare with the last ", text["tail_length"],
-                " words of the context.\nEndings:\n", *lettered_pieces(text["endings"])]
+                " words of the context.\nEndings:\n",
+                *lettered_pieces(text["endings"], [self.choice_label(i) for i in range(self.num_endings)])]
+
+    def answer_phrases(self):
+        return {"text": {"answer": "text", "write": "Write the ending out", "output": "the ending",
+                         "that": "that ending"},
+                "letter": {"answer": "letter", "write": "Write its letter",
+                           "output": "the letter of the ending", "that": "that ending's letter"},
+                "number": {"answer": "number", "write": "Write its number",
+                           "output": "the number of the ending", "that": "that ending's number"}}
 
     def rule(self, inputs):
         tail = inputs["context"][-inputs["tail_length"]:]
         return inputs["endings"][argmax_first([overlap(e, tail) for e in inputs["endings"]])]
+
+    def from_task_example(self, example):
+        # The tail is this template's tail_length last content words (fewer in a short context).
+        context, endings = example.get("context"), choice_texts(example)
+        if not isinstance(context, str) or endings is None or len(endings) > 10:
+            return None
+        words = content_words(context)
+        return {"context": words, "tail_length": min(self.tail_length, len(words)),
+                "endings": [content_words(e) for e in endings]}

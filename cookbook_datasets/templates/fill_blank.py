@@ -22,17 +22,21 @@ class FillBlank(Template):
     description = "Fill the blank with the option that occurs more often elsewhere in the sentence."
     instructions = (
         "Fill in the blank (_) with one of the two options: the right option is the one that occurs "
-        "more often in the rest of the sentence. Reply with that option.",
+        "more often in the rest of the sentence. Reply with {that}.",
         "Which option belongs in the blank? Count how many times each option appears elsewhere in "
-        "the sentence and answer with the one that appears more.",
+        "the sentence and answer with {the_one} that appears more.",
         "The sentence has a gap marked _. Of the two candidate words, choose the one the sentence "
-        "already uses more times, and write it.",
+        "already uses more times, and write {it}.",
         "Complete the sentence: the missing word is whichever option is repeated more often in the "
-        "sentence itself. Output the option.",
+        "sentence itself. Output {the_option}.",
     )
+    answer_formats = ("text", "number")  # the prompt numbers the options: no letters
+    options_key = "options"
 
     sentence_length: int = param(14, "Tokens in the sentence, the blank included.", range=(3, 1024))
     max_count: int = param(3, "Most occurrences of the right option in the sentence.", range=(1, 512))
+    answer_format: str = param("text", "The completion: 'text' (the option's word) or 'number' "
+                               "(1 or 2).")
 
     def validate(self):
         if 2 * self.max_count > self.sentence_length:
@@ -80,6 +84,13 @@ class FillBlank(Template):
         # the two options are single words: the space between them starts the second line
         options = pc.replace_substring(text["options"], " ", "\nOption 2: ", max_replacements=1)
         return ["Sentence: ", text["sentence"], "\nOption 1: ", options]
+
+    def answer_phrases(self):
+        return {"text": {"that": "that option", "the_one": "the one", "it": "it",
+                         "the_option": "the option"},
+                "number": {"that": "that option's number (1 or 2)",
+                           "the_one": "the number of the one", "it": "its number",
+                           "the_option": "the option's number"}}
 
     def rule(self, inputs):
         a, b = inputs["options"]

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Template, argmax_first, overlap, param
+from .base import ANSWER_FORMATS, Template, argmax_first, overlap, param
 from .columns import Tokens, TokensList
+from .real_text import choice_texts, content_words
 from .rowops import gather, lettered_pieces, subsets
 
 
@@ -18,14 +19,19 @@ class MultipleChoiceQA(Template):
     description = "Pick the option that shares the most words with the question."
     instructions = (
         "Answer the question by choosing one option. The right option is the one that has the most "
-        "words in common with the question. Reply with the option's text.",
-        "Which option fits the question best? Choose the option sharing the most words with it.",
-        "Select the answer whose words overlap most with the question and write it out.",
+        "words in common with the question. Reply with the option's {answer}.",
+        "Which option fits the question best? Choose the option sharing the most words with it.{reply}",
+        "Select the answer whose words overlap most with the question and {write}.",
     )
+    answer_formats = ANSWER_FORMATS
+    options_key = "options"
+    task_fields = ("question", "choices")
 
     question_length: int = param(12, "Tokens in the question.", range=(4, 256))
     option_length: int = param(4, "Tokens in each option.", range=(2, 32))
     num_options: int = param(4, "Number of options.", range=(2, 10))
+    answer_format: str = param("text", "The completion: 'text' (the option's words), 'letter' "
+                               "(A, B, ...) or 'number' (1, 2, ...; the options are numbered).")
 
     def validate(self):
         if self.option_length > self.question_length:
@@ -52,8 +58,23 @@ class MultipleChoiceQA(Template):
         return {"question": Tokens(question), "options": options}, Tokens(answer)
 
     def render_batch(self, text):
-        return ["Question: ", text["question"], "\nOptions:\n", *lettered_pieces(text["options"])]
+        labels = [self.choice_label(i) for i in range(self.num_options)]
+        return ["Question: ", text["question"], "\nOptions:\n", *lettered_pieces(text["options"], labels)]
+
+    def answer_phrases(self):
+        return {"text": {"answer": "text", "reply": "", "write": "write it out"},
+                "letter": {"answer": "letter", "reply": " Reply with its letter.",
+                           "write": "give its letter"},
+                "number": {"answer": "number", "reply": " Reply with its number.",
+                           "write": "give its number"}}
 
     def rule(self, inputs):
         scores = [overlap(o, inputs["question"]) for o in inputs["options"]]
         return inputs["options"][argmax_first(scores)]
+
+    def from_task_example(self, example):
+        # Any number of choices (up to 10, the letters): the rule does not need num_options.
+        question, choices = example.get("question"), choice_texts(example, ("choices",))
+        if not isinstance(question, str) or choices is None or len(choices) > 10:
+            return None
+        return {"question": content_words(question), "options": [content_words(c) for c in choices]}

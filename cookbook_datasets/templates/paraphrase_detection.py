@@ -7,6 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, param
 from .columns import Labels, Tokens
+from .real_text import content_words, distinct, text_fields
 
 _CANDIDATES = 4  # replacement words drawn per row; the first that differs is used
 
@@ -19,15 +20,19 @@ class ParaphraseDetection(Template):
     description = "Say whether the second sequence uses exactly the first one's words in another order."
     instructions = (
         "Is sequence 2 a paraphrase of sequence 1? It is when it contains exactly the same words, "
-        "each the same number of times, possibly in a different order. Answer yes or no.",
-        "Answer yes if the second sequence is a rearrangement of the first (no word added, dropped "
-        "or replaced, and repeated words kept as often), otherwise no.",
+        "each the same number of times, possibly in a different order. Answer {yes} or {no}.",
+        "Answer {yes} if the second sequence is a rearrangement of the first (no word added, "
+        "dropped or replaced, and repeated words kept as often), otherwise {no}.",
         "Compare the two sequences as bags of words: if every word occurs equally often in both, "
-        "reply yes; if any word is missing, extra or changed, reply no.",
-        "Decide whether sequence 2 just reorders the words of sequence 1. Reply yes or no.",
+        "reply {yes}; if any word is missing, extra or changed, reply {no}.",
+        "Decide whether sequence 2 just reorders the words of sequence 1. Reply {yes} or {no}.",
     )
+    label_roles = ("yes", "no")
+    task_fields = ("sentence1", "sentence2")
 
     length: int = param(10, "Tokens in the first sequence.", range=(2, 1024))
+    label_words: list[str] = param(["yes", "no"], "The word answering each role of ['yes', 'no'] "
+                                   "(paraphrase, not a paraphrase), in that order.")
 
     def generate_batch(self, rng):
         n, vocab_size = self.length, len(self.words)
@@ -55,10 +60,18 @@ class ParaphraseDetection(Template):
         lengths = np.where(negative & drop, n - 1, n)
         # Dropping changes the length and replacing changes one word's count: both are "no".
         inputs = {"first": Tokens(first), "second": Tokens(second, lengths)}
-        return inputs, Labels(("yes", "no"), negative.astype(np.int64))
+        return inputs, Labels(self.label_roles, negative.astype(np.int64))
 
     def render_batch(self, text):
         return ["Sequence 1: ", text["first"], "\nSequence 2: ", text["second"]]
 
     def rule(self, inputs):
         return "yes" if sorted(inputs["first"]) == sorted(inputs["second"]) else "no"
+
+    def from_task_example(self, example):
+        # Distinct content words: on real text the rule asks whether both use the same vocabulary.
+        texts = text_fields(example, self.task_fields)
+        if texts is None:
+            return None
+        first, second = (distinct(content_words(t)) for t in texts)
+        return {"first": first, "second": second} if first or second else None

@@ -48,11 +48,11 @@ def compact(ids, keep):
     return Tokens(out[:, :width], keep.sum(axis=1))
 
 
-def lettered_pieces(columns):
-    """Prompt pieces of ``lettered``: "A. <option>" lines, one per column."""
+def lettered_pieces(columns, labels=LETTERS):
+    """Prompt pieces of ``lettered``: "A. <option>" lines (or other ``labels``), one per column."""
     pieces = []
     for i, col in enumerate(columns):
-        pieces += [("\n" if i else "") + f"{LETTERS[i]}. ", col]
+        pieces += [("\n" if i else "") + f"{labels[i]}. ", col]
     return pieces
 
 

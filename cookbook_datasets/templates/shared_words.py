@@ -7,6 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, param
 from .columns import Tokens, in_rows
+from .real_text import content_words, surface_forms, text_fields
 from .rowops import compact, first_occurrences
 
 
@@ -26,6 +27,7 @@ class SharedWords(Template):
         "Output the overlapping words of the two sequences without repeats, keeping the order of "
         "their first occurrence in the first sequence.",
     )
+    task_fields = ("sentence1", "sentence2")
 
     first_length: int = param(12, "Tokens in the first sequence.", range=(1, 1024))
     second_length: int = param(12, "Tokens in the second sequence.", range=(1, 1024))
@@ -60,3 +62,18 @@ class SharedWords(Template):
     def rule(self, inputs):
         second = set(inputs["second"])
         return [w for w in dict.fromkeys(inputs["first"]) if w in second]
+
+    def from_task_example(self, example):
+        texts = text_fields(example, self.task_fields)
+        if texts is None:
+            return None
+        first, second = (content_words(t) for t in texts)
+        return {"first": first, "second": second}
+
+    def predict(self, example):
+        # The shared stems as the first sentence writes them ("parasites", not "parasit").
+        inputs = self.from_task_example(example)
+        if inputs is None:
+            return None
+        surface = surface_forms(example[self.task_fields[0]])
+        return self.format_output([surface[w] for w in self.rule(inputs)])

@@ -7,6 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, find_span, param
 from .columns import Labels, Tokens
+from .real_text import content_words, text_fields
 from .rowops import take
 
 _ATTEMPTS = 6  # hard-negative candidates per row; all of them occurring is very rare
@@ -19,18 +20,22 @@ class YesNoQA(Template):
     family = "search"
     description = "Answer yes if the question phrase occurs contiguously in the passage, else no."
     instructions = (
-        "Read the passage and answer the question with yes or no: does the exact phrase appear in "
-        "the passage, with its words next to each other and in the same order?",
-        "Answer yes if the passage contains the phrase word for word as one unbroken stretch, and "
-        "no otherwise (words that appear separately or in another order do not count).",
-        "Is the quoted phrase part of the passage? Reply yes only when its words occur consecutively "
-        "and in this order somewhere in the passage; otherwise reply no.",
+        "Read the passage and answer the question with {yes} or {no}: does the exact phrase appear "
+        "in the passage, with its words next to each other and in the same order?",
+        "Answer {yes} if the passage contains the phrase word for word as one unbroken stretch, and "
+        "{no} otherwise (words that appear separately or in another order do not count).",
+        "Is the quoted phrase part of the passage? Reply {yes} only when its words occur "
+        "consecutively and in this order somewhere in the passage; otherwise reply {no}.",
         "Search the passage for the phrase. If you find all of its words side by side in the given "
-        "order, say yes. If not, say no.",
+        "order, say {yes}. If not, say {no}.",
     )
+    label_roles = ("yes", "no")
+    task_fields = ("passage", "question")
 
     passage_length: int = param(32, "Tokens in the passage.", range=(2, 2048))
     phrase_length: int = param(3, "Tokens in the question phrase.", range=(1, 32))
+    label_words: list[str] = param(["yes", "no"], "The word answering each role of ['yes', 'no'], "
+                                   "in that order.")
 
     def validate(self):
         if self.phrase_length > self.passage_length:
@@ -64,11 +69,19 @@ class YesNoQA(Template):
         # In the rare rows where every candidate occurs, the phrase keeps its true answer (yes).
         is_yes = answer_yes | take(present, pick)
         phrase = np.where(answer_yes[:, None], span, negative)
-        output = Labels(("no", "yes"), is_yes.astype(np.int64))
+        output = Labels(self.label_roles, (~is_yes).astype(np.int64))
         return {"passage": Tokens(passage), "phrase": Tokens(phrase)}, output
 
     def rule(self, inputs):
         return "yes" if find_span(inputs["passage"], inputs["phrase"]) >= 0 else "no"
+
+    def from_task_example(self, example):
+        # The phrase is the question's content words: "yes" when they run together in the passage.
+        texts = text_fields(example, self.task_fields)
+        if texts is None:
+            return None
+        passage, phrase = (content_words(t) for t in texts)
+        return {"passage": passage, "phrase": phrase} if phrase else None
 
     def render_batch(self, text):
         return ["Passage: ", text["passage"], "\nQuestion: does \"", text["phrase"],
