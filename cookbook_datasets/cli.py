@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -422,6 +423,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=cmd_augment)
 
+    p = sub.add_parser("mix", help="Cookbook-Mix: template signals on real tasks, learned mixture weights")
+    mix_sub = p.add_subparsers(dest="mix_command", required=True)
+    for name, help_ in (("signals", "per template and task: the rule's accuracy and the model's template alignment"),
+                        ("learn", "learn template weights for several tasks; write mix.json, report, mixture")):
+        q = mix_sub.add_parser(name, help=help_)
+        q.add_argument("--tasks", nargs="+", required=True, help="task files (.json NIV2, .jsonl choice) or dirs")
+        q.add_argument("--templates", nargs="*", default=None, help="template names (default: all)")
+        q.add_argument("--all", action="store_true", help="every template (the default)")
+        q.add_argument("--model", default="smollm2-135m")
+        q.add_argument("--no-model", action="store_true", help="rules only: skip the model's answers")
+        q.add_argument("--fit-size", type=int, default=60, help="fit rows per task (they choose everything)")
+        q.add_argument("--eval-size", type=int, default=100, help="rows per task held out for scoring")
+        q.add_argument("--no-labels", action="store_true",
+                       help="do not read the fit rows' answers (label model over the rules, demonstrations)")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--dtype", default=None, help="dtype the model answers in (e.g. bfloat16)")
+        if name == "signals":
+            q.add_argument("--out", default=os.path.join("runs", "mix_signals"), help="cache of the model's answers")
+            q.set_defaults(func=cmd_mix_signals)
+        else:
+            from .mixing.methods import METHODS
+
+            q.add_argument("--out", required=True, help="output directory")
+            q.add_argument("--method", choices=list(METHODS), default="rules")
+            q.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                           help="a method parameter (e.g. sharpness=2, num_random=4, penalty=2)")
+            q.add_argument("--max-components-per-task", type=int, default=2)
+            q.add_argument("--num-examples", type=int, default=2000, help="rows of the written mixture")
+            q.add_argument("--proxy-steps", type=int, default=40, help="LoRA steps per proxy fine-tune")
+            q.add_argument("--proxy-rows", type=int, default=320, help="rows each proxy fine-tune draws")
+            q.set_defaults(func=cmd_mix_learn)
+
     p = sub.add_parser("augment-recommend", help="which augmentation strategy fits BR = budget / seed size "
                                                  "(also spelled: augment recommend)")
     p.add_argument("--seed-size", type=int, required=True, help="|S|: seed examples")
@@ -441,6 +474,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="*", default=[], help="extra task files or directories to evaluate")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _mix_config(args, **overrides):
+    from .mixing.learn import MixLearnConfig
+
+    templates = [] if args.all else list(args.templates or [])
+    return MixLearnConfig(tasks=args.tasks, out=args.out, templates=templates, model=args.model,
+                          fit_size=args.fit_size, eval_size=args.eval_size, use_labels=not args.no_labels,
+                          seed=args.seed, dtype=args.dtype, **overrides)
+
+
+def cmd_mix_signals(args) -> int:
+    from .mixing.learn import measure
+
+    config = _mix_config(args, max_components_per_task=0, use_model=not args.no_model)
+    signals, fit, _, aligned = measure(config)
+    print(f"Fit rows per task: {config.fit_size} (seed {config.seed}); rule accuracy on the rows the rule maps "
+          f"(coverage), chance, and the {'model' if aligned else 'untuned model (skipped: --no-model)'}'s alignment")
+    width = max(len(c) for c in signals.components) if signals.components else 10
+    print(f"{'template setting':<{width}}  {'task':<40} {'rule acc':>8} {'cover':>6} {'chance':>7} {'align':>6}")
+    for c in signals.components:
+        for t in signals.tasks:
+            acc = signals.rule_accuracy[c][t]
+            if acc is None:
+                continue
+            al = aligned.get(c, {}).get(t)
+            print(f"{c:<{width}}  {t[:40]:<40} {acc:>8.3f} {signals.coverage[c][t]:>6.2f} {signals.chance[t]:>7.3f} "
+                  f"{'' if al is None else f'{al:.3f}':>6}")
+    uncovered = [t for t in signals.tasks if all(signals.rule_accuracy[c][t] is None for c in signals.components)]
+    if uncovered:
+        print(f"No template maps to: {', '.join(uncovered)}")
+    if signals.base_scores:
+        print("Untuned model on the fit rows: " + ", ".join(f"{t} {v:.3f}" for t, v in signals.base_scores.items()))
+    return 0
+
+
+def cmd_mix_learn(args) -> int:
+    from .mixing.learn import learn
+
+    params = _parse_assignments(args.param, "--param")
+    mix = learn(_mix_config(args, method=args.method, method_params=params,
+                            max_components_per_task=args.max_components_per_task, use_model=not args.no_model,
+                            num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows))
+    out = Path(args.out)
+    print(f"Weights ({mix['method']}):")
+    for c, w in sorted(mix["weights"].items(), key=lambda kv: -kv[1]):
+        print(f"  {c:<45} {w:.3f}")
+    print(f"Wrote {out / 'mix.json'}, {out / 'report.md'}, weights.png, signals.png and the mixture in {out / 'data'}")
+    print(f"Train on it: trl sft --config {out / 'data' / 'sft_recipe.yaml'}   "
+          f"or: cookbook generate ... --mix {out / 'mix.json'}")
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,0 +1,251 @@
+"""``mix learn``: signals on the tasks' fit rows -> a method's weights -> mix.json, report, mixture.
+
+Steps, each cached under ``out/work`` so a killed run resumes where it stopped:
+
+1. load each task's fit rows (they choose everything) and eval rows (never used here);
+2. rule signals per (template setting, task), see signals.py; keep each task's most helpful
+   components (``max_components_per_task``);
+3. the untuned model's answers on the fit rows: base scores and template alignment;
+4. proxy fine-tunes when the method asks for them (same step budget each, cached by recipe);
+5. the method's weights; ``mix.json`` (weights, parameters, method, signals, budget, seeds, the
+   rows that chose them), ``report.md``, ``weights.png``, ``signals.png``, and the Hub-layout
+   mixture with its TRL recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..models import DEFAULT_MODEL
+from .base import MixSignals, normalise
+from .methods import METHODS, get_method
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MixLearnConfig:
+    """What to learn a mixture for, from what, and with which budget."""
+
+    tasks: list = field(metadata={"help": "Task files (NIV2 .json, multiple-choice .jsonl) or directories of them."})
+    out: str = field(metadata={"help": "Output directory: mix.json, report.md, PNGs, the mixture (Hub layout)."})
+    templates: list = field(default_factory=list, metadata={"help": "Template names; empty: every template."})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "The model the mixture is for (alignment, proxies)."})
+    method: str = field(default="rules", metadata={"help": f"One of {', '.join(METHODS)}."})
+    method_params: dict = field(default_factory=dict, metadata={"help": "The method's parameters."})
+    fit_size: int = field(default=60, metadata={"help": "Fit rows per task (choose weights and label words)."})
+    eval_size: int = field(default=100, metadata={"help": "Rows per task held out for scoring (never used here)."})
+    use_labels: bool = field(default=True, metadata={
+        "help": "Use the fit rows' gold answers; False: a label model over the rules' votes and demonstrations."})
+    max_components_per_task: int = field(default=2, metadata={
+        "help": "Keep each task's most helpful rule settings (0: keep all)."})
+    use_model: bool = field(default=True, metadata={
+        "help": "Measure the untuned model (base scores, alignment); required by training methods."})
+    num_examples: int = field(default=2000, metadata={"help": "Rows of the written mixture's train split."})
+    proxy_steps: int = field(default=40, metadata={"help": "LoRA steps of each proxy fine-tune."})
+    proxy_rows: int = field(default=320, metadata={"help": "Mixture rows each proxy fine-tune draws from."})
+    learning_rate: float = field(default=5e-4, metadata={"help": "Proxy fine-tunes' learning rate."})
+    batch_size: int = field(default=8, metadata={"help": "Proxy fine-tunes' batch size."})
+    num_shots: int = field(default=2, metadata={"help": "Demonstrations in NIV2 prompts."})
+    eval_batch_size: int = field(default=16, metadata={"help": "Batch size when the model answers tasks."})
+    dtype: Optional[str] = field(default=None, metadata={"help": "Dtype to run the model in when answering."})
+    seed: int = field(default=0, metadata={"help": "Seed of the row split, the proxies and the mixture."})
+
+    def __post_init__(self):
+        if not self.tasks:
+            raise ValueError("give at least one task file or directory (--tasks)")
+        if self.method not in METHODS:
+            get_method(self.method)  # the error lists the methods
+        for name in ("fit_size", "eval_size", "num_examples", "proxy_steps", "proxy_rows", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer (got {value!r})")
+        if METHODS[self.method].uses_training and not self.use_model:
+            raise ValueError(f"method {self.method!r} fine-tunes the model: it needs use_model=True")
+
+    def task_files(self) -> list:
+        files = []
+        for spec in self.tasks:
+            path = Path(spec)
+            if path.is_dir():
+                found = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+                if not found:
+                    raise FileNotFoundError(f"{path}: no .json (NIV2) or .jsonl (multiple choice) task files")
+                files += found
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise FileNotFoundError(f"task {spec!r} is neither a task file nor a directory")
+        return files
+
+
+def _atomic_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def _key(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_rows(config: MixLearnConfig) -> tuple[dict, dict]:
+    """(fit rows, eval rows) per task name."""
+    from .task_rows import load_task_rows
+
+    fit, held = {}, {}
+    for path in config.task_files():
+        f, e = load_task_rows(path, config.fit_size, config.eval_size, seed=config.seed, num_shots=config.num_shots)
+        if f.name in fit:
+            raise ValueError(f"two task files are named {f.name!r}")
+        fit[f.name], held[f.name] = f, e
+    return fit, held
+
+
+def select_components(signals: MixSignals, per_task: int) -> MixSignals:
+    """Keep each task's ``per_task`` most helpful components (all of them when ``per_task`` is 0)."""
+    if per_task <= 0:
+        return signals
+    help_ = signals.helpfulness()
+    keep = set()
+    for task in signals.tasks:
+        ranked = sorted((c for c in signals.components if help_[c][task] > 0), key=lambda c: -help_[c][task])
+        keep.update(ranked[:per_task])
+    if not keep:  # no rule beats chance anywhere: keep each task's most accurate setting
+        for task in signals.tasks:
+            acc = {c: signals.rule_accuracy[c][task] for c in signals.components
+                   if signals.rule_accuracy[c][task] is not None}
+            if acc:
+                keep.add(max(acc, key=acc.get))
+    names = [c for c in signals.components if c in keep]
+    return MixSignals(tasks=signals.tasks, components={c: signals.components[c] for c in names},
+                      rule_accuracy={c: signals.rule_accuracy[c] for c in names},
+                      coverage={c: signals.coverage[c] for c in names}, chance=signals.chance,
+                      estimated=signals.estimated, base_scores=signals.base_scores, runs=signals.runs)
+
+
+def answer_tasks(model_spec: str, adapter: Optional[str], rows: dict, cache: Path, config: MixLearnConfig) -> dict:
+    """task -> the model's answers on ``rows`` (cached in ``cache``)."""
+    from ..cpu import release_memory
+    from ..models import load_model
+    from .task_rows import model_answers
+
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    todo = [t for t in rows if t not in done]
+    if todo:
+        model, tokenizer = load_model(model_spec, adapter=adapter, dtype=config.dtype)
+        for task in todo:
+            done[task] = model_answers(model, tokenizer, rows[task], batch_size=config.eval_batch_size)
+            _atomic_json(cache, done)
+        del model
+        release_memory()
+    return {t: done[t] for t in rows}
+
+
+def train_mixture(weights: dict, components: dict, work: Path, config: MixLearnConfig, steps: int,
+                  rows: int) -> str:
+    """LoRA-tune the model on ``rows`` mixture rows for ``steps`` steps; returns the adapter directory
+    (reused when it exists: the directory is keyed by the whole recipe)."""
+    from ..trainers import TrainConfig, train
+
+    recipe = {"weights": weights, "components": components, "steps": steps, "rows": rows, "seed": config.seed,
+              "lr": config.learning_rate, "batch": config.batch_size, "model": config.model}
+    out = work / _key(recipe)
+    if (out / "run_card.json").exists():
+        return str(out)
+    positive = {c: w for c, w in weights.items() if w > 0}
+    spec = {"path": "mixture", "weights": positive, "components": {c: components[c] for c in positive},
+            "num_examples": rows, "seed": config.seed}
+    train(TrainConfig(model=config.model, datasets=[spec], output_dir=str(out), max_steps=steps,
+                      learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size,
+                      eval_split=None, seed=config.seed, max_length=512, save_total_limit=1, eval_steps=steps))
+    _atomic_json(out / "recipe.json", recipe)
+    return str(out)
+
+
+def measure(config: MixLearnConfig) -> tuple[MixSignals, dict, dict, dict]:
+    """Signals on the fit rows (with base scores and alignment when ``use_model``); also returns the
+    rows (fit, eval) and the alignment table {component: {task: value}}."""
+    from .signals import alignment, compute_signals
+    from .task_rows import score
+    from ..templates import list_templates
+
+    work = Path(config.out) / "work"
+    fit, held = load_rows(config)
+    templates = config.templates or list_templates()
+    signals, rule_answers = compute_signals(fit, templates, use_labels=config.use_labels)
+    signals = select_components(signals, config.max_components_per_task)
+    aligned = {}
+    if config.use_model:
+        answers = answer_tasks(config.model, None, fit, work / "base_fit_answers.json", config)
+        signals.base_scores = {t: score(fit[t], answers[t]) for t in fit}
+        aligned = {c: {t: alignment(fit[t], answers[t], rule_answers[t][c]) for t in fit} for c in signals.components}
+    return signals, fit, held, aligned
+
+
+def learn(config: MixLearnConfig) -> dict:
+    """Learn the weights and write everything (see the module doc); returns the mix.json content."""
+    from .mix_file import write_mix
+    from .report import write_report
+
+    out = Path(config.out)
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    identity = {k: v for k, v in asdict(config).items() if k not in ("out", "eval_batch_size", "dtype")}
+    identity_path = work / "config.json"
+    if identity_path.exists() and json.loads(identity_path.read_text()) != json.loads(json.dumps(identity, default=str)):
+        raise ValueError(f"{out} holds a mixture learned with other settings ({identity_path}); use another --out")
+    _atomic_json(identity_path, identity)
+    signals, fit, _, aligned = measure(config)
+    method = get_method(config.method, **config.method_params)
+    if method.uses_training:
+        fit_cache = work / "proxy_scores.json"
+        scores = json.loads(fit_cache.read_text()) if fit_cache.exists() else {}
+        from .task_rows import score
+
+        for weights in method.runs(list(signals.components), seed=config.seed):
+            key = _key(weights)
+            if key not in scores:
+                adapter = train_mixture(weights, signals.components, work / "proxies", config, config.proxy_steps,
+                                        config.proxy_rows)
+                answers = answer_tasks(config.model, adapter, fit, Path(adapter) / "fit_answers.json", config)
+                scores[key] = {"weights": weights, "scores": {t: score(fit[t], answers[t]) for t in fit}}
+                _atomic_json(fit_cache, scores)
+            signals.runs.append(scores[key])
+    weights = normalise(method.fit(signals))
+    record = {
+        "method": config.method, "method_params": method.params(), "explanation": method.explain(),
+        "signals": signals.to_dict(), "alignment": aligned,
+        "budget": {"proxy_runs": len(signals.runs), "proxy_steps": config.proxy_steps,
+                   "proxy_rows": config.proxy_rows, "batch_size": config.batch_size},
+        "seeds": {"seed": config.seed}, "model": config.model,
+        "fit_rows": {t: r.rows for t, r in fit.items()},
+        "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
+    }
+    params = {c: {k: v for k, v in spec.items() if k != "template"} for c, spec in signals.components.items()}
+    components = {c: spec for c, spec in signals.components.items() if c != spec["template"] or params[c]}
+    path = write_mix(out / "mix.json", weights, components=components, **record)
+    write_report(out, json.loads(path.read_text()))
+    _write_mixture(out, path, config)
+    return json.loads(path.read_text())
+
+
+def _write_mixture(out: Path, mix_path: Path, config: MixLearnConfig) -> None:
+    from ..hub_layout import write_hub_layout
+    from ..loading import load_builder
+    from ..trainers.trl_recipe import write_trl_recipe
+
+    builder = load_builder("mixture", "mixture", weights=str(mix_path), num_examples=config.num_examples,
+                           seed=config.seed)
+    builder.download_and_prepare()
+    data = write_hub_layout({"mixture": builder.as_dataset()}, out / "data", {"mixture": builder.recipe()},
+                            overwrite=True, pretty_name="Cookbook-Mix mixture",
+                            description=f"Learned with `cookbook mix learn --method {config.method}`.")
+    write_trl_recipe(data, ["mixture"], model=config.model)

@@ -1,0 +1,239 @@
+"""What each template says about each target task, measured on the task's fit rows.
+
+- **Speaking the task's language.** A label template's words (``label_words``) are set per task
+  to the task's own labels: the assignment of labels to the template's roles whose rule answers
+  best match the fit rows' gold labels (or, without labels, the task's demonstrations). A choice
+  template answers as the task is scored (option numbers, letters or text). Each distinct setting
+  is one mixture component, named after it (``nli[1/0/0]``); default settings keep the bare name.
+- **Rule accuracy**: the rule's answers scored with the task's own metric against the gold
+  answers, on the rows the rule applies to; **coverage**: the share of rows it applies to.
+  Without labels (``use_labels=False``) the accuracy is estimated as agreement with the other
+  rules' leave-one-out majority vote, as a weak-supervision label model does.
+- **Template alignment** (needs a model): the same metric of the model's answers against the
+  rule's answers, on the rows the rule applies to: the share of the model's answers that follow
+  the rule (METHODS.md §1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..templates import get_template, get_template_class
+from .base import MixSignals
+from .task_rows import TaskRows, agreement, chance, gold
+
+logger = logging.getLogger(__name__)
+
+_MAX_WORD_ASSIGNMENTS = 4096
+
+
+def rule_answers(template, rows: TaskRows) -> list:
+    """The rule's answer per row in the task's answer space (None where it does not apply)."""
+    out = []
+    for example in rows.examples.examples:
+        inputs = template.from_task_example(example)
+        if inputs is None:
+            out.append(None)
+        elif rows.kind == "multiple_choice":
+            if template.answer_formats:
+                out.append(inputs[template.options_key].index(template.rule(inputs)))
+            else:  # a label rule picks the option its label word names (BoolQ's "no"/"yes")
+                words = [_norm(c) for c in example.get("choices", [])]
+                said = _norm(template.format_output(template.rule(inputs), inputs))
+                out.append(words.index(said) if said in words else None)
+        else:
+            out.append(template.predict(example))
+    return out
+
+
+def _applies(answers: Sequence) -> list:
+    return [i for i, a in enumerate(answers) if a is not None]
+
+
+def rule_accuracy(template, rows: TaskRows, targets: Optional[list] = None) -> tuple[Optional[float], float]:
+    """(accuracy on the rows the rule applies to, coverage); accuracy None where it applies to none."""
+    answers = rule_answers(template, rows)
+    keep = _applies(answers)
+    if not keep:
+        return None, 0.0
+    return agreement(rows, answers, gold(rows) if targets is None else targets, keep), len(keep) / len(rows)
+
+
+def _demo_rows(rows: TaskRows) -> Optional[TaskRows]:
+    """The task's demonstrations as rows (for choosing label words without fit labels)."""
+    demos = rows.examples.demonstrations
+    if not demos or rows.kind != "classification":
+        return None
+    import dataclasses
+
+    ex = dataclasses.replace(rows.examples, examples=[d[0] for d in demos], answers=[d[1] for d in demos],
+                             references=[[d[1]] for d in demos], answer_index=None)
+    harness = dataclasses.replace(rows.harness, prompts=[[] for _ in demos], references=[[d[1]] for d in demos])
+    return TaskRows(rows.name, rows.kind, list(range(len(demos))), ex, harness)
+
+
+def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> Optional[dict]:
+    """The template parameters that make its rule answer in this task's terms, or None when the
+    rule does not apply to the task at all."""
+    cls = get_template_class(template_name)
+    if not cls.task_fields:
+        return None
+    if cls.answer_formats:
+        if rows.kind == "multiple_choice":
+            fmt = "text"
+        else:
+            labels = rows.harness.labels or []
+            fmt = ("number" if labels and all(x.isdigit() for x in labels) else
+                   "letter" if labels and all(len(x) == 1 and x.isalpha() for x in labels) else "text")
+        params = {"answer_format": fmt} if fmt in cls.answer_formats else None
+        if params is None:
+            return None
+        return params if rule_accuracy(get_template(template_name, **params), rows)[1] > 0 else None
+    if cls.label_roles:
+        labels = _label_set(rows)
+        if not labels:
+            return None
+        judge = rows if (use_labels or rows.kind == "multiple_choice") else _demo_rows(rows)
+        if judge is None:
+            return None
+        # A role whose name the task's labels spell (entailment -> "Entailment", yes -> "Yes.", contradiction
+        # -> "C") takes that label; the other roles take the labels that make the rule most accurate. Every
+        # label the roles can cover is used, so a component never answers one constant label.
+        named = {r: next((w for w in labels if _similar(r, w)), None) for r in cls.label_roles}
+        choices = [[named[r]] if named[r] else labels for r in cls.label_roles]
+        need = min(len(cls.label_roles), len(labels))
+        options = [w for w in itertools.islice(itertools.product(*choices), _MAX_WORD_ASSIGNMENTS) if len(set(w)) >= need]
+
+        def rank(words):
+            acc, _ = rule_accuracy(get_template(template_name, label_words=list(words)), judge)
+            return -1.0 if acc is None else acc
+
+        scored = [(rank(w), w) for w in options]
+        if not scored or max(scored)[0] < 0:
+            return None
+        best = max(scored, key=lambda x: x[0])[1]
+        return {"label_words": list(best)}
+    return {} if rule_accuracy(get_template(template_name), rows)[1] > 0 else None
+
+
+def _similar(role: str, word: str) -> bool:
+    """Whether a task label spells a role: the role's name ("Entailment", "yes.") or its initial ("C")."""
+    w = word.lower().strip(" .")
+    return bool(w) and (w == role or (len(w) == 1 and role.startswith(w)) or (len(w) >= 3 and role.startswith(w)))
+
+
+def _label_set(rows: TaskRows) -> list:
+    """A classification task's labels, or a multiple-choice task's options when every row offers the
+    same few (BoolQ's "no"/"yes")."""
+    if rows.kind == "classification":
+        return list(rows.harness.labels or [])
+    if rows.kind == "multiple_choice":
+        options = {tuple(e.get("choices", [])) for e in rows.examples.examples}
+        if len(options) == 1:
+            return list(next(iter(options)))
+    return []
+
+
+def _norm(text) -> str:
+    return " ".join(str(text).lower().split()).strip(" .")
+
+
+def component_name(template: str, params: dict) -> str:
+    """``nli`` for default settings, ``nli[1/0/0]`` or ``multiple_choice_qa[number]`` otherwise."""
+    defaults = get_template(template).params()
+    changed = {k: v for k, v in params.items() if defaults.get(k) != v}
+    if not changed:
+        return template
+    parts = ["/".join(v) if isinstance(v, list) else str(v) for _, v in sorted(changed.items())]
+    return f"{template}[{','.join(parts)}]"
+
+
+def _label_model_accuracy(answers_by_comp: dict, comp: str, rows: TaskRows) -> Optional[float]:
+    """Agreement of ``comp``'s answers with the majority of the other rules on each row."""
+    mine = answers_by_comp[comp]
+    votes_answers, keep = [], []
+    for i, a in enumerate(mine):
+        if a is None:
+            continue
+        others = [answers_by_comp[c][i] for c in answers_by_comp if c != comp and answers_by_comp[c][i] is not None]
+        if not others:
+            continue
+        votes = Counter(str(o) for o in others).most_common()
+        if len(votes) > 1 and votes[0][1] == votes[1][1]:
+            continue  # no majority
+        keep.append(i)
+        votes_answers.append(next(o for o in others if str(o) == votes[0][0]))
+    if not keep:
+        return None
+    targets = [None] * len(mine)
+    for i, t in zip(keep, votes_answers):
+        targets[i] = t if rows.kind == "multiple_choice" else [t]
+    return agreement(rows, mine, targets, keep)
+
+
+def compute_signals(fit_rows: dict, templates: Sequence[str], use_labels: bool = True) -> tuple[MixSignals, dict]:
+    """Signals over ``fit_rows`` (task name -> TaskRows) for ``templates``; also returns, per task,
+    the rule answers of every component (for alignment). Components are the distinct (template,
+    parameters) settings the tasks need."""
+    components, settings = {}, {}  # name -> spec; (template, task) -> component name
+    for task, rows in fit_rows.items():
+        for template in templates:
+            params = task_params(template, rows, use_labels=use_labels)
+            if params is None:
+                continue
+            name = component_name(template, params)
+            components.setdefault(name, {"template": template, **params})
+            settings[(template, task)] = name
+    uncovered = [t for t in fit_rows if not any(task == t for (_, task) in settings)]
+    for t in uncovered:
+        logger.warning("no template's rule applies to %s (templates: %s)", t, ", ".join(templates))
+    signals = MixSignals(tasks=list(fit_rows), components=components)
+    answers = {}
+    for task, rows in fit_rows.items():
+        signals.chance[task] = chance(rows)
+        signals.estimated[task] = not use_labels
+        answers[task] = {name: rule_answers(get_template(spec["template"], **_params(spec)), rows)
+                         for name, spec in components.items()}
+        for name in components:
+            keep = _applies(answers[task][name])
+            cov = len(keep) / len(rows)
+            if use_labels:
+                acc = agreement(rows, answers[task][name], gold(rows), keep) if keep else None
+            else:
+                acc = _label_model_accuracy(answers[task], name, rows)
+            signals.rule_accuracy.setdefault(name, {})[task] = acc
+            signals.coverage.setdefault(name, {})[task] = cov
+    return signals, answers
+
+
+def _params(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != "template"}
+
+
+def alignment(rows: TaskRows, model_answers: Sequence, rule_answers_: Sequence) -> Optional[float]:
+    """Template alignment: the task metric of the model's answers against the rule's, where the rule applies."""
+    keep = _applies(rule_answers_)
+    if not keep:
+        return None
+    targets = [a if (a is None or rows.kind == "multiple_choice") else [a] for a in rule_answers_]
+    return agreement(rows, model_answers, targets, keep)
+
+
+def explained_share(acc_before: Sequence[float], acc_after: Sequence[float], align_before: Sequence[float],
+                    align_after: Sequence[float]) -> dict:
+    """How much of the accuracy change is explained by the alignment change across (template, task)
+    pairs: the least-squares slope, R^2 and Pearson r of d(accuracy) on d(alignment)."""
+    da = np.asarray(acc_after, float) - np.asarray(acc_before, float)
+    dl = np.asarray(align_after, float) - np.asarray(align_before, float)
+    ok = np.isfinite(da) & np.isfinite(dl)
+    da, dl = da[ok], dl[ok]
+    if len(da) < 3 or np.std(dl) == 0 or np.std(da) == 0:
+        return {"pairs": int(len(da)), "slope": None, "r2": None, "pearson_r": None}
+    slope, intercept = np.polyfit(dl, da, 1)
+    r = float(np.corrcoef(dl, da)[0, 1])
+    return {"pairs": int(len(da)), "slope": float(slope), "intercept": float(intercept), "r2": r * r, "pearson_r": r}

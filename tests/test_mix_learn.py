@@ -1,0 +1,237 @@
+"""Cookbook-Mix: signals on real-format tasks, the mixing methods, and `mix learn` end to end."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from cookbook_datasets import load_dataset
+from cookbook_datasets.cli import main
+from cookbook_datasets.mixing import MixLearnConfig, MixSignals, get_method, learn, measure, read_mix
+from cookbook_datasets.mixing.laws import fit_law
+from cookbook_datasets.mixing.signals import compute_signals, explained_share
+from cookbook_datasets.mixing.task_rows import load_task_rows
+
+WORDS = ("river stone lamp garden silver window tiger candle forest mirror violin harbor pepper rocket meadow "
+         "saddle lantern orchid canyon falcon").split()
+
+
+def _nli_task(path, n=90, seed=0):
+    """An NIV2-format NLI task whose labels (E/N/C) follow the word-overlap rule."""
+    rng = random.Random(seed)
+
+    def item():
+        premise = rng.sample(WORDS, 8)
+        label = rng.choice("ENC")
+        inside = {"E": 3, "N": 1, "C": 0}[label]
+        outside = [w for w in WORDS if w not in premise]
+        hyp = rng.sample(premise, inside) + rng.sample(outside, 3 - inside)
+        return {"input": f"Premise: The {' '.join(premise)}.\nHypothesis: A {' '.join(hyp)}.", "output": [label]}
+
+    data = {"Definition": ["Answer E (entailment), N (neutral) or C (contradiction)."],
+            "Positive Examples": [item() for _ in range(3)], "Instances": [item() for _ in range(n)]}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _choice_task(path, n=90, seed=1):
+    """A multiple-choice task whose answer is the option sharing most words with the question."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        q = rng.sample(WORDS, 6)
+        right = rng.sample(q, 3) + rng.sample(WORDS, 1)
+        options = [right] + [rng.sample([w for w in WORDS if w not in q], 4) for _ in range(2)]
+        order = rng.sample(range(3), 3)
+        lines.append(json.dumps({"id": str(i), "question": " ".join(q) + "?",
+                                 "choices": [" ".join(options[j]) for j in order], "label": order.index(0)}))
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _generation_task(path, n=40):
+    data = {"Definition": ["Rewrite the sentence."], "Positive Examples": [{"input": "a b", "output": "b a"}] * 2,
+            "Instances": [{"input": f"sentence number {i} to rewrite", "output": [f"rewritten {i} " * 3]}
+                          for i in range(n)]}
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def tasks(tmp_path):
+    return [_nli_task(tmp_path / "toy_nli.json"), _choice_task(tmp_path / "toy_choice.jsonl")]
+
+
+# -- rows and signals ------------------------------------------------------------------------------
+def test_fit_rows_and_scored_rows_never_overlap(tasks):
+    fit, held = load_task_rows(tasks[0], fit_size=30, eval_size=50, seed=3)
+    assert len(fit) == 30 and len(held) == 50 and not set(fit.rows) & set(held.rows)
+    with pytest.raises(ValueError, match="fit_size"):
+        load_task_rows(tasks[0], fit_size=90, eval_size=5)
+
+
+def test_label_words_are_the_tasks_own_labels_and_the_rule_solves_a_rule_made_task(tasks):
+    fit = {r.name: r for r in (load_task_rows(p, 40, 20)[0] for p in tasks)}
+    signals, _ = compute_signals(fit, ["nli", "multiple_choice_qa", "sort_words"])
+    assert "nli[E/N/C]" in signals.components  # entailment -> "E", neutral -> "N", contradiction -> "C"
+    assert signals.components["nli[E/N/C]"] == {"template": "nli", "label_words": ["E", "N", "C"]}
+    assert signals.rule_accuracy["nli[E/N/C]"]["toy_nli"] == 1.0
+    assert signals.rule_accuracy["multiple_choice_qa"]["toy_choice"] == 1.0
+    assert signals.rule_accuracy["nli[E/N/C]"]["toy_choice"] is None  # a label rule cannot pick these options
+    assert "sort_words" not in signals.components  # its rule does not apply to real inputs
+    help_ = signals.helpfulness()
+    assert help_["nli[E/N/C]"]["toy_nli"] > 0.5 and help_["multiple_choice_qa"]["toy_nli"] == 0
+
+
+def test_without_labels_the_accuracy_is_estimated_from_the_rules_agreement(tasks):
+    fit = {r.name: r for r in (load_task_rows(p, 40, 20)[0] for p in tasks)}
+    signals, _ = compute_signals(fit, ["nli", "entity_matching", "paraphrase_detection"], use_labels=False)
+    assert signals.estimated["toy_nli"] is True
+    assert "nli[E/N/C]" in signals.components  # named labels still set the words (from the label set)
+    assert any(a is not None for a in signals.rule_accuracy["nli[E/N/C]"].values())
+
+
+# -- methods -----------------------------------------------------------------------------------------
+def _signals():
+    return MixSignals(tasks=["a", "b"], components={"x": {"template": "nli"}, "y": {"template": "yes_no_qa"},
+                                                    "z": {"template": "shared_words"}},
+                      rule_accuracy={"x": {"a": 0.9, "b": None}, "y": {"a": 0.5, "b": 0.7}, "z": {"a": None, "b": 0.4}},
+                      coverage={"x": {"a": 1.0, "b": 0.0}, "y": {"a": 1.0, "b": 1.0}, "z": {"a": 0.0, "b": 1.0}},
+                      chance={"a": 0.5, "b": 0.5}, base_scores={"a": 0.5, "b": 0.5})
+
+
+def test_rules_gives_every_task_its_most_helpful_template():
+    method = get_method("rules")
+    w = method.fit(_signals())
+    assert w == pytest.approx({"x": 0.5, "y": 0.5, "z": 0.0})  # a: all on x; b: all on y (z is below chance)
+    assert method.explain()["tasks_without_a_helpful_rule"] == []
+
+
+def test_rules_says_when_no_template_helps_a_task_and_spreads_its_share(caplog):
+    s = _signals()
+    s.rule_accuracy["y"]["b"] = 0.3
+    method = get_method("rules")
+    w = method.fit(s)
+    assert method.explain()["tasks_without_a_helpful_rule"] == ["b"]
+    assert w["z"] == pytest.approx(1 / 6) and w["x"] == pytest.approx(0.5 + 1 / 6)
+    assert "no template's rule beats chance on b" in caplog.text
+
+
+def test_mixing_laws_recover_a_known_law_and_pick_by_held_out_error():
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(3), size=12)
+    y = 0.2 + X @ np.array([0.3, -0.1, 0.05])
+    law = fit_law(X, y, kind="linear", alpha=1e-8)
+    assert law.loo_error < 1e-6 and np.allclose(law.predict(X), y, atol=1e-6)
+    y_exp = np.exp(-1.0 + X @ np.array([2.0, 0.0, -1.0])) - 0.05
+    assert fit_law(X, y_exp, kind="auto", alpha=1e-8).kind == "log_linear"
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_law(X[:2], y[:2])
+
+
+def test_proxy_maximises_the_predicted_gain_and_protects_every_task():
+    s = _signals()
+    method = get_method("proxy", num_random=4, seed=0)
+    runs = method.runs(list(s.components))
+    assert len(runs) == 3 + 4 and runs[0] == {"x": 1.0}
+    # x helps a a lot but hurts b; y helps b; z does nothing: the best mean keeps b at its base,
+    # which the linear truth puts at x = 2/3, y = 1/3
+    truth = {"a": np.array([0.4, 0.0, 0.0]), "b": np.array([-0.1, 0.2, 0.0])}
+    for r in runs:
+        w = np.array([r.get(c, 0.0) for c in s.components])
+        s.runs.append({"weights": r, "scores": {t: 0.5 + float(w @ truth[t]) for t in s.tasks}})
+    w = method.fit(s)
+    gains = method.explain()["predicted_gain"]
+    assert min(gains.values()) >= -0.01  # no task predicted below base
+    assert 0.5 < w["x"] < 0.7 and w["y"] > 0.25 and w["z"] < 0.1
+    assert get_method("uniform").fit(s) == pytest.approx({"x": 1 / 3, "y": 1 / 3, "z": 1 / 3})
+    best = get_method("best-single")
+    assert best.fit(s) == {"x": 1.0, "y": 0.0, "z": 0.0}  # the best mean over both tasks alone (0.65 vs 0.6)
+
+
+def test_unknown_methods_and_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="did you mean 'rules'"):
+        get_method("rule")
+    with pytest.raises(ValueError, match="sharpness"):
+        get_method("rules", sharpness=0)
+    with pytest.raises(ValueError, match="bad parameters for mixing method 'proxy'"):
+        get_method("proxy", temperature=1)
+
+
+def test_explained_share_is_the_regression_of_accuracy_gains_on_alignment_gains():
+    before = [0.2, 0.3, 0.4, 0.5]
+    out = explained_share(before, [0.3, 0.5, 0.4, 0.8], [0.1, 0.1, 0.1, 0.1], [0.2, 0.3, 0.1, 0.4])
+    assert out["slope"] == pytest.approx(1.0) and out["r2"] == pytest.approx(1.0)
+
+
+# -- mix learn / mix signals end to end --------------------------------------------------------------
+def test_mix_learn_rules_writes_the_weights_report_and_a_trainable_mixture(tasks, tmp_path, capsys):
+    out = tmp_path / "mix"
+    assert main(["mix", "learn", "--tasks", *map(str, tasks), "--templates", "nli", "multiple_choice_qa",
+                 "shared_words", "--no-model", "--fit-size", "30", "--eval-size", "20", "--num-examples", "60",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "nli[E/N/C]" in printed and "multiple_choice_qa" in printed
+    mix = read_mix(out / "mix.json")
+    assert mix["weights"] == pytest.approx({"nli[E/N/C]": 0.5, "multiple_choice_qa": 0.5})
+    assert mix["method"] == "rules" and len(mix["fit_rows"]["toy_nli"]) == 30
+    for name in ("report.md", "weights.png", "signals.png", "data/README.md", "data/sft_recipe.yaml"):
+        assert (out / name).exists(), name
+    rows = load_dataset("mixture", weights=str(out / "mix.json"), num_examples=40, split="train")
+    nli_answers = {r[0]["content"] for r, s in zip(rows["completion"], rows["source"]) if s == "nli[E/N/C]"}
+    assert nli_answers <= {"E", "N", "C"}  # template rows answer the way the task is scored
+
+
+def test_mix_signals_prints_rule_accuracy_and_the_models_alignment(tasks, tmp_path, capsys):
+    assert main(["mix", "signals", "--tasks", *map(str, tasks), "--templates", "nli", "multiple_choice_qa",
+                 "--model", "tiny-random", "--fit-size", "12", "--eval-size", "5", "--out", str(tmp_path / "s")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("nli[E/N/C]") and "toy_nli" in line)
+    acc, cover, chance, align = row.split()[-4:]
+    assert float(acc) == 1.0 and float(cover) == 1.0 and 0 <= float(align) <= 1
+    assert any(line.startswith("Untuned model on the fit rows") for line in lines)
+
+
+def test_a_task_no_template_maps_to_is_reported_and_falls_back(tasks, tmp_path, capsys):
+    gen = _generation_task(tmp_path / "toy_rewrite.json")
+    assert main(["mix", "signals", "--tasks", str(gen), str(tasks[0]), "--templates", "nli", "--no-model",
+                 "--fit-size", "10", "--eval-size", "5", "--out", str(tmp_path / "s")]) == 0
+    assert "No template maps to: toy_rewrite" in capsys.readouterr().out
+    mix = learn(MixLearnConfig(tasks=[str(gen), str(tasks[0])], out=str(tmp_path / "m"), templates=["nli"],
+                               use_model=False, fit_size=10, eval_size=5, num_examples=20))
+    assert mix["explanation"]["tasks_without_a_helpful_rule"] == ["toy_rewrite"]
+    assert "No rule beats chance on: toy_rewrite" in (tmp_path / "m" / "report.md").read_text()
+
+
+def test_mix_learn_proxy_trains_each_proxy_once_and_resumes(tasks, tmp_path, monkeypatch):
+    import importlib
+
+    learn_module = importlib.import_module("cookbook_datasets.mixing.learn")  # the module, not the function
+    trained = []
+    real = learn_module.train_mixture
+
+    def counting(weights, *a, **kw):
+        trained.append(dict(weights))
+        return real(weights, *a, **kw)
+
+    monkeypatch.setattr(learn_module, "train_mixture", counting)
+    config = MixLearnConfig(tasks=[str(t) for t in tasks], out=str(tmp_path / "p"), templates=["nli", "multiple_choice_qa"],
+                            model="tiny-random", method="proxy", method_params={"num_random": 1}, fit_size=8,
+                            eval_size=4, proxy_steps=1, proxy_rows=16, batch_size=4, num_examples=20)
+    mix = learn(config)
+    assert len(trained) == 3 and mix["budget"]["proxy_runs"] == 3  # 2 components alone + 1 random mixture
+    assert set(mix["explanation"]["predicted_gain"]) == {"toy_nli", "toy_choice"}
+    learn(config)
+    assert len(trained) == 3  # every proxy run was cached
+    with pytest.raises(ValueError, match="other settings"):
+        learn(MixLearnConfig(**{**config.__dict__, "fit_size": 9}))
+
+
+def test_bad_learn_configs_are_refused(tasks, tmp_path):
+    with pytest.raises(ValueError, match="at least one task"):
+        MixLearnConfig(tasks=[], out=str(tmp_path))
+    with pytest.raises(ValueError, match="fine-tunes the model"):
+        MixLearnConfig(tasks=[str(tasks[0])], out=str(tmp_path), method="proxy", use_model=False)
+    with pytest.raises(FileNotFoundError, match="neither a task file"):
+        MixLearnConfig(tasks=["nope.json"], out=str(tmp_path)).task_files()
