@@ -100,6 +100,8 @@ class Cookbook(datasets.ArrowBasedBuilder):
         template_cls = get_template_class(config_name)  # unknown names list the valid ones
         params = dict(kwargs.pop("template_params", None) or {})
         params.update({k: kwargs.pop(k) for k in list(kwargs) if k not in _CONFIG_FIELDS | _BUILDER_ARGS})
+        # a tuple and a list of the same label words are the same data: one cache entry
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
         get_template(config_name, **params)  # validates the template parameters
         config_kwargs = {k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS}
         CookbookConfig(name=config_name, **config_kwargs)  # validates before anything is created

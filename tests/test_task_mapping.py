@@ -455,3 +455,11 @@ def test_bad_task_files_name_the_file_and_the_field(tmp_path, content, suffix, n
     with pytest.raises(ValueError) as err:
         load_task_examples(path)
     assert str(path) in str(err.value) and named in str(err.value)
+
+
+def test_label_words_as_a_tuple_or_a_list_share_one_cache_entry(tmp_path):
+    from cookbook_datasets.builders import Cookbook
+
+    a = Cookbook(config_name="nli", num_examples=10, label_words=("a", "b", "c"), cache_dir=str(tmp_path))
+    b = Cookbook(config_name="nli", num_examples=10, label_words=["a", "b", "c"], cache_dir=str(tmp_path))
+    assert a.cache_dir == b.cache_dir
