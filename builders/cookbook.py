@@ -10,22 +10,19 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-import math
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
 import datasets
 from datasets.builder import Key
 
-from cookbook_datasets.rows import FORMATS, constant_strings, row_features, rows_table
+from cookbook_datasets.rows import constant_strings, row_features, rows_table
 from cookbook_datasets.seeding import stream_key
+from cookbook_datasets.generated_splits import check_fields, shard_ranges, split_sizes
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 
 SPLITS = (datasets.Split.TRAIN, datasets.Split.VALIDATION, datasets.Split.TEST)
 _BATCH = 8192  # rows per Arrow table: large batches amortise the per-table costs of datasets' writer
-_ROWS_PER_SHARD = 32768  # shards are the unit of work for num_proc and streaming ranks
-_MIN_SHARDS = 8  # so that small datasets still spread over a few processes
-_MAX_SHARDS = 1024
 
 
 @dataclass
@@ -47,21 +44,10 @@ class CookbookConfig(datasets.BuilderConfig):
         self.validate()
 
     def validate(self):
-        for name in ("num_examples", "num_eval_examples"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{name} must be a positive integer or None (got {value!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer (got {self.seed!r})")
-        if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {list(FORMATS)} (got {self.format!r})")
+        check_fields(self.num_examples, self.num_eval_examples, self.seed, self.format)
 
     def split_sizes(self) -> dict[str, Optional[int]]:
-        n = self.num_examples
-        n_eval = self.num_eval_examples
-        if n_eval is None and n is not None:
-            n_eval = max(1, n // 10)
-        return {"train": n, "validation": n_eval, "test": n_eval}
+        return split_sizes(self.num_examples, self.num_eval_examples)
 
     def template(self):
         return get_template(self.name, **self.template_params)
@@ -131,12 +117,7 @@ class Cookbook(datasets.ArrowBasedBuilder):
             if size is None and not streaming:
                 raise ValueError("num_examples=None (unbounded) needs streaming=True; "
                                  "give a positive num_examples to build a dataset")
-            if size is None:
-                shards = [(0, None)]
-            else:
-                num_shards = min(_MAX_SHARDS, max(_MIN_SHARDS, math.ceil(size / _ROWS_PER_SHARD)), size)
-                bounds = [size * i // num_shards for i in range(num_shards + 1)]
-                shards = list(zip(bounds[:-1], bounds[1:]))
+            shards = shard_ranges(size)
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))
         return generators
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from dataclasses import dataclass, field, fields
 from typing import Optional, Union
 
@@ -21,16 +20,14 @@ import pyarrow as pa
 from datasets.builder import Key
 
 from cookbook_datasets.mixing.components import build_components, components_hash, validate_weights
-from cookbook_datasets.mixing.interleave import (STOPPING_STRATEGIES, draw_blocks, draws, mixture_length, row_indices,
+from cookbook_datasets.mixing.interleave import (draw_blocks, draws, mixture_length, row_indices,
                                                  validate_stopping_strategy)
 from cookbook_datasets.mixing.mix_file import read_mix
-from cookbook_datasets.rows import FORMATS, row_features
+from cookbook_datasets.rows import row_features
 from cookbook_datasets.seeding import stream_key
+from cookbook_datasets.generated_splits import check_fields, shard_ranges, split_sizes
 
 _BATCH = 8192
-_ROWS_PER_SHARD = 32768
-_MIN_SHARDS = 8
-_MAX_SHARDS = 1024
 
 
 @dataclass
@@ -64,14 +61,7 @@ class MixtureConfig(datasets.BuilderConfig):
             self.components = {**mix.get("components", {}), **self.components}
         if self.weights is not None:
             self.weights = validate_weights(self.weights)
-        for name in ("num_examples", "num_eval_examples"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{name} must be a positive integer or None (got {value!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer (got {self.seed!r})")
-        if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {list(FORMATS)} (got {self.format!r})")
+        check_fields(self.num_examples, self.num_eval_examples, self.seed, self.format)
         validate_stopping_strategy(self.stopping_strategy)
         for name in ("components", "params"):
             if not isinstance(getattr(self, name), dict):
@@ -89,10 +79,7 @@ class MixtureConfig(datasets.BuilderConfig):
         return int.from_bytes(stream_key(self.seed, "mixture", split)[:4], "little")
 
     def split_caps(self) -> dict[str, Optional[int]]:
-        n, n_eval = self.num_examples, self.num_eval_examples
-        if n_eval is None and n is not None:
-            n_eval = max(1, n // 10)
-        return {"train": n, "validation": n_eval, "test": n_eval}
+        return split_sizes(self.num_examples, self.num_eval_examples)
 
 
 _CONFIG_FIELDS = {f.name for f in fields(MixtureConfig)}
@@ -161,12 +148,7 @@ class Mixture(datasets.ArrowBasedBuilder):
             if size is None and not streaming:
                 raise ValueError("this mixture of templates has no end (num_examples=None): use streaming=True "
                                  "or give a positive num_examples")
-            if size is None:
-                shards = [(0, None)]
-            else:
-                num_shards = min(_MAX_SHARDS, max(_MIN_SHARDS, math.ceil(size / _ROWS_PER_SHARD)), size)
-                bounds = [size * i // num_shards for i in range(num_shards + 1)]
-                shards = list(zip(bounds[:-1], bounds[1:]))
+            shards = shard_ranges(size)
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": split}))
         return generators
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-import datasets
 
 from .hub_layout import push_to_hub as _push
 from .hub_layout import write_hub_layout

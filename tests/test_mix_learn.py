@@ -8,7 +8,7 @@ import pytest
 
 from cookbook_datasets import load_dataset
 from cookbook_datasets.cli import main
-from cookbook_datasets.mixing import MixLearnConfig, MixSignals, get_method, learn, measure, read_mix
+from cookbook_datasets.mixing import MixLearnConfig, MixSignals, get_method, learn, read_mix
 from cookbook_datasets.mixing.laws import fit_law
 from cookbook_datasets.mixing.signals import compute_signals, explained_share
 from cookbook_datasets.mixing.task_rows import load_task_rows
