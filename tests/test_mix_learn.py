@@ -235,3 +235,18 @@ def test_bad_learn_configs_are_refused(tasks, tmp_path):
         MixLearnConfig(tasks=[str(tasks[0])], out=str(tmp_path), method="proxy", use_model=False)
     with pytest.raises(FileNotFoundError, match="neither a task file"):
         MixLearnConfig(tasks=["nope.json"], out=str(tmp_path)).task_files()
+
+
+@pytest.mark.slow
+def test_on_real_tasks_the_rules_speak_each_tasks_labels_and_approximate_it(shared_data):
+    import os
+
+    niv2 = os.path.join(shared_data, "niv2", "dev")
+    paths = [os.path.join(niv2, f"{t}.json") for t in ("task1344_glue_entailment_classification",
+                                                        "task1385_anli_r1_entailment", "task039_qasc_find_overlapping_words")]
+    fit = {r.name: r for r in (load_task_rows(p, 60, 20)[0] for p in paths)}
+    signals, _ = compute_signals(fit, ["nli", "shared_words"])
+    words = {c: s.get("label_words") for c, s in signals.components.items() if s["template"] == "nli"}
+    assert ["Entailment", "Neutral", "Contradiction"] in words.values()  # anli's labels, by name
+    assert any(w is not None and set(w) == {"0", "1"} for w in words.values())  # glue's 0/1, by accuracy
+    assert signals.rule_accuracy["shared_words"]["task039_qasc_find_overlapping_words"] > 0.4  # ROUGE-L
