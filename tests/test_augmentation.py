@@ -492,3 +492,20 @@ def test_augmentation_against_transformers_serve(tiny_model, seed_file, tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_check_shows_a_well_formed_seed_and_a_half_question_first():
+    from cookbook_datasets.augmentation.strategies.new_question import check_messages
+
+    messages = check_messages("Ann has 4 pens and buys 2. How many now?", "Bob has 3 cups. He buys 5 more. How many?")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[2]["content"] == "YES" and messages[4]["content"] == "NO"
+    assert messages[3]["content"] == "Bob has 3 cups. He"  # the seed's first half asks nothing
+    assert messages[-1]["content"] == "Ann has 4 pens and buys 2. How many now?"
+
+
+def test_a_written_statement_that_asks_nothing_is_not_a_question():
+    from cookbook_datasets.augmentation.strategies.base import parse_question
+
+    assert parse_question("Lena has 33 shells now.", "Lena has 3 shells. How many now?") == (None, "not_a_question")
+    assert parse_question("Tom has 4 cups. How many now?", "Lena has 3 shells. How many now?")[1] is None

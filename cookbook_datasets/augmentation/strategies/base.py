@@ -117,4 +117,6 @@ def parse_question(text: str, original: str) -> tuple[Optional[str], Optional[st
         return None, "same_as_seed"
     if len(text) > 4 * len(original) + 200:
         return None, "question_too_long"
+    if "?" in original and "?" not in text:  # a statement ("Lena has 33 shells now.") asks nothing
+        return None, "not_a_question"
     return text, None

@@ -18,11 +18,20 @@ def new_question_messages(seed: dict) -> list:
             {"role": "user", "content": f"Example problem:\n{seed['question']}\n\nExample answer:\n{seed['answer']}"}]
 
 
-def check_messages(question: str) -> list:
+def check_messages(question: str, example: str | None = None) -> list:
+    """The check; with a seed question ``example``, two demonstrations first: the seed (YES) and its
+    first half, which asks nothing (NO). Small teachers answer the bare instruction with prose that
+    says neither; shown the two turns, they answer YES or NO."""
+    demos = []
+    if example:
+        words = example.split()
+        demos = [{"role": "user", "content": example}, {"role": "assistant", "content": "YES"},
+                 {"role": "user", "content": " ".join(words[:max(2, len(words) // 2)])},
+                 {"role": "assistant", "content": "NO"}]
     return [{"role": "system", "content": "You review problems. Reply YES if the problem is well formed and has one "
                                           "definite answer that can be worked out from what it says, otherwise NO. "
                                           "Reply with YES or NO only."},
-            {"role": "user", "content": question}]
+            *demos, {"role": "user", "content": question}]
 
 
 def parse_verdict(text: str):
@@ -47,7 +56,8 @@ class NewQuestion:
             outcome.question, outcome.dropped = parse_question(reply.text, ctx.seeds[outcome.step.seed_index]["question"])
 
         live = [o for o in outcomes if o.dropped is None]
-        calls = [Call("check", check_messages(o.question), ctx.check_params()) for o in live]
+        calls = [Call("check", check_messages(o.question, ctx.seeds[o.step.seed_index]["question"]), ctx.check_params())
+                 for o in live]
         for outcome, reply in zip(live, teacher.ask(calls, desc="new_question: checks")):
             outcome.charge("check")
             verdict = parse_verdict(reply.text)
