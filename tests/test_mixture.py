@@ -209,3 +209,14 @@ def test_trl_sft_runs_the_written_recipe_as_it_is(tmp_path, cache_dir):
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "trained" / "adapter_config.json").exists()
+
+
+def test_another_builder_of_this_package_is_a_component(cache_dir):
+    ds = load_dataset("mixture", weights={"nli": 1, "sorted": 1}, num_examples=None, split="train", cache_dir=cache_dir,
+                      components={"sorted": {"path": "cookbook", "name": "sort_words", "num_examples": 10,
+                                             "num_eval_examples": 2}})
+    counts = Counter(ds["source"])
+    assert counts["sorted"] == 10  # first_exhausted: the finite builder's 10 train rows, then the mixture ends
+    alone = load_dataset("cookbook", "sort_words", num_examples=10, num_eval_examples=2, split="train",
+                         cache_dir=cache_dir)
+    assert ds.filter(lambda r: r["source"] == "sorted")["prompt"] == alone["prompt"]
