@@ -509,3 +509,13 @@ def test_a_written_statement_that_asks_nothing_is_not_a_question():
 
     assert parse_question("Lena has 33 shells now.", "Lena has 3 shells. How many now?") == (None, "not_a_question")
     assert parse_question("Tom has 4 cups. How many now?", "Lena has 3 shells. How many now?")[1] is None
+
+
+def test_the_new_question_request_shows_another_seed_problem_as_the_kind_of_reply_wanted():
+    from cookbook_datasets.augmentation.strategies.new_question import new_question_messages
+
+    a, b, seed = ({"question": f"Q{i}?", "answer": f"#### {i}"} for i in range(3))
+    messages = new_question_messages(seed, (a, b))
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "Q0?" in messages[1]["content"] and messages[2]["content"] == "Q1?" and "Q2?" in messages[3]["content"]
+    assert len(new_question_messages(seed)) == 2  # a one-seed set has no demonstration to show

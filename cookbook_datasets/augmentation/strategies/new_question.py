@@ -11,11 +11,21 @@ from ..teacher import Call
 from .base import Outcome, TaskContext, answer_call, parse_answer, parse_question
 
 
-def new_question_messages(seed: dict) -> list:
+def _ask(seed: dict) -> str:
+    return f"Example problem:\n{seed['question']}\n\nExample answer:\n{seed['answer']}"
+
+
+def new_question_messages(seed: dict, others: tuple = ()) -> list:
+    """The request; with two other seeds ``others`` = (a, b), one demonstration first: a as the
+    example and b, another seed problem, as the new problem. Small teachers asked without one solve
+    the example instead of writing a problem; the demonstration uses seed data only."""
+    demo = []
+    if len(others) >= 2:
+        demo = [{"role": "user", "content": _ask(others[0])}, {"role": "assistant", "content": others[1]["question"]}]
     return [{"role": "system", "content": "You write new practice problems. Write one new problem of the same kind and "
                                           "difficulty as the example, with different numbers or facts, so that its "
                                           "answer is different. Reply with the new problem only, do not solve it."},
-            {"role": "user", "content": f"Example problem:\n{seed['question']}\n\nExample answer:\n{seed['answer']}"}]
+            *demo, {"role": "user", "content": _ask(seed)}]
 
 
 def check_messages(question: str, example: str | None = None) -> list:
@@ -49,8 +59,9 @@ class NewQuestion:
 
     def run(self, steps: list, teacher, ctx: TaskContext) -> list[Outcome]:
         outcomes = [Outcome(step) for step in steps]
-        calls = [Call("new_question", new_question_messages(ctx.seeds[s.seed_index]), ctx.question_params(),
-                      s.sample_index) for s in steps]
+        calls = [Call("new_question", new_question_messages(ctx.seeds[s.seed_index],
+                                                            tuple(ctx.demonstrations(exclude=s.seed_index)[:2])),
+                      ctx.question_params(), s.sample_index) for s in steps]
         for outcome, reply in zip(outcomes, teacher.ask(calls, desc="new_question: questions")):
             outcome.charge("new_question")
             outcome.question, outcome.dropped = parse_question(reply.text, ctx.seeds[outcome.step.seed_index]["question"])
