@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--work", default="runs/cookbook_mix")
     p.add_argument("--model", default="smollm2-135m")
     p.add_argument("--tasks", nargs="*", default=None, help="task files (default: GPT4ALL dev + 6 NIV2 dev tasks)")
-    p.add_argument("--fit-size", type=int, default=40)
+    p.add_argument("--fit-size", type=int, default=30)
     p.add_argument("--eval-size", type=int, default=50)
     p.add_argument("--steps", type=int, default=40, help="LoRA steps of every fine-tune (proxies and arms)")
     p.add_argument("--rows", type=int, default=320, help="mixture rows each fine-tune draws from")
