@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_files import atomic_json as _atomic_json
+
 logger = logging.getLogger(__name__)
 
 KINDS = ("answer", "rephrase", "new_question", "check")
@@ -32,13 +34,7 @@ class BudgetExhausted(RuntimeError):
 
 
 def atomic_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    _atomic_json(path, data, indent=1)
 
 
 class Ledger:

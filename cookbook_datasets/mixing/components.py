@@ -93,13 +93,13 @@ class DatasetComponent:
             if len(ds) == 0:
                 raise ValueError(f"mixture component {name!r}: split {split!r} is empty")
         self._schema = features.arrow_schema
+        self._arrow = {split: ds.with_format("arrow") for split, ds in loaded.items()}  # made once, read per batch
 
     def length(self, split: str) -> Optional[int]:
         return len(self.data[split])
 
     def rows(self, split: str, indices: np.ndarray) -> pa.Table:
-        ds = self.data[split]
-        table = ds.with_format("arrow")[(indices % len(ds)).tolist()]
+        table = self._arrow[split][(indices % len(self.data[split])).tolist()]
         n = table.num_rows
         meta = table.column("meta") if "meta" in table.column_names else constant_strings("{}", n)
         table = pa.table({"prompt": table.column("prompt"), "completion": table.column("completion"),

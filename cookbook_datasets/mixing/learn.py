@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_files import atomic_json as _atomic_json
 from ..models import DEFAULT_MODEL
 from .base import MixSignals, normalise
 from .methods import METHODS, get_method
@@ -83,13 +83,6 @@ class MixLearnConfig:
             else:
                 raise FileNotFoundError(f"task {spec!r} is neither a task file nor a directory")
         return files
-
-
-def _atomic_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 def _key(data) -> str:

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Mapping, Optional
 
+from ..atomic_files import atomic_json
+
 FORMAT = "cookbook-mix"
 VERSION = 1
 
@@ -29,11 +31,7 @@ def write_mix(path: str | os.PathLike, weights: Mapping[str, float], *, params: 
     data = {"format": FORMAT, "version": VERSION, "package_version": __version__, "weights": dict(weights),
             "params": {k: dict(v) for k, v in (params or {}).items()}, "components": dict(components or {}),
             "template_code_hashes": code, **record}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
-    return path
+    return atomic_json(path, data)
 
 
 def read_mix(path: str | os.PathLike) -> dict:

@@ -109,9 +109,21 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         need = min(len(cls.label_roles), len(labels))
         options = [w for w in itertools.islice(itertools.product(*choices), _MAX_WORD_ASSIGNMENTS) if len(set(w)) >= need]
 
+        # The rule's role per row does not depend on the words: map it once, then name it per candidate.
+        template = get_template(template_name)
+        roles = []
+        for example in judge.examples.examples:
+            inputs = template.from_task_example(example)
+            roles.append(None if inputs is None else template.rule(inputs))
+        targets = gold(judge)
+
         def rank(words):
-            acc, _ = rule_accuracy(get_template(template_name, label_words=list(words)), judge)
-            return -1.0 if acc is None else acc
+            said = [None if r is None else words[cls.label_roles.index(r)] for r in roles]
+            if judge.kind == "multiple_choice":
+                options = [[_norm(c) for c in e.get("choices", [])] for e in judge.examples.examples]
+                said = [None if w is None or _norm(w) not in o else o.index(_norm(w)) for w, o in zip(said, options)]
+            keep = _applies(said)
+            return agreement(judge, said, targets, keep) if keep else -1.0
 
         scored = [(rank(w), w) for w in options]
         if not scored or max(scored)[0] < 0:
