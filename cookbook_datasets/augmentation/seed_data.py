@@ -46,6 +46,8 @@ def _pair(row, where: str, question_field: Optional[str], answer_field: Optional
             looked = repr(given) if given else f"one of {list(aliases)} or '{schema}' messages"
             raise SeedDataError(f"{where}: no {role} field (looked for {looked}; the row has {sorted(row)}); "
                                 f"name it with {role}_field=")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # CSV and Parquet files type numeric answers as numbers
         if not isinstance(value, str) or not value.strip():
             raise SeedDataError(f"{where}: field {name!r} must be a non-empty string (got {value!r})")
         out.append(value.strip())
