@@ -81,9 +81,10 @@ def run_demo(config: DemoConfig) -> dict:
             model.eval()
         results[label] = evaluate_model(cfg, out=out / f"eval_{label}.json", model=model, tokenizer=tokenizer)
     paths = [out / "eval_base.json", out / "eval_tuned.json"]
-    table = compare(paths, labels=["base", "tuned"])
+    comparison = compare(paths, labels=["base", "tuned"])  # paired by row, with intervals
+    table = comparison.to_markdown()
     (out / "comparison.md").write_text(table)
-    plot_comparison(paths, out / "comparison.png", labels=["base", "tuned"])
+    plot_comparison(comparison, out / "comparison.png")
     summary = {"train": {k: card[k] for k in ("global_step", "train_seconds", "train_rows")},
                "comparison_table": str(out / "comparison.md"), "plot": str(out / "comparison.png")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -11,7 +11,7 @@ def test_demo_mixes_trains_and_compares(tiny_model, tmp_path, capsys):
             "--max-steps", "2", "--eval-examples", "3"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "| task | metric | base | tuned | Δ |" in printed and "| nli |" in printed
+    assert "| task | metric | n | base | tuned | Δ tuned − base [95%] |" in printed and "| nli" in printed
     assert (out / "comparison.png").stat().st_size > 0
     assert (out / "adapter" / "adapter_config.json").exists()
     tuned = json.loads((out / "eval_tuned.json").read_text())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cookbook_datasets.cli import main
-from cookbook_datasets.eval import EvalConfig, TaskFormatError, compare, evaluate_model, load_tasks
+from cookbook_datasets.eval import EvalConfig, TaskFormatError, evaluate_model, load_tasks
 from cookbook_datasets.eval import harness
 from cookbook_datasets.eval.lm import loglikelihoods
 from cookbook_datasets.eval.tasks import load_multiple_choice
@@ -135,17 +135,6 @@ def test_evaluate_writes_json_and_markdown_and_resumes(tiny_model, task_dir, tmp
     monkeypatch.setattr(harness, "run_task", lambda *a, **k: calls.append(a[2].name))
     evaluate_model(config, out=out, model=tiny_model[0], tokenizer=tiny_model[1])
     assert calls == []  # every task was already scored with this configuration
-
-
-def test_compare_puts_runs_side_by_side(tmp_path):
-    def result(acc):
-        return {"model": "m", "tasks": {"piqa": {"kind": "multiple_choice", "num_examples": 3,
-                                                 "metrics": {"acc": acc, "acc_norm": acc}}}}
-
-    (tmp_path / "a.json").write_text(json.dumps(result(0.5)))
-    (tmp_path / "b.json").write_text(json.dumps(result(0.75)))
-    table = compare([tmp_path / "a.json", tmp_path / "b.json"], labels=["base", "tuned"])
-    assert "| task | metric | base | tuned | Δ |" in table and "| piqa | acc | 0.500 | 0.750 | +0.250 |" in table
 
 
 def test_cli_eval_and_compare(tiny_model, task_dir, tmp_path, capsys):
