@@ -1,0 +1,23 @@
+"""The user's target task, one concept for every method (evaluation, Cookbook-Mix, SELF-GUIDE,
+augmentation seed sets, DiverseEvol scoring).
+
+    task = load_task("niv2/task199_mnli.json")        # or .jsonl, task JSON, a template name
+    parts = task.split(fit=30, test=200, seed=0)       # disjoint, seeded, recorded by id
+    parts["test"].ids
+
+Loaders, one file each: ``niv2.py``, ``multiple_choice.py``, ``task_json.py``,
+``from_dataset.py`` (any dataset + a column mapping), ``template.py``; ``load.py`` dispatches.
+"""
+
+from .from_dataset import ColumnMapping, task_from_dataset
+from .load import load_task, load_task_file, load_tasks
+from .multiple_choice import load_multiple_choice
+from .niv2 import load_niv2
+from .split import TaskSplit, split_task
+from .task import KINDS, MAX_LABELS, Instance, Task, TaskFormatError, content_id, infer_kind, label_set
+from .task_json import load_task_json, task_from_dict
+from .template import template_task
+
+__all__ = ["KINDS", "MAX_LABELS", "ColumnMapping", "Instance", "Task", "TaskFormatError", "TaskSplit", "content_id",
+           "infer_kind", "label_set", "load_multiple_choice", "load_niv2", "load_task", "load_task_file",
+           "load_task_json", "load_tasks", "split_task", "task_from_dataset", "task_from_dict", "template_task"]
