@@ -1,0 +1,50 @@
+"""The ``cookbook`` command line: a thin layer over the Python API.
+
+One module per subcommand, each with ``add_parser(subparsers)`` (its options) and ``run(args)``
+(calls the Python API); this module only assembles them. Building the parser imports nothing
+heavy: torch, transformers and datasets load inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from . import augment, demo, eval, generate, mix, select, self_guide, templates, train
+from .options import HelpFormatter
+
+COMMANDS = (templates, generate, train, eval, select, self_guide, augment, mix, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cookbook", formatter_class=HelpFormatter,
+        description="Instruction-tuning data without annotators or a stronger LLM: Cookbook templates, SELF-GUIDE, "
+                    "budgeted augmentation, DiverseEvol. `cookbook COMMAND --help` shows a command's options.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(augment.spell_recommend(list(sys.argv[1:] if argv is None else argv)))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # a teacher or server that failed after its retries: say so, no traceback
+        from ..augmentation.teacher import TeacherError
+        from ..generation import GenerationError
+
+        if not isinstance(e, (TeacherError, GenerationError)):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1

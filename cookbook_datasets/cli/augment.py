@@ -1,0 +1,100 @@
+"""``cookbook augment SEED ...``: budgeted augmentation by a teacher; ``cookbook augment recommend``
+(also spelled ``augment-recommend``): which strategy fits a budget ratio."""
+
+from __future__ import annotations
+
+import json
+
+from .options import add_command, parse_assignments
+
+
+def add_parser(subparsers) -> None:
+    p = add_command(subparsers, "augment",
+                    "budgeted augmentation of a seed set by a teacher (see also: augment recommend)",
+                    description="cookbook augment SEED --strategy S --budget Q --teacher URL|SPEC --out DIR; "
+                                "cookbook augment recommend --seed-size N --budget Q [--curves DIR]")
+    p.add_argument("seed_data", metavar="SEED", help="seed set: .jsonl/.json file, Hub-layout directory or dataset name")
+    p.add_argument("--strategy", default="answer_aug", metavar="NAME", help="answer_aug, rephrase or new_question")
+    p.add_argument("--budget", type=int, required=True, metavar="Q", help="teacher queries to spend")
+    p.add_argument("--teacher", required=True, metavar="URL|SPEC",
+                   help="OpenAI-compatible server URL (http://host:port/v1) or model spec")
+    p.add_argument("--teacher-model", default=None, metavar="NAME",
+                   help="the served model's name (default: the one it serves)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (Hub layout; config = the strategy)")
+    p.add_argument("--work", default=None, metavar="DIR",
+                   help="ledger and response cache (default: OUT.work; reused to resume)")
+    p.add_argument("--cache", default=None, metavar="FILE",
+                   help="response cache file to share between runs (default: in --work)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight to a server")
+    p.add_argument("--verify", choices=["none", "gold"], default=None,
+                   help="check answers against ground truth (default: none)")
+    p.add_argument("--num-demonstrations", type=int, default=None, metavar="K",
+                   help="seed examples shown before each answer (default: 2)")
+    p.add_argument("--question-field", default=None, metavar="FIELD", help="the seed rows' question field (default: auto)")
+    p.add_argument("--answer-field", default=None, metavar="FIELD", help="the seed rows' answer field (default: auto)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="AugmentationConfig field, e.g. answer_temperature=0.8, include_seed=false (repeatable)")
+    p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="engine option, e.g. timeout=60, max_retries=3, api_key_env=MY_KEY (repeatable)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seed of the seed-set order and of every teacher sample (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    p.set_defaults(func=run)
+
+    p = add_command(subparsers, "augment-recommend",
+                    "which augmentation strategy fits BR = budget / seed size (also spelled: augment recommend)")
+    p.add_argument("--seed-size", type=int, required=True, metavar="N", help="|S|: seed examples")
+    p.add_argument("--budget", type=int, required=True, metavar="Q", help="teacher queries")
+    p.add_argument("--curves", default=None, metavar="PATH",
+                   help="pilot curves: directory or file of CSV (strategy,budget,score) or JSON "
+                        "(default: the paper's switch points)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the recommendation as JSON here")
+    p.set_defaults(func=run_recommend)
+
+
+def spell_recommend(argv: list[str]) -> list[str]:
+    """``augment recommend ...`` -> ``augment-recommend ...``: ``augment``'s other form takes a
+    positional SEED, so argparse cannot tell the two apart by itself."""
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is not None and argv[first:first + 2] == ["augment", "recommend"]:
+        argv = argv[:first] + ["augment-recommend"] + argv[first + 2:]
+    return argv
+
+
+def run(args) -> int:
+    from ..augmentation import augment_to_hub
+
+    params = parse_assignments(args.param, "--param")
+    for key in ("seed", "verify", "num_demonstrations"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    summary = augment_to_hub(args.seed_data, args.out, teacher=args.teacher, strategy=args.strategy,
+                             budget=args.budget, teacher_model=args.teacher_model, work_dir=args.work,
+                             cache_path=args.cache, concurrency=args.concurrency,
+                             engine_options=parse_assignments(args.engine_option, "--engine-option"),
+                             question_field=args.question_field, answer_field=args.answer_field,
+                             overwrite=args.overwrite, **params)
+    ledger = summary["ledger"]
+    print(f"{summary['strategy']}: {summary['kept']} new examples from {summary['steps']} steps over "
+          f"{summary['seed_size']} seeds (BR = {summary['budget_ratio']})")
+    print(f"Queries used {ledger['used_total']} of {ledger['budget']} ({json.dumps(ledger['used'])}); "
+          f"sent now {ledger['new_queries']}, from the cache {ledger['cache_hits']}; paid in all {ledger['paid_total']}"
+          + (f", lost in flight {ledger['lost_in_flight']}" if ledger["lost_in_flight"] else ""))
+    if summary["dropped"]:
+        print(f"Dropped: {json.dumps(summary['dropped'])}")
+    print(f"Wrote {summary['out']} ({summary['rows']} rows): "
+          f"datasets.load_dataset({summary['out']!r}, {summary['strategy']!r})")
+    return 0
+
+
+def run_recommend(args) -> int:
+    from pathlib import Path
+
+    from ..augmentation import recommend
+
+    rec = recommend(args.seed_size, args.budget, curves=args.curves)
+    print(rec.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(rec.to_dict(), indent=2))
+        print(f"Wrote {args.json}")
+    return 0
