@@ -20,7 +20,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .stats import PairedDifference, mean_stderr, paired_bootstrap, task_average_bootstrap, task_average_stderr
+from .stats import mean_stderr, paired_bootstrap, task_average_bootstrap, task_average_stderr
 
 AVERAGE = "task average"
 
@@ -51,7 +51,7 @@ class TaskComparison:
     metric: str
     n: int
     arms: list  # ArmScore per label, in the comparison's label order
-    differences: dict  # label -> PairedDifference (arm - baseline), for every label but the baseline
+    differences: dict  # label -> stats.PairedDifference (arm - baseline), for every label but the baseline
 
     def to_dict(self) -> dict:
         return {"task": self.task, "metric": self.metric, "n": self.n, "arms": [a.to_dict() for a in self.arms],

@@ -32,8 +32,11 @@ point, and the crossing of fitted a + b·ln Q curves; the paper: ~16 to 51), wha
 concurrent requests vs 1 at a time against the same server (one run), and the query cost of a
 fully cached re-run (target 0).
 
-Resumable: finished cells are kept in the results JSON; a killed cell replays its queries from
-the cache and resumes training from its checkpoints. Run it under the machine's CPU lock:
+Every strategy (and the seed set alone) is compared with answer augmentation in each grid cell on
+the same held-out instances: paired-bootstrap 95% intervals per cell and on the average over cells.
+
+Resumable: a cell finished with the same settings is kept (``<out>/arms/<cell>.json``); a killed
+cell replays its queries from the cache and resumes training from its checkpoints. Run it under the machine's CPU lock:
 
     flock /tmp/cookbook_cpu.lock python experiments/augmentation.py --out experiments/results/augmentation
     flock /tmp/cookbook_cpu.lock python experiments/augmentation.py --seed-sizes 4 --budgets 4 8 --max-steps 2 \\
@@ -42,7 +45,6 @@ the cache and resumes training from its checkpoints. Run it under the machine's 
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import logging
@@ -53,11 +55,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import Arms, experiment_parser, interval_section, paired_table, plot_intervals, settings, write_report
 
 STRATEGIES = ("answer_aug", "rephrase", "new_question")
 NAMES = ("Mia", "Noah", "Ava", "Liam", "Zoe", "Omar", "Lena", "Ravi", "Ines", "Theo")
 ITEMS = ("pens", "apples", "stamps", "marbles", "books", "cookies", "shells", "cards")
 SPLITS = {"seed": 1, "test": 2}
+# options that change no cell's result (the grid's extent, the throughput probe, the serving mode)
+NOT_IN_CELL_RECIPE = ("out", "work", "seed_sizes", "budgets", "strategies", "throughput_queries",
+                      "no_continuous_batching")
 
 
 # -- the task ----------------------------------------------------------------------------------------
@@ -139,14 +145,19 @@ class Server:
 
 
 # -- scoring -------------------------------------------------------------------------------------------
-def accuracy(texts: list[str], gold: list[dict]) -> float:
+def correct(texts: list[str], gold: list[dict]) -> list[float]:
+    """1.0 per answer whose final number is the gold one, else 0.0."""
     from cookbook_datasets.augmentation import get_checker
 
     checker = get_checker("final_number")
-    return sum(checker.matches(checker.extract(t), g["final"]) for t, g in zip(texts, gold)) / max(len(gold), 1)
+    return [float(checker.matches(checker.extract(t), g["final"])) for t, g in zip(texts, gold)]
 
 
-def score_student(model: str, adapter, test: list[dict], max_new_tokens: int, dtype) -> float:
+def accuracy(texts: list[str], gold: list[dict]) -> float:
+    return sum(correct(texts, gold)) / max(len(gold), 1)
+
+
+def student_answers(model: str, adapter, test: list[dict], max_new_tokens: int, dtype) -> list[str]:
     from cookbook_datasets.cpu import release_memory
     from cookbook_datasets.generation import load_engine
 
@@ -157,7 +168,11 @@ def score_student(model: str, adapter, test: list[dict], max_new_tokens: int, dt
     del engine
     gc.collect()
     release_memory()
-    return accuracy([o.texts[0] for o in outs], test)
+    return [o.texts[0] for o in outs]
+
+
+def score_student(model: str, adapter, test: list[dict], max_new_tokens: int, dtype) -> float:
+    return accuracy(student_answers(model, adapter, test, max_new_tokens, dtype), test)
 
 
 def score_teacher(engine, seeds: list[dict], test: list[dict], max_new_tokens: int, demos: int) -> float:
@@ -204,9 +219,10 @@ def run_cell(size: int, strategy: str, budget: int, engine, args, seeds: list[di
         card = train(TrainConfig(model=args.student, datasets=[{"path": str(data), "name": "train"}],
                                  output_dir=str(model_dir), eval_split=None, learning_rate=args.lr,
                                  per_device_train_batch_size=args.batch_size, seed=args.seed, **train_args))
-    score = score_student(args.student, str(model_dir), test, args.max_new_tokens, args.dtype)
+    texts = student_answers(args.student, str(model_dir), test, args.max_new_tokens, args.dtype)
     return {"seed_size": size, "strategy": strategy, "budget": budget, "budget_ratio": budget / size,
-            "score": score, "rows": len(rows), "kept": summary["kept"], "dropped": summary["dropped"],
+            "score": accuracy(texts, test), "row_scores": {str(i): x for i, x in enumerate(correct(texts, test))},
+            "rows": len(rows), "kept": summary["kept"], "dropped": summary["dropped"],
             "ledger": summary["ledger"], "augment_seconds": round(augment_seconds, 1),
             "train_steps": card.get("global_step"), "train_seconds": card.get("train_seconds")}
 
@@ -345,20 +361,31 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def save(results: dict, out: Path) -> None:
-    from cookbook_datasets.augmentation.ledger import atomic_json
+def comparison(results: dict):
+    """Each strategy and the seed set alone vs answer augmentation, per grid cell (|S|, Q), on the same
+    held-out instances (the seed-only arm is one run per seed size, in every cell of that size)."""
+    cells = results["cells"].values()
+    grid = sorted({(c["seed_size"], c["budget"]) for c in cells if c["budget"]})
+    rows = {(c["seed_size"], c["strategy"], c["budget"]): c.get("row_scores") for c in cells}
+    arms = {s: {f"|S|={size} Q={q}": rows.get((size, s, 0 if s == "seed_only" else q)) for size, q in grid}
+            for s in ("answer_aug", "seed_only", *STRATEGIES[1:])}
+    return paired_table(arms, baseline="answer_aug")
 
+
+def save(results: dict, out: Path) -> None:
     analysis = analyse(results)
-    atomic_json(out / "augmentation.json", {**results, "analysis": analysis})
-    (out / "augmentation.md").write_text(markdown(results, analysis))
-    if results["cells"]:
-        plot(results, out / "augmentation.png")
+    paired = comparison(results)
+    table = markdown(results, analysis) + "\n" + interval_section(
+        paired, "Paired differences vs answer augmentation (same held-out instances)",
+        "Exact final number per instance; seed_only is the seed set alone at that |S|.")
+    write_report(out, "augmentation", {**results, "analysis": analysis,
+                                       "comparison": paired.to_dict() if paired else None}, table,
+                 {"augmentation.png": lambda path: plot(results, path) if results["cells"] else None,
+                  "augmentation_intervals.png": plot_intervals(paired, "Strategies vs answer augmentation")})
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="experiments/results/augmentation", help="JSON, Markdown and PNG go here")
-    p.add_argument("--work", default="runs/augmentation", help="caches, ledgers, data, adapters")
+    p = experiment_parser(__doc__, "augmentation", model=False)
     p.add_argument("--teacher", default="smollm2-135m", help="model spec served by transformers serve")
     p.add_argument("--teacher-url", default=None, help="use this OpenAI-compatible server instead of starting one")
     p.add_argument("--teacher-model", default=None, help="with --teacher-url: the served model's name")
@@ -380,18 +407,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--eval-limit", type=int, default=100, help="held-out instances scored")
     p.add_argument("--throughput-queries", type=int, default=32)
-    p.add_argument("--dtype", default="bfloat16", help="student scoring dtype")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "augmentation.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    results.pop("analysis", None)
-    results.setdefault("cells", {})
-    results["setup"] = {k: v for k, v in vars(args).items() if k not in ("out", "work")}
+    arms = Arms(out / "arms")
+    recipe = settings(args, exclude=NOT_IN_CELL_RECIPE)
+    results = {"setup": settings(args), "cells": {}}
     test = task_split("test", args.eval_limit, args.seed)
 
     from cookbook_datasets.augmentation.teacher import load_teacher_engine
@@ -406,24 +428,27 @@ def main() -> None:
         url = server.url
     try:
         engine = load_teacher_engine(url, model=served, concurrency=8, progress=False, timeout=600)
-        if "teacher_vs_student" not in results:
-            seeds = seed_set(max(args.seed_sizes), args.seed)
-            results["teacher_vs_student"] = {
-                "teacher": score_teacher(engine, seeds, test, args.max_new_tokens, args.num_demonstrations),
-                "student": score_student(args.student, None, test, args.max_new_tokens, args.dtype)}
-            save(results, out)
+        size = max(args.seed_sizes)
+        results["teacher_vs_student"] = arms.run("teacher_vs_student", {**recipe, "seed_size": size}, lambda: {
+            "teacher": score_teacher(engine, seed_set(size, args.seed), test, args.max_new_tokens,
+                                     args.num_demonstrations),
+            "student": score_student(args.student, None, test, args.max_new_tokens, args.dtype)})
+        save(results, out)
         for size in args.seed_sizes:
             seeds = seed_set(size, args.seed)
             for strategy, budget in [("seed_only", 0)] + [(s, q) for q in sorted(args.budgets) for s in args.strategies]:
                 key = f"{size}/{strategy}/{budget}"
-                if key in results["cells"]:
-                    continue
-                logging.info("cell %s", key)
-                results["cells"][key] = run_cell(size, strategy, budget, engine, args, seeds, test)
+
+                def cell():
+                    logging.info("cell %s", key)
+                    return run_cell(size, strategy, budget, engine, args, seeds, test)
+
+                results["cells"][key] = arms.run(f"cell_{size}_{strategy}_{budget}", {**recipe, "cell": key}, cell)
                 save(results, out)
-        if "throughput" not in results:
-            results["throughput"] = throughput(url, engine.model, args)
-            save(results, out)
+        results["throughput"] = arms.run("throughput", {**recipe, "queries": args.throughput_queries,
+                                                        "continuous_batching": not args.no_continuous_batching},
+                                         lambda: throughput(url, engine.model, args))
+        save(results, out)
         size, budget = max(args.seed_sizes), max(args.budgets)
         results["cached_rerun"] = cached_rerun(engine, seed_set(size, args.seed), size, args.strategies[0],
                                                budget, args)

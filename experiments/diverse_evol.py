@@ -16,9 +16,12 @@ Reported per round: the mean main metric over tasks (exact match for classificat
 generation), the covering radius and Vendi score of the subset in the base model's space, and the
 seconds spent embedding, selecting, training and scoring.
 
-Resumable: an arm already finished in the results JSON is kept (so a fresh checkout does not redo
-it); the others resume at their round (the loop's state.json), training from its checkpoints,
-scoring from its results file. Heavy steps hold /tmp/cookbook_cpu.lock so runs sharing the machine
+The last round of every arm (and the full pool) is compared with ``random`` on the same scored
+instances: paired-bootstrap 95% intervals per task and on the task average.
+
+Resumable: an arm finished with the same settings is kept (``<out>/arms/<arm>.json``, so a fresh
+checkout does not redo it); the others resume at their round (the loop's state.json), training
+from its checkpoints, scoring from its results file. Heavy steps hold /tmp/cookbook_cpu.lock so runs sharing the machine
 do not distort each other's timings.
 
     python experiments/diverse_evol.py --out experiments/results/diverse_evol
@@ -26,20 +29,20 @@ do not distort each other's timings.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 
+import numpy as np
+from common import SHARED as DATA
+from common import Arms, eval_rows, experiment_parser, interval_section, paired_table, plot_intervals, settings, \
+    write_report
+
 from cookbook_datasets.cpu import cpu_lock
 
-import numpy as np
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
+SHARED = DATA / "niv2" / "dev"
 ARMS = ("kcenter", "random", "full", "least_confidence")
-
-
 
 
 def build_data(args, work: Path) -> tuple[Path, list[str]]:
@@ -90,7 +93,10 @@ def run_arm(arm: str, args, work: Path, pool_dir: Path, tasks: list[str]) -> dic
         seed=args.seed, max_length=args.max_length, dtype=args.dtype, embed_batch_size=16)
     share_round_0(config, work)
     with cpu_lock():
-        return run_diverse_evol(config)
+        report = run_diverse_evol(config)
+    # the last round's per-row scores, for the paired table
+    report["row_scores"] = eval_rows(work / arm / "rounds" / f"round_{args.rounds}" / "eval.json")
+    return report
 
 
 def share_round_0(config, work: Path) -> None:
@@ -134,7 +140,14 @@ def run_full(args, work: Path, pool_dir: Path, tasks: list[str]) -> dict:
                                             limit=args.eval_per_task, seed=args.seed, dtype=args.dtype), out=out / "eval.json")
     scores = {name: main_metric(res)[1] for name, res in results["tasks"].items()}
     return {"size": card["train_rows"], "train_seconds": card["train_seconds"], "scores": scores,
-            "score": float(np.mean(list(scores.values()))), "eval_seconds": round(time.time() - start, 1)}
+            "score": float(np.mean(list(scores.values()))), "eval_seconds": round(time.time() - start, 1),
+            "row_scores": eval_rows(out / "eval.json")}
+
+
+def comparison(results: dict, args):
+    """Every arm's last round (and the full pool) vs random's last round, on the same scored rows."""
+    arms = ["random"] + [a for a in args.arms if a != "random"]
+    return paired_table({a: results[a].get("row_scores") for a in arms if a in results}, baseline="random")
 
 
 def summarise(results: dict, args, pool_size: int) -> tuple[str, dict]:
@@ -205,10 +218,7 @@ def plot(results: dict, args, path: Path) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="experiments/results/diverse_evol", help="JSON, Markdown and PNG go here")
-    p.add_argument("--work", default="runs/diverse_evol", help="pool, adapters and per-arm state (large)")
-    p.add_argument("--model", default="smollm2-135m")
+    p = experiment_parser(__doc__, "diverse_evol")
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     p.add_argument("--pool-per-task", type=int, default=100)
     p.add_argument("--eval-per-task", type=int, default=12)
@@ -220,8 +230,6 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-length", type=int, default=384)
-    p.add_argument("--dtype", default="bfloat16", help="embedding and scoring dtype")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out, work = Path(args.out), Path(args.work)
@@ -231,27 +239,26 @@ def main() -> None:
     import datasets
 
     pool_size = len(datasets.load_dataset(str(pool_dir), split="train"))
-    results_path = out / "diverse_evol.json"
     results = {"settings": vars(args), "pool_size": pool_size, "tasks": [Path(t).stem for t in tasks]}
-    previous = json.loads(results_path.read_text()) if results_path.exists() else {}
-    same = {k: v for k, v in previous.get("settings", {}).items() if k != "arms"} == \
-        {k: v for k, v in vars(args).items() if k != "arms"}
+    recipe = settings(args, exclude=("out", "work", "arms"))
+    arms = Arms(out / "arms")
+
     def write() -> None:
         table, cost = summarise(results, args, pool_size)
         results["cost"] = cost
-        (results_path.with_suffix(".json.tmp")).write_text(json.dumps(results, indent=2, default=str))
-        os.replace(results_path.with_suffix(".json.tmp"), results_path)
-        (out / "diverse_evol.md").write_text(table)
-        plot(results, args, out / "diverse_evol.png")
+        paired = comparison(results, args)
+        results["comparison"] = paired.to_dict() if paired else None
+        size = args.k0 + args.rounds * args.per_round
+        table += "\n" + interval_section(paired, f"Paired differences vs random ({size} rows; full: the whole pool)",
+                                         "Main metric per scored instance, the last round of each arm.")
+        write_report(out, "diverse_evol", results, table, {
+            "diverse_evol.png": lambda path: plot(results, args, path),
+            "diverse_evol_intervals.png": plot_intervals(paired, "DiverseEvol arms vs random (last round)")})
         print(table, flush=True)
 
     for arm in args.arms:
-        done = previous.get(arm)
-        if same and done and ("score" in done if arm == "full" else
-                              sum("score" in r for r in done["rounds"]) == args.rounds + 1):
-            results[arm] = done  # finished in an earlier run (its work directory may be gone)
-            continue
-        results[arm] = run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)
+        results[arm] = arms.run(arm, {**recipe, "arm": arm}, lambda: (
+            run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)))
         write()
     write()  # also when every arm was already finished (the tables follow the current code)
 

@@ -16,32 +16,38 @@ project's ``run_self_guide`` with the default model:
 ``--calibrate-labels`` runs the variant whose annotation votes are calibrated against the model's
 label prior (not in the paper; see ``SelfGuideConfig.calibrate_labels``), in separate directories.
 
-Writes ``self_guide.{json,md,png}`` under ``--out`` after every task. Resumable: a task finished in
-the results JSON is kept; an unfinished one resumes inside ``run_self_guide`` (per-round synthesis
-checkpoints, training checkpoints, per-task eval files). Each task holds /tmp/cookbook_cpu.lock, so
-other experiments sharing the machine do not distort its timings.
+Writes ``self_guide.{json,md,png}`` and ``self_guide_intervals.png`` under ``--out`` after every task:
+each arm vs 2-shot prompting on the same instances, with paired-bootstrap 95% intervals per task
+and on the task average. Resumable: a task finished with the same settings is kept
+(``<out>/arms/<task>.json``); an unfinished one resumes inside ``run_self_guide`` (per-round
+synthesis checkpoints, training checkpoints, per-task eval files). Each task holds
+/tmp/cookbook_cpu.lock, so other experiments sharing the machine do not distort its timings.
 
     python experiments/self_guide.py --out experiments/results/self_guide
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 
+from common import SHARED as DATA
+from common import Arms, eval_rows, experiment_parser, interval_section, paired_table, plot_intervals, settings, \
+    write_report
+
 from cookbook_datasets.cpu import cpu_lock
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
+SHARED = DATA / "niv2" / "dev"
 # classification and generation alternate, so that a partial run still shows both kinds
 TASKS = ("task190_snli_classification", "task036_qasc_topic_word_to_generate_related_fact",
          "task1344_glue_entailment_classification", "task1195_disflqa_disfluent_to_fluent_conversion",
          "task738_perspectrum_classification", "task039_qasc_find_overlapping_words",
          "task935_defeasible_nli_atomic_classification", "task1557_jfleg_answer_generation")
-
-
+# the arms of the paired table (eval file under <work>/<task>/eval/), prompting first: the baseline
+ARMS = {"prompting": "2-shot prompting", "self_guide": "SELF-GUIDE tuned (0-shot)",
+        "self_guide_2shot": "tuned, 2-shot", "in_context": "pairs in context"}
 
 
 def in_context_task(task_file: Path, data_dir: Path, name: str, k: int, out: Path) -> Path:
@@ -152,19 +158,29 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def run_and_record(name: str, args) -> dict:
+    """One task, every arm, with the per-row scores of each arm (for the paired table)."""
+    with cpu_lock():
+        report = run_task(name, args)
+        report["scores"]["self_guide_2shot"] = tuned_with_demonstrations(name, report, args)
+    evals = Path(args.work) / name / "eval"
+    report["row_scores"] = {arm: eval_rows(evals / f"{arm}.json", name) for arm in ARMS}
+    return report
+
+
+def comparison(results: dict):
+    return paired_table({label: {name: r.get("row_scores", {}).get(arm) for name, r in results["tasks"].items()}
+                         for arm, label in ARMS.items()}, baseline=ARMS["prompting"])
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="experiments/results/self_guide", help="JSON, Markdown and PNG go here")
-    p.add_argument("--work", default="runs/self_guide", help="per-task synthesis, adapters and eval files")
-    p.add_argument("--model", default="smollm2-135m")
+    p = experiment_parser(__doc__, "self_guide")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--num-examples", type=int, default=48, help="pairs to keep per task")
     p.add_argument("--max-rounds", type=int, default=40, help="most rounds of 10 input prompts per task")
     p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument("--eval-limit", type=int, default=100, help="real instances scored per task")
     p.add_argument("--in-context", type=int, default=6, help="synthetic pairs given in context (ablation)")
-    p.add_argument("--dtype", default="bfloat16", help="generation and scoring dtype")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--calibrate-labels", action="store_true",
                    help="the variant with label calibration (not in the paper); results go to <out>_calibrated")
     args = p.parse_args()
@@ -172,27 +188,19 @@ def main() -> None:
         args.out, args.work = args.out.rstrip("/") + "_calibrated", args.work.rstrip("/") + "_calibrated"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "self_guide.json"
-    settings = {k: v for k, v in vars(args).items() if k not in ("tasks", "out", "work")}
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    results = {"settings": settings, "tasks": {}}
-    if {"calibrate_labels": False, **previous.get("settings", {})} == settings:  # (an option added later)
-        results["tasks"] = {k: v for k, v in previous.get("tasks", {}).items() if k in args.tasks}
+    common = settings(args, exclude=("tasks", "out", "work"))
+    arms = Arms(out / "arms")
+    results = {"settings": common, "tasks": {}}
     for name in args.tasks:
-        if name in results["tasks"] and "self_guide_2shot" in results["tasks"][name]["scores"]:
-            continue
-        with cpu_lock():
-            if name not in results["tasks"]:
-                results["tasks"][name] = run_task(name, args)
-            results["tasks"][name]["scores"]["self_guide_2shot"] = tuned_with_demonstrations(
-                name, results["tasks"][name], args)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(results, indent=2, default=str))
-        os.replace(tmp, path)
-        table = summarise(results)
-        (out / "self_guide.md").write_text(table)
-        plot(results, out / "self_guide.png")
+        results["tasks"][name] = arms.run(name, {**common, "task": name}, lambda: run_and_record(name, args))
+        paired = comparison(results)
+        results["comparison"] = paired.to_dict() if paired else None
+        table = summarise(results) + "\n" + interval_section(
+            paired, "Paired differences vs 2-shot prompting (same instances)",
+            "Main metric per instance (exact match of the last label mentioned / ROUGE-L).")
+        write_report(out, "self_guide", results, table, {
+            "self_guide.png": lambda path: plot(results, path),
+            "self_guide_intervals.png": plot_intervals(paired, "SELF-GUIDE arms vs 2-shot prompting")})
         print(table, flush=True)
 
 
