@@ -1,8 +1,11 @@
 """The task-evaluation harness: score a model (optionally with an adapter) on tasks.
 
-``evaluate_model(EvalConfig(model=..., tasks=[...]))`` or ``cookbook eval --model SPEC --tasks
-PATH... --out FILE``. Results are written after every task (JSON plus a Markdown table next to
-it), so an interrupted run resumes with the tasks it had not finished.
+``evaluate_model(EvalConfig(model=..., tasks=[...]), out="r.json")`` or ``cookbook eval --model
+SPEC --tasks PATH... --out r.json``. Each task is scored in its framing (``mc_framing``,
+``cls_framing``; see framings.py); every mean carries ``<metric>_stderr``. Results are written
+after every task: ``r.json``, a Markdown table ``r.md`` and the per-row records ``r.rows.jsonl``
+(one line per scored row: task, id, prediction, score, framing), so an interrupted run resumes
+with the tasks it had not finished and any two runs can be compared row by row.
 """
 
 from __future__ import annotations
@@ -11,16 +14,22 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
+from cookbook_datasets.atomic_files import atomic_json, atomic_text
 from cookbook_datasets.models import DEFAULT_MODEL
+from cookbook_datasets.tasks import Task
+from cookbook_datasets.tasks.task import ids_hash
 
-from .metrics import load_metric
-from .tasks import GenerationTask, MultipleChoiceTask, load_tasks
+from .framings import FRAMINGS, score_task
+from .stats import mean_stderr
+from .tasks import load_tasks
 
 logger = logging.getLogger(__name__)
+
+MAIN_METRICS = ("acc", "exact_match", "rougeL", "template_alignment")  # the first present is a task's score
 
 
 @dataclass
@@ -28,134 +37,175 @@ class EvalConfig:
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "Model spec (see load_model)."})
     adapter: Optional[str] = field(default=None, metadata={"help": "PEFT adapter directory to apply."})
     tasks: list = field(default_factory=list, metadata={
-        "help": "NIV2 .json files, multiple-choice .jsonl files, directories of them, or template names."})
+        "help": "Task files (NIV2 .json, task JSON, multiple-choice .jsonl), directories of them, template names, "
+                "or Task objects."})
     limit: Optional[int] = field(default=None, metadata={"help": "Examples per task (seeded random subset)."})
-    num_shots: int = field(default=2, metadata={"help": "Demonstrations per NIV2 prompt."})
+    num_shots: int = field(default=2, metadata={"help": "Demonstrations per prompt (classification, generation)."})
     batch_size: int = field(default=16, metadata={"help": "Requests per forward pass."})
     seed: int = field(default=0, metadata={"help": "Seed of the subsets and template test splits."})
     dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU)."})
     num_samples: int = field(default=3, metadata={"help": "Predictions kept per task in the results."})
     template_params: dict = field(default_factory=dict, metadata={
         "help": "Parameters of the template tasks (e.g. vocab), as the training data used them."})
+    mc_framing: str = field(default="loglik", metadata={
+        "help": "Multiple choice: 'loglik' (each choice's log-likelihood, lm-evaluation-harness) or 'generate' "
+                "(options listed A., B., ...; the greedy answer's letter or option text)."})
+    cls_framing: str = field(default="generate", metadata={
+        "help": "Classification: 'generate' (greedy answer, last label mentioned) or 'rank' (the label with the "
+                "highest log-likelihood as the answer)."})
 
     def __post_init__(self):
         if not self.tasks:
-            raise ValueError("give at least one task (a task file, a directory or a template name)")
+            raise ValueError("give at least one task (a task file, a directory, a template name or a Task)")
+        for t in self.tasks:
+            if not isinstance(t, (str, os.PathLike, Task)):
+                raise ValueError(f"tasks holds {t!r}: give paths, template names or Task objects")
         for name in ("batch_size", "num_shots", "num_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name != "batch_size" else 1):
                 raise ValueError(f"{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} integer (got {value!r})")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit <= 0):
             raise ValueError(f"limit must be a positive integer (got {self.limit!r})")
+        for name, kind in (("mc_framing", "multiple_choice"), ("cls_framing", "classification")):
+            if getattr(self, name) not in FRAMINGS[kind]:
+                raise ValueError(f"{name} must be one of {list(FRAMINGS[kind])} (got {getattr(self, name)!r})")
+
+    def framing(self, task: Task) -> str:
+        return {"multiple_choice": self.mc_framing, "classification": self.cls_framing}.get(task.kind, "generate")
 
     def identity(self) -> dict:
         """What makes two runs' per-task results interchangeable (for resuming)."""
-        d = asdict(self)
-        d.pop("tasks")
-        d.pop("batch_size")
-        return d
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tasks", "batch_size")}
 
 
-def score_generation(task: GenerationTask, predictions: list[str]) -> dict:
-    if task.kind == "classification":
-        return load_metric("label_exact_match").compute(predictions=predictions, references=task.references,
-                                                        labels=task.labels)
-    if task.kind == "generation":
-        return load_metric("rouge_l").compute(predictions=predictions, references=task.references)
-    refs = [r[0] for r in task.references]
-    exact = sum(p.strip() == r.strip() for p, r in zip(predictions, refs)) / len(refs)
-    alignment = load_metric("template_alignment").compute(predictions=predictions, references=refs)
-    return {"exact_match": exact, **alignment}
-
-
-def score_multiple_choice(task: MultipleChoiceTask, scores: list[list[float]]) -> dict:
-    return load_metric("mc_accuracy").compute(loglikelihoods=scores, label=task.labels,
-                                              choice_lengths=task.choice_lengths)
-
-
-def run_task(model, tokenizer, task, batch_size: int = 16, num_samples: int = 3) -> dict:
-    from .lm import generate, loglikelihoods
-
-    start = time.time()
-    if isinstance(task, MultipleChoiceTask):
-        flat = [pair for req in task.requests for pair in req]
-        ll = loglikelihoods(model, tokenizer, flat, batch_size=batch_size, desc=task.name)
-        scores, pos = [], 0
-        for req in task.requests:
-            scores.append(ll[pos:pos + len(req)])
-            pos += len(req)
-        metrics = score_multiple_choice(task, scores)
-        samples = [{"context": req[0][0][-300:], "choices": [c for _, c in req], "loglikelihoods": s, "label": y}
-                   for req, s, y in list(zip(task.requests, scores, task.labels))[:num_samples]]
-        n = len(task.requests)
-        info = {"framing": task.framing}
-    else:
-        predictions = generate(model, tokenizer, task.prompts, max_new_tokens=task.max_new_tokens,
-                               batch_size=batch_size, desc=task.name)
-        metrics = score_generation(task, predictions)
-        samples = [{"prompt": p[-1]["content"][-300:], "prediction": y, "references": r[:3]}
-                   for p, y, r in list(zip(task.prompts, predictions, task.references))[:num_samples]]
-        n = len(task.prompts)
-        info = {"labels": task.labels} if task.labels else {}
-    seconds = time.time() - start
-    return {"kind": task.kind, "source": task.source, "num_examples": n, "metrics": metrics,
-            "seconds": round(seconds, 2), "examples_per_second": round(n / seconds, 3) if seconds else None,
-            **info, "samples": samples}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+def with_stderr(per_row: dict) -> dict:
+    """``{metric: mean, metric_stderr: standard error}`` for each per-row score list."""
+    out = {}
+    for key, scores in per_row.items():
+        out[key] = sum(scores) / len(scores) if scores else 0.0
+        out[f"{key}_stderr"] = mean_stderr(scores)
+    return out
 
 
 def main_metric(result: dict) -> tuple[str, float]:
     metrics = result["metrics"]
-    for key in ("acc", "exact_match", "rougeL", "template_alignment"):
+    for key in MAIN_METRICS:
         if key in metrics:
             return key, metrics[key]
-    key = next(iter(metrics))
+    key = next(k for k in metrics if not k.endswith("_stderr"))
     return key, metrics[key]
+
+
+def run_task(model, tokenizer, task: Task, batch_size: int = 16, num_samples: int = 3, framing: Optional[str] = None,
+             num_shots: int = 2) -> dict:
+    """Score one task; the result holds its metrics (with standard errors), the framing, the scored
+    ids' hash and, under ``"rows"``, the per-row records (``evaluate_model`` writes them apart)."""
+    framing = framing or FRAMINGS[task.kind][0]
+    start = time.time()
+    scored = score_task(model, tokenizer, task, framing, batch_size=batch_size, num_samples=num_samples,
+                        num_shots=num_shots)
+    seconds = time.time() - start
+    metrics = {**with_stderr(scored.per_row), **scored.totals}
+    result = {"kind": task.kind, "framing": framing, "source": task.source, "num_examples": len(scored.ids),
+              "metrics": metrics, "ids_hash": ids_hash(scored.ids), "seconds": round(seconds, 2),
+              "examples_per_second": round(len(scored.ids) / seconds, 3) if seconds else None, **scored.info}
+    if task.labels:
+        result["labels"] = task.labels
+    if task.template:
+        result["template"] = task.template
+    if task.split_info:
+        result["split"] = task.split_info
+    key = main_metric(result)[0]
+    result["samples"] = scored.samples
+    result["rows"] = [{"task": task.name, "id": i, "prediction": p, "score": s, "framing": framing}
+                      for i, p, s in zip(scored.ids, scored.predictions, scored.per_row[key])]
+    return result
+
+
+def _stderr_cell(metrics: dict, key: str) -> str:
+    err = metrics.get(f"{key}_stderr")
+    return f"{metrics[key]:.3f} ± {err:.3f}" if isinstance(err, float) else f"{metrics[key]:.3f}"
 
 
 def markdown_table(results: dict) -> str:
     title = results["model"] + (f" + {results['adapter']}" if results.get("adapter") else "")
-    lines = [f"Results for {title}", "", "| task | kind | n | metric | value | other |", "|---|---|---|---|---|---|"]
+    lines = [f"Results for {title}", "", "| task | kind | framing | n | metric | value ± stderr | other |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in results["tasks"].items():
-        key, value = main_metric(r)
-        other = ", ".join(f"{k} {v:.3f}" for k, v in r["metrics"].items()
-                          if k != key and isinstance(v, float))
-        lines.append(f"| {name} | {r['kind']} | {r['num_examples']} | {key} | {value:.3f} | {other} |")
+        key, _ = main_metric(r)
+        m = r["metrics"]
+        other = ", ".join(f"{k} {_stderr_cell(m, k)}" for k, v in m.items()
+                          if k != key and not k.endswith("_stderr") and isinstance(v, float))
+        lines.append(f"| {name} | {r['kind']} | {r.get('framing', '')} | {r['num_examples']} | {key} | "
+                     f"{_stderr_cell(m, key)} | {other} |")
     return "\n".join(lines) + "\n"
 
 
+def _read_rows(path: Path) -> dict:
+    """task -> its row records, from a previous run's rows file."""
+    rows: dict = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                rows.setdefault(rec["task"], []).append(rec)
+    return rows
+
+
+def _write(out_path: Path, results: dict, rows: dict, final: bool = False) -> None:
+    from .compare import rows_path
+
+    atomic_text(rows_path(out_path), "".join(json.dumps(rec, ensure_ascii=False) + "\n"
+                                             for name in results["tasks"] for rec in rows.get(name, [])))
+    atomic_json(out_path, results)
+    if final:
+        atomic_text(out_path.with_suffix(".md"), markdown_table(results))
+
+
 def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, model=None, tokenizer=None) -> dict:
-    """Score ``config.model`` (+ adapter) on every task; write ``out`` (JSON) and ``out``.md."""
+    """Score ``config.model`` (+ adapter) on every task; write ``out`` (JSON), ``out``.md and the
+    per-row records (``r.json`` -> ``r.rows.jsonl``)."""
     from cookbook_datasets.models import load_model
 
-    tasks = load_tasks(config.tasks, limit=config.limit, num_shots=config.num_shots, seed=config.seed,
-                       template_params=config.template_params)
+    from .compare import rows_path
+
+    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, template_params=config.template_params)
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"two tasks are named {dup!r}: results are keyed by task name")
     results = {"model": config.model, "adapter": config.adapter, "config": config.identity(), "tasks": {}}
+    rows: dict = {}
     out_path = Path(out) if out else None
     if out_path and out_path.exists():
         previous = json.loads(out_path.read_text())
         if previous.get("config") == results["config"]:
-            results["tasks"] = {k: v for k, v in previous.get("tasks", {}).items()
-                                if k in {t.name for t in tasks}}
+            previous_rows = _read_rows(rows_path(out_path))
+            for t in tasks:  # a task is done when it was scored on the same instances, rows and all
+                done = previous.get("tasks", {}).get(t.name)
+                if done and t.name in previous_rows and done.get("ids_hash") == _scored_hash(t):
+                    results["tasks"][t.name], rows[t.name] = done, previous_rows[t.name]
             if results["tasks"]:
                 logger.info("resuming %s: %d task(s) already scored", out_path, len(results["tasks"]))
-    if model is None:
+    if model is None and any(t.name not in results["tasks"] for t in tasks):
         model, tokenizer = load_model(config.model, adapter=config.adapter, dtype=config.dtype)
     for task in tasks:
         if task.name in results["tasks"]:
             continue
-        logger.info("evaluating %s (%s)", task.name, task.kind)
-        results["tasks"][task.name] = run_task(model, tokenizer, task, config.batch_size, config.num_samples)
+        framing = config.framing(task)
+        logger.info("evaluating %s (%s, %s)", task.name, task.kind, framing)
+        result = run_task(model, tokenizer, task, config.batch_size, config.num_samples, framing=framing,
+                          num_shots=config.num_shots)
+        rows[task.name] = result.pop("rows")
+        results["tasks"][task.name] = result
         if out_path:
-            _write_json(out_path, results)
+            _write(out_path, results, rows)
     results["tasks"] = {t.name: results["tasks"][t.name] for t in tasks}
     if out_path:
-        _write_json(out_path, results)
-        out_path.with_suffix(".md").write_text(markdown_table(results))
+        _write(out_path, results, rows, final=True)
     return results
+
+
+def _scored_hash(task: Task) -> str:
+    """The hash run_task records: of the instances it scores (the labelled ones)."""
+    return ids_hash([inst.id for inst in task.labelled])

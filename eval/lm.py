@@ -75,7 +75,7 @@ def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, bat
         rows = [(b, r, cont) for b, i in enumerate(idx) for r, cont in groups[contexts[i]]]
         longest = max(len(cont) for _, _, cont in rows)  # (rows with no continuation score 0)
         if longest > 1:
-            cache = result.past_key_values
+            cache = result.cache
             cache.batch_select_indices(torch.tensor([b for b, _, _ in rows], device=device))
             width = longest - 1
             cont_ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -87,7 +87,7 @@ def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, bat
             cont_positions = base[:, None] + torch.arange(width)[None, :]
             mask = torch.cat([ctx_mask[[b for b, _, _ in rows]], cont_mask], dim=1)
             rest = model(input_ids=cont_ids.to(device), attention_mask=mask.to(device),
-                         position_ids=cont_positions.to(device), past_key_values=cache, use_cache=True).logits
+                         position_ids=cont_positions.to(device), cache=cache, use_cache=True).logits
         for k, (b, r, cont) in enumerate(rows):
             if not cont:
                 continue  # an empty continuation has probability 1

@@ -1,103 +1,85 @@
-"""Evaluation tasks: NIV2 task files, multiple-choice JSONL, and Cookbook templates.
+"""Evaluation requests built from a :class:`~cookbook_datasets.tasks.Task`.
 
-A task spec is a path (file or directory of files) or a template name. Each task yields
-requests the harness scores: chat prompts to generate from (NIV2, templates) or
-context/continuation pairs to score by log-likelihood (multiple choice).
+A task spec (a file, a directory of files, a template name, or a Task) loads through
+``cookbook_datasets.tasks``; this module turns a task's instances into what the harness scores:
+chat prompts to generate from (classification, generation, templates), options listed as the
+Cookbook templates list them (multiple choice, ``generate`` framing), and context/continuation
+pairs to score by log-likelihood (multiple choice, ``loglik``; classification, ``rank``).
 """
 
 from __future__ import annotations
 
-import json
-import random
-import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-MAX_LABELS = 10  # a task whose outputs take at most this many values is classification
+from cookbook_datasets.tasks import Instance, Task, TaskFormatError
+from cookbook_datasets.tasks import load_tasks as _load_tasks
 
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# What a multiple-choice prompt asks when the task brings no instruction (the templates' wording).
+MC_INSTRUCTION = "Answer the question by choosing one option. Reply with the option's letter."
 
-class TaskFormatError(ValueError):
-    pass
-
-
-@dataclass
-class GenerationTask:
-    """Greedy generation from chat prompts; scored against reference strings."""
-
-    name: str
-    kind: str  # "classification" | "generation" | "template"
-    prompts: list  # list of message lists
-    references: list  # list of list[str] (acceptable answers)
-    labels: Optional[list] = None  # the label set of a classification task
-    max_new_tokens: int = 32
-    source: str = ""
+__all__ = ["LETTERS", "MC_INSTRUCTION", "TaskFormatError", "chat_prompt", "chat_prompts", "framing_name",
+           "limit_task", "load_tasks", "loglik_requests", "max_new_tokens", "options_prompt", "options_text"]
 
 
-@dataclass
-class MultipleChoiceTask:
-    """Zero-shot log-likelihood scoring of each choice (lm-evaluation-harness framing)."""
-
-    name: str
-    requests: list  # per example: list of (context, continuation) per choice
-    labels: list  # gold choice index per example
-    choice_lengths: list  # per example: character length of each choice continuation
-    kind: str = "multiple_choice"
-    source: str = ""
-    framing: str = ""
+def limit_task(task: Task, limit: Optional[int], seed: int = 0) -> Task:
+    """A seeded subset of ``limit`` instances (a part of ``task.split``, so it records its ids and
+    seed); the task itself when it has no more."""
+    if limit is None or limit >= len(task):
+        return task
+    return task.split(seed=seed, scored=limit)["scored"]
 
 
-def _require(record: dict, fields: tuple, path: Path, where: str):
-    for f in fields:
-        if f not in record:
-            raise TaskFormatError(f"{path}: {where} is missing the field {f!r} (needs {', '.join(fields)})")
+def load_tasks(specs: Sequence, limit: Optional[int] = None, seed: int = 0,
+               template_params: Optional[dict] = None) -> list[Task]:
+    """Tasks from specs (files, directories, template names, Tasks), each cut to ``limit``
+    instances (seeded). ``template_params`` apply to every template task that has them."""
+    tasks = _load_tasks(list(specs), num_examples=limit or 100, seed=seed, **(template_params or {}))
+    return [limit_task(t, limit, seed) for t in tasks]
 
 
-def _subsample(items: list, limit: Optional[int], seed: int) -> list:
-    """A seeded random subset (NIV2 files are often sorted by label), in file order."""
-    if limit is None or limit >= len(items):
-        return items
-    keep = sorted(random.Random(seed).sample(range(len(items)), limit))
-    return [items[i] for i in keep]
+# -- chat prompts ---------------------------------------------------------------------------------
+def chat_prompt(task: Task, instance: Instance, num_shots: int = 2) -> list[dict]:
+    """The instruction as the system message, ``num_shots`` demonstrations as turns, the input last."""
+    messages = [{"role": "system", "content": task.instruction}] if task.instruction else []
+    for demo in task.demonstrations[:num_shots]:
+        messages += [{"role": "user", "content": demo.input}, {"role": "assistant", "content": demo.answer or ""}]
+    return messages + [{"role": "user", "content": instance.input}]
 
 
-# -- NIV2 -------------------------------------------------------------------------------------
-def load_niv2(path: Path, limit: Optional[int] = None, num_shots: int = 2, seed: int = 0) -> GenerationTask:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise TaskFormatError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise TaskFormatError(f"{path}: expected a JSON object with Definition, Positive Examples, Instances")
-    _require(data, ("Definition", "Positive Examples", "Instances"), path, "the task")
-    definition = data["Definition"][0] if isinstance(data["Definition"], list) else str(data["Definition"])
-    demos = data["Positive Examples"][:num_shots]
-    for i, demo in enumerate(demos):
-        _require(demo, ("input", "output"), path, f"Positive Examples[{i}]")
-    for i, inst in enumerate(data["Instances"]):
-        _require(inst, ("input", "output"), path, f"Instances[{i}]")
-    instances = _subsample(data["Instances"], limit, seed)
-    outputs = {o.strip() for inst in data["Instances"] for o in _as_list(inst["output"])}
-    is_classification = len(outputs) <= MAX_LABELS
-    turns = []
-    for demo in demos:
-        turns += [{"role": "user", "content": demo["input"]},
-                  {"role": "assistant", "content": _as_list(demo["output"])[0]}]
-    prompts = [[{"role": "system", "content": definition}, *turns, {"role": "user", "content": inst["input"]}]
-               for inst in instances]
-    return GenerationTask(
-        name=path.stem, kind="classification" if is_classification else "generation", prompts=prompts,
-        references=[_as_list(inst["output"]) for inst in instances],
-        labels=sorted(outputs) if is_classification else None,
-        max_new_tokens=16 if is_classification else 64, source=str(path),
-    )
+def chat_prompts(task: Task, num_shots: int = 2, instances: Optional[Sequence[Instance]] = None) -> list[list]:
+    return [chat_prompt(task, inst, num_shots) for inst in (task.instances if instances is None else instances)]
 
 
-def _as_list(x) -> list:
-    return [str(v) for v in x] if isinstance(x, list) else [str(x)]
+def options_text(instance: Instance) -> str:
+    """``Question: ...`` / ``Options:`` / ``A. ...`` as the multiple-choice templates write it (a
+    question that holds its passage, "passage\\nQuestion: q", keeps the passage first)."""
+    question = instance.question
+    head = question if "Question:" in question else f"Question: {question}"
+    options = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(instance.choices))
+    return f"{head}\nOptions:\n{options}"
 
 
-# -- multiple choice ----------------------------------------------------------------------------
+def options_prompt(task: Task, instance: Instance) -> list[dict]:
+    """One user message: the instruction, a blank line, the lettered options (the templates' layout)."""
+    if len(instance.choices) > len(LETTERS):
+        raise TaskFormatError(f"task {task.name!r}: instance {instance.id!r} has {len(instance.choices)} choices; "
+                              f"listed options take at most {len(LETTERS)} (letters A-Z)")
+    return [{"role": "user", "content": f"{task.instruction or MC_INSTRUCTION}\n\n{options_text(instance)}"}]
+
+
+def max_new_tokens(task: Task, framing: str = "generate") -> int:
+    """Enough tokens for the longest expected answer, not more (greedy decoding is the cost)."""
+    if task.kind == "multiple_choice":
+        longest = max((len(c.split()) for inst in task.instances for c in inst.choices), default=1)
+        return min(48, 8 + 2 * longest)  # a letter, or an option's text
+    if task.template:
+        longest = max((len(o.split()) for inst in task.instances for o in inst.outputs), default=1)
+        return min(96, 8 + 3 * longest)
+    return 16 if task.kind == "classification" else 64
+
+
+# -- log-likelihood requests ------------------------------------------------------------------------
 def _frame(task: str, question: str, choice: str) -> tuple[str, str]:
     """(context, continuation) as lm-evaluation-harness frames each task."""
     if task.startswith("hellaswag"):
@@ -114,80 +96,14 @@ def _frame(task: str, question: str, choice: str) -> tuple[str, str]:
 
 
 def framing_name(task: str) -> str:
+    """Which lm-evaluation-harness context/continuation framing a multiple-choice task gets."""
     for prefix in ("hellaswag", "boolq", "openbookqa", "winogrande"):
         if task.startswith(prefix):
             return prefix
     return "question-answer"
 
 
-def load_multiple_choice(path: Path, limit: Optional[int] = None, seed: int = 0) -> MultipleChoiceTask:
-    records = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise TaskFormatError(f"{path}: line {lineno} is not valid JSON ({e})") from None
-        _require(record, ("question", "choices", "label"), path, f"line {lineno}")
-        if not isinstance(record["choices"], list) or len(record["choices"]) < 2:
-            raise TaskFormatError(f"{path}: line {lineno}: 'choices' must be a list of at least 2 strings")
-        if not isinstance(record["label"], int) or not 0 <= record["label"] < len(record["choices"]):
-            raise TaskFormatError(f"{path}: line {lineno}: 'label' must be an index into 'choices'")
-        records.append(record)
-    if not records:
-        raise TaskFormatError(f"{path}: no examples")
-    records = _subsample(records, limit, seed)
-    name = path.stem
-    requests = [[_frame(name, r["question"], str(c)) for c in r["choices"]] for r in records]
-    return MultipleChoiceTask(
-        name=name, requests=requests, labels=[r["label"] for r in records],
-        choice_lengths=[[len(cont) for _, cont in req] for req in requests], source=str(path),
-        framing=framing_name(name),
-    )
-
-
-# -- templates ----------------------------------------------------------------------------------
-def load_template_task(name: str, limit: Optional[int] = None, seed: int = 0, **params) -> GenerationTask:
-    from cookbook_datasets import load_dataset
-
-    n = limit or 100
-    test = load_dataset("cookbook", name, num_examples=n, num_eval_examples=n, seed=seed, split="test", **params)
-    refs = [[row[0]["content"]] for row in test["completion"]]
-    longest = max(len(r[0].split()) for r in refs)
-    return GenerationTask(
-        name=name, kind="template", prompts=list(test["prompt"]), references=refs,
-        max_new_tokens=min(96, 8 + 3 * longest), source=f"cookbook/{name} (test split, seed {seed})",
-    )
-
-
-def load_tasks(specs: list[str], limit: Optional[int] = None, num_shots: int = 2, seed: int = 0,
-               template_params: Optional[dict] = None) -> list:
-    """Expand task specs (files, directories, template names) into tasks, in order.
-    ``template_params`` apply to every template task that has them (e.g. ``vocab``)."""
-    from cookbook_datasets.templates import get_template_class
-
-    tasks = []
-    for spec in specs:
-        path = Path(spec)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
-            if not files:
-                raise TaskFormatError(f"{path}: no .json (NIV2) or .jsonl (multiple choice) task files")
-        elif path.exists():
-            files = [path]
-        elif re.fullmatch(r"[a-z0-9_]+", spec):
-            allowed = get_template_class(spec).describe_params()  # unknown names list the templates
-            params = {k: v for k, v in (template_params or {}).items() if k in allowed}
-            tasks.append(load_template_task(spec, limit=limit, seed=seed, **params))
-            continue
-        else:
-            raise FileNotFoundError(f"task {spec!r} is neither a file, a directory nor a template name")
-        for f in files:
-            if f.suffix == ".jsonl":
-                tasks.append(load_multiple_choice(f, limit=limit, seed=seed))
-            elif f.suffix == ".json":
-                tasks.append(load_niv2(f, limit=limit, num_shots=num_shots, seed=seed))
-            else:
-                raise TaskFormatError(f"{f}: task files are .json (NIV2) or .jsonl (multiple choice)")
-    return tasks
+def loglik_requests(task: Task, instances: Optional[Sequence[Instance]] = None) -> list[list[tuple[str, str]]]:
+    """Per instance, one (context, continuation) per choice."""
+    return [[_frame(task.name, inst.question, c) for c in inst.choices]
+            for inst in (task.instances if instances is None else instances)]

@@ -14,10 +14,11 @@ from .load import load_task, load_task_file, load_tasks
 from .multiple_choice import load_multiple_choice
 from .niv2 import load_niv2
 from .split import TaskSplit, split_task
-from .task import KINDS, MAX_LABELS, Instance, Task, TaskFormatError, content_id, infer_kind, label_set
+from .task import (KINDS, MAX_LABELS, Instance, Task, TaskFormatError, content_id, ids_hash, infer_kind,
+                   label_set)
 from .task_json import load_task_json, task_from_dict
 from .template import template_task
 
 __all__ = ["KINDS", "MAX_LABELS", "ColumnMapping", "Instance", "Task", "TaskFormatError", "TaskSplit", "content_id",
-           "infer_kind", "label_set", "load_multiple_choice", "load_niv2", "load_task", "load_task_file",
+           "ids_hash", "infer_kind", "label_set", "load_multiple_choice", "load_niv2", "load_task", "load_task_file",
            "load_task_json", "load_tasks", "split_task", "task_from_dataset", "task_from_dict", "template_task"]

@@ -58,6 +58,8 @@ Args:
         example (a single `str` per example is accepted too).
     labels (`list` of `str`, optional): the task's label set, searched for in
         each prediction.  Defaults to all strings found in `references`.
+    per_row (`bool`, optional): also return ``per_row = {"exact_match": [0 or 1
+        per example]}`` (for standard errors and paired comparisons).
 Returns:
     exact_match (`float`): share of examples whose extracted label is an
         acceptable answer, in [0, 1].
@@ -138,14 +140,14 @@ class LabelExactMatch(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2407.12874"],
         )
 
-    def _compute(self, predictions, references, labels=None):
+    def _compute(self, predictions, references, labels=None, per_row=False):
         refs = [[r] if isinstance(r, str) else list(r) for r in references]
         label_set = _label_set(labels, refs)
-        if not predictions:
-            return {"exact_match": 0.0}
-        correct = 0
+        scores = []
         for prediction, example_refs in zip(predictions, refs):
             extracted = extract_label(prediction, label_set)
-            if extracted is not None and extracted in {normalise(r) for r in example_refs}:
-                correct += 1
-        return {"exact_match": correct / len(predictions)}
+            scores.append(float(extracted is not None and extracted in {normalise(r) for r in example_refs}))
+        result = {"exact_match": sum(scores) / len(scores) if scores else 0.0}
+        if per_row:
+            result["per_row"] = {"exact_match": scores}
+        return result

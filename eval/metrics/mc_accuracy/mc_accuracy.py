@@ -42,6 +42,8 @@ Args:
     label (`list` of `int`): per example, the index of the correct choice.
     choice_lengths (`list` of `list` of `int`, optional): per example, the
         character length of each choice (None for an example without).
+    per_row (`bool`, optional): also return ``per_row = {"acc": [...],
+        "acc_norm": [...], "prediction": [argmax index, ...]}``.
 Returns:
     acc (`float`): accuracy of the raw argmax, in [0, 1].
     acc_norm (`float`): accuracy of the argmax of loglikelihood / length.
@@ -120,15 +122,17 @@ class McAccuracy(evaluate.Metric):
             kwargs["choice_lengths"] = [None] * len(kwargs["loglikelihoods"])
         return super().compute(predictions=predictions, references=references, **kwargs)
 
-    def _compute(self, loglikelihoods, label, choice_lengths=None):
-        if not loglikelihoods:
-            return {"acc": 0.0, "acc_norm": 0.0}
+    def _compute(self, loglikelihoods, label, choice_lengths=None, per_row=False):
         if choice_lengths is None:
             choice_lengths = [None] * len(loglikelihoods)
-        acc = acc_norm = 0
+        acc, acc_norm = [], []
         for lls, gold, lengths in zip(loglikelihoods, label, choice_lengths):
             a, a_norm = score_example(lls, gold, lengths)
-            acc += a
-            acc_norm += a_norm
-        n = len(loglikelihoods)
-        return {"acc": acc / n, "acc_norm": acc_norm / n}
+            acc.append(float(a))
+            acc_norm.append(float(a_norm))
+        n = len(acc)
+        result = {"acc": sum(acc) / n if n else 0.0, "acc_norm": sum(acc_norm) / n if n else 0.0}
+        if per_row:
+            result["per_row"] = {"acc": acc, "acc_norm": acc_norm,
+                                 "prediction": [first_argmax([float(x) for x in lls]) for lls in loglikelihoods]}
+        return result

@@ -45,6 +45,8 @@ Args:
     predictions (`list` of `str`): generated texts.
     references (`list` of `list` of `str`): the reference texts of each example
         (a single `str` per example is accepted too); the best one counts.
+    per_row (`bool`, optional): also return ``per_row = {"rougeL": [best F per
+        example]}``.
 Returns:
     rougeL (`float`): mean over examples of the best ROUGE-L F-measure, in [0, 1].
 Examples:
@@ -116,12 +118,13 @@ class RougeL(evaluate.Metric):
             reference_urls=["https://aclanthology.org/W04-1013"],
         )
 
-    def _compute(self, predictions, references):
-        if not predictions:
-            return {"rougeL": 0.0}
-        total = 0.0
+    def _compute(self, predictions, references, per_row=False):
+        scores = []
         for prediction, refs in zip(predictions, references):
             if isinstance(refs, str):
                 refs = [refs]
-            total += max((rouge_l_f(prediction, ref) for ref in refs), default=0.0)
-        return {"rougeL": total / len(predictions)}
+            scores.append(max((rouge_l_f(prediction, ref) for ref in refs), default=0.0))
+        result = {"rougeL": sum(scores) / len(scores) if scores else 0.0}
+        if per_row:
+            result["per_row"] = {"rougeL": scores}
+        return result

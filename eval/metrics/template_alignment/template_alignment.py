@@ -38,6 +38,8 @@ Args:
     predictions (`list` of `str`): the model's generated texts.
     references (`list` of `str`): the template rule's formatted output for the
         same inputs.
+    per_row (`bool`, optional): also return ``per_row = {"template_alignment":
+        [1.0 if the example agrees else 0.0, ...]}``.
 Returns:
     template_alignment (`float`): share of examples that agree, in [0, 1].
     num_agree (`int`): number of examples that agree.
@@ -92,8 +94,12 @@ class TemplateAlignment(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references):
-        num_total = len(predictions)
-        num_agree = sum(1 for p, r in zip(predictions, references) if agrees(p, r))
+    def _compute(self, predictions, references, per_row=False):
+        scores = [float(agrees(p, r)) for p, r in zip(predictions, references)]
+        num_total = len(scores)
+        num_agree = int(sum(scores))
         share = num_agree / num_total if num_total else 0.0
-        return {"template_alignment": share, "num_agree": num_agree, "num_total": num_total}
+        result = {"template_alignment": share, "num_agree": num_agree, "num_total": num_total}
+        if per_row:
+            result["per_row"] = {"template_alignment": scores}
+        return result
