@@ -345,3 +345,95 @@ def test_the_default_model_writes_usable_pairs_for_a_real_task(shared_data, defa
     assert stats["inputs"]["kept"] >= 3
     assert rows and all(r["output"] in task.labels for r in rows)
     assert all("Premise" in r["input"] for r in rows)
+
+
+# -- annotation by ranking the label set ----------------------------------------------------------
+class RankingEngine(RoundAwareEngine):
+    """Writes inputs as nli_writer does and scores labels by rule: 'yes' is likelier for even
+    items, and content-free inputs lean to 'yes' (the model's bias)."""
+
+    def __init__(self, bias=2.0):
+        super().__init__(nli_writer())
+        self.bias = bias
+
+    def score_labels(self, prompts, labels):
+        self.calls.append(("score labels", len(prompts)))
+        scores = []
+        for p in prompts:
+            found = re.search(r"item \d+ (\d+)", p[-1]["content"])
+            lean = self.bias if found is None else (1.0 if int(found.group(1)) % 2 == 0 else -0.5)
+            scores.append([lean if label == "yes" else 0.0 for label in labels])
+        return scores
+
+
+def test_rank_annotation_takes_the_label_distribution_as_the_vote():
+    import math
+
+    from cookbook_datasets.self_guide.annotation import rank_annotate
+
+    engine = RankingEngine()
+    config = SelfGuideConfig(annotation="rank", consistency_threshold=0.6)
+    inputs = [{"text": "Premise: item 5 0. H.", "target_label": "no"}, {"text": "Premise: item 5 1. H."}]
+    rows, counts = annotate(engine, NLI, inputs, config, 0)
+    p_yes = math.exp(1) / (math.exp(1) + 1)  # 0.73 >= 0.6 kept; the odd item's 'no' has 0.62
+    assert [(r["output"], r["vote_share"]) for r in rows] == [("yes", round(p_yes, 4)), ("no", pytest.approx(0.6225, abs=1e-4))]
+    assert rows[0]["label_probs"] == [round(p_yes, 4), round(1 - p_yes, 4)] and rows[0]["target_label"] == "no"
+    assert counts == {"annotated": 2, "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 2}
+    assert [d for d, _ in engine.calls] == ["score labels"]  # no sampling
+    strict = rank_annotate(engine, NLI, inputs, SelfGuideConfig(annotation="rank", consistency_threshold=0.7), 0)
+    assert [r["output"] for r in strict[0]] == ["yes"] and strict[1]["dropped_inconsistent"] == 1
+
+
+def test_rank_calibration_divides_by_the_content_free_label_distribution():
+    import math
+
+    from cookbook_datasets.self_guide.annotation import label_prior, rank_vote
+
+    prior = label_prior(RankingEngine(bias=math.log(3)), NLI, SelfGuideConfig(annotation="rank"))
+    assert prior == {"yes": pytest.approx(0.75), "no": pytest.approx(0.25)}
+    assert rank_vote([0.6, 0.4], NLI.labels) == ("yes", 0.6)
+    label, share = rank_vote([0.6, 0.4], NLI.labels, prior)  # 0.6/0.75 = 0.8 < 0.4/0.25 = 1.6
+    assert label == "no" and share == pytest.approx(1.6 / 2.4)
+    assert rank_vote([0.5, 0.5], NLI.labels, {"yes": 0.5, "no": 0.5}) == ("yes", 0.5)  # ties: the set's order
+
+
+def test_rank_scores_labels_as_the_evaluation_does_reading_the_prompt_once(tiny_model):
+    import torch
+
+    from cookbook_datasets.generation import TransformersEngine
+    from cookbook_datasets.self_guide.annotation import label_loglikelihoods
+
+    model, tok = tiny_model
+    texts = ["Premise: a cat. Hypothesis: an animal.", "Premise: rain. Hypothesis: dry."]
+    scores = label_loglikelihoods(TransformersEngine(model, tok, batch_size=4), NLI, texts)
+    for text, row in zip(texts, scores):
+        context = tok.apply_chat_template(annotation_prompt(NLI, text), tokenize=False, add_generation_prompt=True)
+        ctx = tok(context, add_special_tokens=False)["input_ids"]
+        for label, got in zip(NLI.labels, row):
+            cont = tok(label, add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([ctx + cont])).logits[0].float().log_softmax(-1)
+            want = sum(logits[len(ctx) - 1 + k, t].item() for k, t in enumerate(cont))
+            assert got == pytest.approx(want, abs=1e-3)
+
+
+def test_rank_is_refused_for_generation_tasks_and_sampling_only_engines_before_anything_is_written(tmp_path):
+    task = TaskSpec(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
+    with pytest.raises(ValueError, match="annotation='rank' ranks a label set; task is a generation task"):
+        synthesize(task, RankingEngine(), SelfGuideConfig(annotation="rank"), work_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match="'scripted' engine only samples.*transformers backend"):
+        synthesize(NLI, ScriptedEngine(nli_writer()), SelfGuideConfig(annotation="rank"), work_dir=tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(ValueError, match=r"annotation must be one of \['generate', 'rank'\]"):
+        SelfGuideConfig(annotation="vote")
+
+
+def test_stage_counts_record_the_label_distribution_before_balancing_and_uncovered_labels(tmp_path, caplog):
+    task = TaskSpec(instruction=NLI.instruction, examples=NLI.examples, labels=["yes", "no", "maybe"], name="toy3")
+    config = SelfGuideConfig(num_examples=6, prompts_per_round=4, max_rounds=3, length_std=None, annotation="rank")
+    rows, stats = synthesize(task, RankingEngine(), config)
+    assert stats["annotation_mode"] == "rank" and stats["labels_without_demonstration"] == ["maybe"]
+    assert set(stats["labels_before_balancing"]) == {"yes", "no", "maybe"}
+    assert sum(stats["labels_before_balancing"].values()) == stats["pairs_before_balancing"]
+    assert stats["labels_before_balancing"] == stats["balancing"]["per_label_before"] | {"maybe": 0}
+    assert "no demonstration shows the label(s) ['maybe']" in caplog.text

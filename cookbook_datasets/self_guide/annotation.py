@@ -5,10 +5,20 @@ as turns, the new input), ``annotation_samples`` times at a low temperature. Sam
 noise, or (generation tasks) outside the demonstrations' output length window are dropped;
 classification samples are mapped to the label they mention last and dropped when they mention
 none. The most frequent answer is kept if at least ``consistency_threshold`` of all samples gave it.
+
+Classification with ``annotation="rank"``: instead of sampling, every label is scored by its
+log-likelihood as the answer after the same prompt (the evaluation's ``rank`` framing,
+``cookbook_datasets.eval.framings.rank_requests``; the prompt is read once per input and its cached
+keys and values serve every label, batched). The label distribution (a softmax over the labels'
+log-likelihoods, optionally divided by the model's content-free prior and renormalised) plays
+the vote: its top label is the answer and its probability the vote share, which is what the
+vote over infinitely many samples constrained to the label set would give; kept when at least
+``consistency_threshold`` (as in generate mode).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from cookbook_datasets.generation import SamplingParams
@@ -17,6 +27,7 @@ from .config import SelfGuideConfig
 from .input_filters import is_noise
 from .input_generation import round_seed
 from .task import TaskSpec
+from .task_view import eval_task
 
 
 def extract_label(text: str, labels: list) -> str | None:
@@ -56,8 +67,13 @@ CONTENT_FREE = ("N/A", "[MASK]", "none")
 
 
 def label_prior(engine, task: TaskSpec, config: SelfGuideConfig) -> dict:
-    """The model's answer distribution over the labels for content-free inputs (add-one smoothed):
-    what it says when the input carries no information, i.e. its label bias."""
+    """The model's answer distribution over the labels for content-free inputs: what it says when
+    the input carries no information, i.e. its label bias. Generate mode: the sampled answers'
+    labels, add-one smoothed; rank mode: the label distribution averaged over the inputs (as in
+    contextual calibration)."""
+    if config.annotation == "rank":
+        dists = label_distributions(engine, task, list(CONTENT_FREE))
+        return {label: sum(d[k] for d in dists) / len(dists) for k, label in enumerate(task.labels)}
     params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
                             top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(True),
                             seed=round_seed(config, 0, "calibration"))
@@ -84,10 +100,86 @@ def vote(answers: list, prior=None):
     return top, scores[top] / sum(scores.values()) * usable
 
 
+def check_can_rank(engine) -> None:
+    """A clear error, before anything runs, when ``engine`` cannot score labels."""
+    if callable(getattr(engine, "score_labels", None)):
+        return
+    if getattr(engine, "model", None) is None or getattr(engine, "tokenizer", None) is None:
+        raise ValueError(f"annotation='rank' scores each label's log-likelihood with a local model; the "
+                         f"{getattr(engine, 'name', type(engine).__name__)!r} engine only samples. Use the transformers "
+                         "backend, or annotation='generate'")
+
+
+def label_loglikelihoods(engine, task: TaskSpec, texts: list[str]) -> list[list[float]]:
+    """Per input, the log-likelihood of each label (``task.labels`` order) as the answer after the
+    annotation prompt. An engine may score labels itself (``engine.score_labels(prompts, labels)``);
+    a local transformers engine is scored as the evaluation's ``rank`` framing scores."""
+    if not texts:
+        return []
+    check_can_rank(engine)
+    if callable(getattr(engine, "score_labels", None)):
+        return engine.score_labels([annotation_prompt(task, t) for t in texts], list(task.labels))
+    from cookbook_datasets.eval.framings import rank_requests
+    from cookbook_datasets.eval.lm import loglikelihoods
+    from cookbook_datasets.tasks import Instance
+
+    view = eval_task(task)
+    requests = rank_requests(engine.tokenizer, view, len(view.demonstrations), [Instance.make(t) for t in texts])
+    width = len(task.labels)
+    batch = max(1, getattr(engine, "batch_size", 16) // width)  # contexts per pass; each expands to every label
+    flat = loglikelihoods(engine.model, engine.tokenizer, [p for req in requests for p in req], batch_size=batch,
+                          desc="ranking labels")
+    return [flat[i * width:(i + 1) * width] for i in range(len(texts))]
+
+
+def softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    weights = [math.exp(s - top) for s in scores]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def label_distributions(engine, task: TaskSpec, texts: list[str]) -> list[list[float]]:
+    """Per input, the model's probability of each label, renormalised over the label set."""
+    return [softmax(scores) for scores in label_loglikelihoods(engine, task, texts)]
+
+
+def rank_vote(dist: list[float], labels: list, prior=None):
+    """(label, share) from one input's label distribution: with a ``prior`` (label -> probability),
+    each probability is divided by the label's prior and the result renormalised (contextual
+    calibration) first. Ties go to the label set's order."""
+    if prior is not None:
+        dist = [p / prior[label] for p, label in zip(dist, labels)]
+        total = sum(dist)
+        dist = [p / total for p in dist]
+    k = max(range(len(labels)), key=lambda i: (dist[i], -i))
+    return labels[k], dist[k]
+
+
+def rank_annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
+                  prior=None) -> tuple[list[dict], dict]:
+    """Rank mode of :func:`annotate` (classification): one scoring pass per input, no samples."""
+    counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
+    rows = []
+    for cand, dist in zip(inputs, label_distributions(engine, task, [c["text"] for c in inputs])):
+        top, share = rank_vote(dist, task.labels, prior)
+        if share < config.consistency_threshold:
+            counts["dropped_inconsistent"] += 1
+            continue
+        rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
+                     "label": top, "target_label": cand.get("target_label"),
+                     "label_probs": [round(p, 4) for p in dist]})
+    counts["kept"] = len(rows)
+    return rows, counts
+
+
 def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
              output_window=None, prior=None) -> tuple[list[dict], dict]:
     """Answer each input; return the pairs kept by self-consistency and the counts. ``prior``:
-    the label prior to calibrate the votes with (see :func:`label_prior`)."""
+    the label prior to calibrate the votes with (see :func:`label_prior`). Classification with
+    ``config.annotation == "rank"`` ranks the labels instead of sampling (:func:`rank_annotate`)."""
+    if config.annotation == "rank" and task.is_classification:
+        return rank_annotate(engine, task, inputs, config, round_index, prior)
     counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
     if not inputs:
         return [], counts

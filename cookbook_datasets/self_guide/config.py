@@ -14,6 +14,8 @@ NOISE_PHRASES = (
     "new input", "example input",
 )
 
+ANNOTATION_MODES = ("generate", "rank")
+
 
 @dataclass
 class SelfGuideConfig:
@@ -45,12 +47,18 @@ class SelfGuideConfig:
     annotation_top_k: int = field(default=10, metadata={"help": "Answer sampling top-k (paper: 10)."})
     annotation_max_new_tokens: Optional[int] = field(default=None, metadata={
         "help": "Most tokens per answer; None: 16 for classification, 128 for generation."})
+    annotation: str = field(default="generate", metadata={
+        "help": "Classification: 'generate' (sample annotation_samples answers, map each to the label it mentions "
+                "last, vote; the paper) or 'rank' (score every label's log-likelihood as the answer after the same "
+                "prompt, the evaluation's rank framing; the label distribution is the vote, so the answer is always "
+                "a label). Needs a local model (transformers backend). Generation tasks always generate."})
     consistency_threshold: float = field(default=0.3, metadata={
         "help": "Keep the most frequent answer only if this share of the samples gave it (paper: 0.3)."})
     calibrate_labels: bool = field(default=False, metadata={
         "help": "Classification: divide each label's votes by the model's prior for it (its answers to content-free "
                 "inputs such as 'N/A', as in contextual calibration, Zhao et al. 2021) before the vote; counters a "
-                "small model's label bias. Not in the paper (off by default)."})
+                "small model's label bias. Rank mode divides the label distribution by the mean distribution on those "
+                "inputs. Not in the paper (off by default)."})
     balance_labels: bool = field(default=True, metadata={
         "help": "Classification: down-sample every label to the rarest one's count."})
     validation_fraction: float = field(default=0.1, metadata={
@@ -79,6 +87,9 @@ class SelfGuideConfig:
             raise ValueError(f"SelfGuideConfig.length_std must be > 0 or None (got {self.length_std!r})")
         if not 0 <= self.min_length_margin < 1:
             raise ValueError(f"SelfGuideConfig.min_length_margin must be in [0, 1) (got {self.min_length_margin!r})")
+        if self.annotation not in ANNOTATION_MODES:
+            raise ValueError(f"SelfGuideConfig.annotation must be one of {list(ANNOTATION_MODES)} "
+                             f"(got {self.annotation!r})")
         if not 0 < self.consistency_threshold <= 1:
             raise ValueError(f"SelfGuideConfig.consistency_threshold must be in (0, 1] "
                              f"(got {self.consistency_threshold!r})")

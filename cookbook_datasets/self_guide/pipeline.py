@@ -26,7 +26,7 @@ import datasets
 
 from cookbook_datasets.rows import row_features
 
-from .annotation import annotate, label_prior
+from .annotation import annotate, check_can_rank, label_prior
 from .balancing import balance_classes
 from .config import SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
@@ -84,6 +84,17 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     """Run the pipeline; return the kept pairs and the counts per stage (the card's numbers)."""
     config = config or SelfGuideConfig()
     work = Path(work_dir) if work_dir else None
+    if config.annotation == "rank":  # refused before anything is written
+        if not task.is_classification:
+            raise ValueError(f"annotation='rank' ranks a label set; {task.name} is a generation task "
+                             "(use annotation='generate')")
+        check_can_rank(engine)
+    uncovered = uncovered_labels(task)
+    if uncovered:
+        logger.warning("%s: no demonstration shows the label(s) %s; the model is asked for inputs of labels it has "
+                       "seen no example of%s", task.name, uncovered,
+                       "" if config.annotation == "rank" else ", and a sampled answer rarely names them "
+                       "(annotation='rank' scores every label)")
     if work:
         _check_work_dir(work, recipe(task, config, model_name))
     # a phrase the demonstrations themselves use ("Input:", say) is the task's format, not noise
@@ -159,6 +170,10 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         stats["label_prior"] = prior
     stats["generation_seconds"] = round(sum(c["seconds"] for c in rounds), 1)
     stats["pairs_before_balancing"] = len(rows)
+    if task.is_classification:
+        stats["annotation_mode"] = config.annotation
+        stats["labels_before_balancing"] = label_counts(rows, task.labels)
+        stats["labels_without_demonstration"] = uncovered
     if balance:
         rows, stats["balancing"] = balance_classes(rows, config.seed, per_label=quota)
     stats["kept"] = len(rows)
@@ -170,6 +185,20 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     if work:
         _atomic_json(work / "stats.json", stats)
     return rows, stats
+
+
+def uncovered_labels(task: TaskSpec) -> list:
+    """The labels of a classification task that no demonstration's output is."""
+    if not task.is_classification:
+        return []
+    shown = {ex["output"].strip() for ex in task.examples}
+    return [label for label in task.labels if label not in shown]
+
+
+def label_counts(rows: list[dict], labels: list) -> dict:
+    """Pairs per label, every label of the set listed (zeros included), in the set's order."""
+    counts = Counter(row["label"] for row in rows)
+    return {label: counts[label] for label in labels}
 
 
 def check_kept_some(task: TaskSpec, stats: dict) -> None:
