@@ -3,8 +3,8 @@
 A reply names option k when it starts with k's letter standing alone ("B", "B.", "(B)", "B) ...",
 "Answer: B", "The answer is B"), or, failing that, when it holds option k's text (case, spacing
 and surrounding punctuation ignored; whole words only). Where several options' texts occur, the
-longest wins ("red" and "dark red": "dark red"); two different options of one length are
-ambiguous. Anything else names no option: None, scored wrong and counted as ``no_option``.
+longer one wins ("red" within "dark red": "dark red"); two options named apart are ambiguous.
+Anything else names no option: None, scored wrong and counted as ``no_option``.
 """
 
 from __future__ import annotations
@@ -46,10 +46,8 @@ def parse_option(reply: str, choices: Sequence[str]) -> Optional[int]:
     if index is not None:
         return index
     said = f" {_norm(text)} "
-    found = [(len(_norm(c)), i) for i, c in enumerate(choices) if _norm(c) and f" {_norm(c)} " in said]
-    if not found:
-        return None
-    longest = max(n for n, _ in found)
-    best = {i for n, i in found if n == longest}
-    same_text = {_norm(choices[i]) for i in best}
-    return min(best) if len(same_text) == 1 else None
+    found = {i: _norm(c) for i, c in enumerate(choices) if _norm(c) and f" {_norm(c)} " in said}
+    # an option's text inside another found option's text ("red" in "dark red") is not named apart
+    named = {i for i, t in found.items() if not any(j != i and t != u and f" {t} " in f" {u} " for j, u in found.items())}
+    texts = {found[i] for i in named}
+    return min(named) if len(texts) == 1 else None

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from cookbook_datasets.cli import main
 from cookbook_datasets.eval import EvalConfig, TaskFormatError, evaluate_model, load_tasks
 from cookbook_datasets.eval import harness
 from cookbook_datasets.eval.lm import loglikelihoods
-from cookbook_datasets.eval.tasks import load_multiple_choice
+from cookbook_datasets.eval.tasks import chat_prompts, loglik_requests
+from cookbook_datasets.tasks import load_multiple_choice
 
 NIV2 = {
     "Definition": ["Say whether the sentence is positive or negative."],
@@ -34,14 +34,15 @@ def task_dir(tmp_path):
 
 
 def test_niv2_files_become_few_shot_chat_prompts(task_dir):
-    task = load_tasks([str(task_dir / "sentiment.json")], num_shots=2)[0]
+    task = load_tasks([str(task_dir / "sentiment.json")])[0]
     assert task.kind == "classification" and task.labels == ["negative", "positive"]
-    prompt = task.prompts[0]
+    prompts = chat_prompts(task, num_shots=2)
+    prompt = prompts[0]
     assert prompt[0] == {"role": "system", "content": NIV2["Definition"][0]}
     assert [m["role"] for m in prompt[1:]] == ["user", "assistant", "user", "assistant", "user"]
-    assert len(task.prompts) == 12
+    assert len(prompts) == 12 and prompt[-1]["content"] == "sentence 0"
     generation = load_tasks([str(task_dir / "copying.json")], limit=5)[0]
-    assert generation.kind == "generation" and len(generation.prompts) == 5
+    assert generation.kind == "generation" and len(generation) == 5
 
 
 def test_a_directory_expands_to_its_task_files(task_dir):
@@ -77,7 +78,7 @@ def test_multiple_choice_framing_follows_lm_evaluation_harness(tmp_path):
     def framed(name, question, choices):
         path = tmp_path / f"{name}.jsonl"
         path.write_text(json.dumps({"question": question, "choices": choices, "label": 0}))
-        return load_multiple_choice(path).requests[0]
+        return loglik_requests(load_multiple_choice(path))[0]
 
     assert framed("arc_easy", "Why?", ["because", "no"]) == [("Question: Why?\nAnswer:", " because"),
                                                              ("Question: Why?\nAnswer:", " no")]
@@ -119,25 +120,127 @@ def test_batched_generation_with_a_shared_prefix_equals_one_at_a_time(tiny_model
     assert generate(model, tokenizer, prompts, max_new_tokens=6, batch_size=1) == alone
 
 
-def test_evaluate_writes_json_and_markdown_and_resumes(tiny_model, task_dir, tmp_path, monkeypatch):
+def test_evaluate_writes_json_markdown_rows_and_resumes(tiny_model, task_dir, tmp_path, monkeypatch):
     out = tmp_path / "results" / "res.json"
     config = EvalConfig(model="tiny-random", tasks=[str(task_dir), "nli"], limit=4, batch_size=4)
     results = evaluate_model(config, out=out, model=tiny_model[0], tokenizer=tiny_model[1])
     assert list(results["tasks"]) == ["arc_easy", "copying", "sentiment", "nli"]
-    assert set(results["tasks"]["arc_easy"]["metrics"]) == {"acc", "acc_norm"}
-    assert "rougeL" in results["tasks"]["copying"]["metrics"]
-    assert "exact_match" in results["tasks"]["sentiment"]["metrics"]
-    assert {"exact_match", "template_alignment"} <= set(results["tasks"]["nli"]["metrics"])
+    assert set(results["tasks"]["arc_easy"]["metrics"]) == {"acc", "acc_norm", "acc_stderr", "acc_norm_stderr"}
+    assert {"rougeL", "rougeL_stderr"} <= set(results["tasks"]["copying"]["metrics"])
+    assert {"exact_match", "exact_match_stderr"} <= set(results["tasks"]["sentiment"]["metrics"])
+    assert {"exact_match", "template_alignment", "template_alignment_stderr"} <= set(results["tasks"]["nli"]["metrics"])
+    assert [results["tasks"][t]["framing"] for t in results["tasks"]] == ["loglik", "generate", "generate", "generate"]
     assert json.loads(out.read_text())["tasks"].keys() == results["tasks"].keys()
-    assert "| sentiment | classification | 4 |" in out.with_suffix(".md").read_text()
+    assert "| sentiment | classification | generate | 4 |" in out.with_suffix(".md").read_text()
+    # the limit is a recorded seeded split of the task's instances
+    assert results["tasks"]["sentiment"]["split"]["part"] == "scored"
+    assert results["tasks"]["sentiment"]["split"]["of"] == 12
+
+    rows = [json.loads(line) for line in (tmp_path / "results" / "res.rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 16 and all(set(r) == {"task", "id", "prediction", "score", "framing"} for r in rows)
+    sentiment = [r for r in rows if r["task"] == "sentiment"]
+    task = load_tasks([str(task_dir / "sentiment.json")], limit=4)[0]
+    assert [r["id"] for r in sentiment] == task.ids and all(i.startswith("i") for i in task.ids)
 
     calls = []
     monkeypatch.setattr(harness, "run_task", lambda *a, **k: calls.append(a[2].name))
     evaluate_model(config, out=out, model=tiny_model[0], tokenizer=tiny_model[1])
     assert calls == []  # every task was already scored with this configuration
+    assert (tmp_path / "results" / "res.rows.jsonl").read_text().count("\n") == 16  # the rows are kept
+
+
+def test_standard_error_is_the_per_row_standard_error_of_the_mean(tiny_model, task_dir, tmp_path):
+    out = tmp_path / "r.json"
+    evaluate_model(EvalConfig(model="tiny-random", tasks=[str(task_dir / "copying.json")], limit=6),
+                   out=out, model=tiny_model[0], tokenizer=tiny_model[1])
+    metrics = json.loads(out.read_text())["tasks"]["copying"]["metrics"]
+    scores = [json.loads(line)["score"] for line in (tmp_path / "r.rows.jsonl").read_text().splitlines()]
+    n = len(scores)
+    mean = sum(scores) / n
+    direct = (sum((x - mean) ** 2 for x in scores) / (n - 1)) ** 0.5 / n ** 0.5
+    assert n == 6 and metrics["rougeL"] == pytest.approx(mean)
+    assert metrics["rougeL_stderr"] == pytest.approx(direct)
+
+
+def test_framings_are_validated_and_recorded(tiny_model, task_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"mc_framing must be one of \['loglik', 'generate'\]"):
+        EvalConfig(tasks=["x"], mc_framing="letters")
+    with pytest.raises(ValueError, match=r"cls_framing must be one of \['generate', 'rank'\]"):
+        EvalConfig(tasks=["x"], cls_framing="loglik")
+    config = EvalConfig(model="tiny-random", tasks=[str(task_dir / "arc_easy.jsonl"), str(task_dir / "sentiment.json")],
+                        mc_framing="generate", cls_framing="rank", limit=3)
+    results = evaluate_model(config, out=tmp_path / "f.json", model=tiny_model[0], tokenizer=tiny_model[1])
+    arc, sentiment = results["tasks"]["arc_easy"], results["tasks"]["sentiment"]
+    assert (arc["framing"], sentiment["framing"]) == ("generate", "rank")
+    assert {"acc", "acc_stderr", "no_option", "no_option_stderr"} == set(arc["metrics"])
+    rows = [json.loads(line) for line in (tmp_path / "f.rows.jsonl").read_text().splitlines()]
+    assert {r["prediction"] for r in rows if r["task"] == "sentiment"} <= {"negative", "positive"}
+    assert {r["framing"] for r in rows} == {"generate", "rank"}
+
+
+def test_rank_picks_the_label_with_the_highest_naive_log_probability(tiny_model):
+    from cookbook_datasets.eval.framings import cls_rank
+    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.tasks import Instance, Task
+
+    model, tokenizer = tiny_model
+    labels = ["not entailment", "entailment", "neutral ground", "x"]  # labels of different token lengths
+    task = Task(name="nli", instruction="Classify the pair.", labels=labels,
+                demonstrations=[Instance.make("a | b", ["entailment"])],
+                instances=[Instance.make(f"premise {i} | hypothesis {i * 7}", [labels[i % 4]]) for i in range(6)])
+    scored = cls_rank(model, tokenizer, task, batch_size=4, num_shots=1)
+
+    def naive(inst):
+        text = tokenizer.apply_chat_template(chat_prompt(task, inst, 1), tokenize=False, add_generation_prompt=True)
+        ctx = tokenizer(text, add_special_tokens=False)["input_ids"]
+        totals = []
+        for label in labels:
+            cont = tokenizer(label, add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                logp = model(torch.tensor([ctx + cont])).logits[0].float().log_softmax(-1)
+            totals.append(sum(logp[len(ctx) + k - 1, t].item() for k, t in enumerate(cont)))
+        return labels[max(range(len(labels)), key=totals.__getitem__)]
+
+    assert scored.predictions == [naive(inst) for inst in task.instances]
+    assert scored.per_row["exact_match"] == [float(p == inst.outputs[0])
+                                             for p, inst in zip(scored.predictions, task.instances)]
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("B", 1), ("B.", 1), ("(C)", 2), ("C) blue", 2), ("Answer: B", 1), ("The answer is C", 2), ("a.", 0),
+    ("b", 1), ("B is right, because", 1),
+    ("blue!", 2), ("I think it is a dark red apple.", 1), ("A dark red apple", 1), ("a red apple", 0),
+    ("green", None), ("", None), ("E", None), ("A man walks", None), ("a red apple or blue", None),
+])
+def test_a_generated_answer_names_an_option_by_letter_or_text(reply, expected):
+    from cookbook_datasets.eval.option_answers import parse_option
+
+    assert parse_option(reply, ["a red apple", "a dark red apple", "blue"]) == expected
+    assert parse_option("dark red", ["red", "dark red"]) == 1  # an option inside another is not named apart
+
+
+def test_mc_generate_lists_the_options_and_scores_the_parsed_answer(tiny_model, monkeypatch):
+    from cookbook_datasets.eval import framings, lm
+    from cookbook_datasets.tasks import Instance, Task
+
+    task = Task(name="quiz", instances=[Instance.make(f"q{i}?", choices=["cat", "dog", "emu"], gold=i % 3)
+                                        for i in range(4)])
+    seen = []
+
+    def scripted(model, tokenizer, prompts, **kw):
+        seen.extend(prompts)
+        return ["A", "dog", "no idea", "B"]  # right, right, names nothing, wrong (gold is A)
+
+    monkeypatch.setattr(lm, "generate", scripted)
+    scored = framings.mc_generate(*tiny_model, task)
+    assert seen[1][-1]["content"].endswith("Question: q1?\nOptions:\nA. cat\nB. dog\nC. emu")
+    assert scored.per_row == {"acc": [1.0, 1.0, 0.0, 0.0], "no_option": [0.0, 0.0, 1.0, 0.0]}
+    assert scored.predictions == [0, 1, "no idea", 1]
 
 
 def test_cli_eval_and_compare(tiny_model, task_dir, tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
     out = tmp_path / "results" / "r.json"
     assert main(["eval", "--model", "tiny-random", "--tasks", str(task_dir / "arc_easy.jsonl"), "--limit", "3",
                  "--out", str(out)]) == 0
@@ -154,6 +257,8 @@ def test_default_model_beats_chance_on_arc_easy(default_model, shared_data):
 
 
 def test_cli_eval_in_bf16_records_the_dtype(tiny_model, task_dir, tmp_path):
+    from cookbook_datasets.cli import main
+
     out = tmp_path / "bf16.json"
     assert main(["eval", "--model", "tiny-random", "--tasks", str(task_dir / "arc_easy.jsonl"), "--limit", "2",
                  "--dtype", "bfloat16", "--out", str(out)]) == 0

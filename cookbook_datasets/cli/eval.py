@@ -20,6 +20,12 @@ def add_parser(subparsers) -> None:
                         "about twice as fast, with slightly different log-likelihoods)")
     p.add_argument("--template-param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter of the template tasks, e.g. vocab=tokenizer:smollm2-135m (repeatable)")
+    p.add_argument("--mc-framing", choices=["loglik", "generate"], default="loglik", metavar="{loglik,generate}",
+                   help="multiple choice: each choice's log-likelihood, or the options listed and the generated "
+                        "answer's letter or text (default: %(default)s)")
+    p.add_argument("--cls-framing", choices=["generate", "rank"], default="generate", metavar="{generate,rank}",
+                   help="classification: the last label the generated answer mentions, or the label with the "
+                        "highest log-likelihood as the answer (default: %(default)s)")
     p.add_argument("--out", default=None, metavar="RESULTS_JSON", help="results JSON (a .md table is written next to it)")
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
     p.add_argument("--compare", nargs="+", metavar="RESULTS",
@@ -47,6 +53,7 @@ def run(args) -> int:
         raise ValueError("cookbook eval needs --tasks and --out (or --compare A.json B.json)")
     config = EvalConfig(model=args.model, adapter=args.adapter, tasks=args.tasks, limit=args.limit,
                         num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
+                        mc_framing=args.mc_framing, cls_framing=args.cls_framing,
                         template_params=parse_assignments(args.template_param, "--template-param"))
     if args.overwrite and Path(args.out).exists():
         Path(args.out).unlink()
