@@ -71,10 +71,14 @@ def _demo_rows(rows: TaskRows) -> Optional[TaskRows]:
         return None
     import dataclasses
 
+    from ..tasks import Instance, Task
+    from ..tasks.task import with_unique_ids
+
     ex = dataclasses.replace(rows.examples, examples=[d[0] for d in demos], answers=[d[1] for d in demos],
                              references=[[d[1]] for d in demos], answer_index=None)
-    harness = dataclasses.replace(rows.harness, prompts=[[] for _ in demos], references=[[d[1]] for d in demos])
-    return TaskRows(rows.name, rows.kind, list(range(len(demos))), ex, harness)
+    task = Task(name=rows.name, kind=rows.kind, labels=rows.task.labels,
+                instances=with_unique_ids([Instance.make(d.input, [d.answer.strip()]) for d in rows.task.demonstrations]))
+    return TaskRows(rows.name, rows.kind, task.ids, ex, task, rows.num_shots)
 
 
 def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> Optional[dict]:
@@ -87,7 +91,7 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         if rows.kind == "multiple_choice":
             fmt = "text"
         else:
-            labels = rows.harness.labels or []
+            labels = rows.task.labels or []
             fmt = ("number" if labels and all(x.isdigit() for x in labels) else
                    "letter" if labels and all(len(x) == 1 and x.isalpha() for x in labels) else "text")
         params = {"answer_format": fmt} if fmt in cls.answer_formats else None
@@ -143,7 +147,7 @@ def _label_set(rows: TaskRows) -> list:
     """A classification task's labels, or a multiple-choice task's options when every row offers the
     same few (BoolQ's "no"/"yes")."""
     if rows.kind == "classification":
-        return list(rows.harness.labels or [])
+        return list(rows.task.labels or [])
     if rows.kind == "multiple_choice":
         options = {tuple(e.get("choices", [])) for e in rows.examples.examples}
         if len(options) == 1:

@@ -5,18 +5,18 @@ continuation tasks such as HellaSwag and PIQA, and ``"passage"`` for BoolQ-like 
 hold "passage\\nQuestion: q"). An NIV2 instance's ``input`` is split at its field markers
 ("Premise:", "Sentence 1:", "Choices: 1. ... 2. ...", ...) and the fields get canonical aliases,
 so that one example serves NLI templates (premise/hypothesis) and sentence-pair templates
-(sentence1/sentence2) alike. The file formats are read and checked by eval/tasks.py's loaders.
+(sentence1/sentence2) alike. Files are read and checked by ``cookbook_datasets.tasks``; this
+module only structures a :class:`~cookbook_datasets.tasks.Task`'s instances.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from cookbook_datasets.eval.tasks import TaskFormatError, _subsample, load_multiple_choice, load_niv2
+from cookbook_datasets.tasks import Task, TaskFormatError, load_task
 
 # Field markers of NIV2 inputs (case-insensitive) and the field each one fills.
 MARKERS = {
@@ -65,17 +65,36 @@ class TaskExamples:
         return len(self.examples)
 
 
-def load_task_examples(path: Union[str, Path], limit: Optional[int] = None, seed: int = 0) -> TaskExamples:
-    """A task file as structured examples: NIV2 ``.json`` or multiple-choice ``.jsonl``. ``limit``
-    takes the same seeded subset as the evaluation harness."""
-    path = Path(path)
-    if not path.is_file():
+def load_task_examples(path: Union[str, Path, Task], limit: Optional[int] = None, seed: int = 0) -> TaskExamples:
+    """A task file as structured examples (any file ``load_task`` reads). ``limit`` takes the same
+    seeded subset as the evaluation harness."""
+    from cookbook_datasets.eval.tasks import limit_task
+
+    if not isinstance(path, Task) and not Path(path).is_file():
         raise TaskFormatError(f"{path}: no such task file")
-    if path.suffix == ".jsonl":
-        return _load_multiple_choice(path, limit, seed)
-    if path.suffix == ".json":
-        return _load_niv2(path, limit, seed)
-    raise TaskFormatError(f"{path}: task files are .json (NIV2) or .jsonl (multiple choice)")
+    return task_examples(limit_task(load_task(path if isinstance(path, Task) else Path(path)), limit, seed))
+
+
+def task_examples(task: Task) -> TaskExamples:
+    """A Task's labelled instances as named fields with their gold answers (row for row)."""
+    rows = task.labelled
+    if not rows:
+        raise TaskFormatError(f"{task.source or task.name}: the task has no labelled instances "
+                              "('Instances' / 'instances' is empty or unlabelled)")
+    demonstrations = [(parse_fields(d.input), d.answer.strip()) for d in task.demonstrations]
+    if task.kind == "multiple_choice":
+        examples = [structure_choice_record(task.name, {"question": i.question, "choices": list(i.choices)})
+                    for i in rows]
+        answers = [i.answer for i in rows]
+        return TaskExamples(name=task.name, kind=task.kind, examples=examples, answers=answers,
+                            references=[[a] for a in answers], answer_index=[i.gold for i in rows],
+                            demonstrations=demonstrations, definition=task.instruction, source=task.source)
+    examples = [parse_fields(i.input) for i in rows]
+    references = [[o.strip() for o in i.outputs] for i in rows]
+    answers = [refs[0] for refs in references]
+    return TaskExamples(name=task.name, kind=task.kind, examples=examples, answers=answers, references=references,
+                        answer_index=_numbered_answers(examples, answers), label_set=task.labels,
+                        demonstrations=demonstrations, definition=task.instruction, source=task.source)
 
 
 # -- NIV2 ---------------------------------------------------------------------------------------
@@ -128,33 +147,6 @@ def _clean(value: str) -> str:
     return _SEP.sub("", value).strip()
 
 
-def _load_niv2(path: Path, limit: Optional[int], seed: int) -> TaskExamples:
-    task = load_niv2(path, limit=limit, num_shots=1 << 30, seed=seed)  # checks every field
-    data = json.loads(path.read_text())
-    if not data["Instances"]:
-        raise TaskFormatError(f"{path}: 'Instances' is empty")
-    for where, items in (("Instances", data["Instances"]), ("Positive Examples", data["Positive Examples"])):
-        for i, item in enumerate(items):
-            if not isinstance(item["input"], str):
-                raise TaskFormatError(f"{path}: {where}[{i}]: the field 'input' must be a string")
-    instances = _subsample(data["Instances"], limit, seed)
-    examples = [parse_fields(inst["input"]) for inst in instances]
-    references = [[r.strip() for r in refs] for refs in task.references]
-    answers = [refs[0] for refs in references]
-    demonstrations = [(parse_fields(d["input"]), _first(d["output"]).strip())
-                      for d in data["Positive Examples"]]
-    return TaskExamples(
-        name=path.stem, kind=task.kind, examples=examples, answers=answers, references=references,
-        answer_index=_numbered_answers(examples, answers), label_set=task.labels,
-        demonstrations=demonstrations, definition=task.prompts[0][0]["content"] if task.prompts else "",
-        source=str(path),
-    )
-
-
-def _first(output) -> str:
-    return str(output[0]) if isinstance(output, list) and output else str(output)
-
-
 def _numbered_answers(examples: list, answers: list) -> Optional[list]:
     """Gold choice indices when every example has choices and every answer is a choice number."""
     index = []
@@ -167,18 +159,6 @@ def _numbered_answers(examples: list, answers: list) -> Optional[list]:
 
 
 # -- multiple choice ------------------------------------------------------------------------------
-def _load_multiple_choice(path: Path, limit: Optional[int], seed: int) -> TaskExamples:
-    load_multiple_choice(path)  # checks every line (JSON, question, choices, label)
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    records = _subsample(records, limit, seed)
-    examples = [structure_choice_record(path.stem, r) for r in records]
-    answers = [str(r["choices"][r["label"]]) for r in records]
-    return TaskExamples(
-        name=path.stem, kind="multiple_choice", examples=examples, answers=answers,
-        references=[[a] for a in answers], answer_index=[r["label"] for r in records], source=str(path),
-    )
-
-
 def structure_choice_record(task: str, record: dict) -> dict:
     """A multiple-choice record's fields: question and choices, "context" for continuation
     tasks, "passage" and the bare question for BoolQ-like records."""
