@@ -5,6 +5,12 @@ or ``weights="mix.json"`` (a learned mixture). Rows are drawn with ``datasets.in
 semantics (see cookbook_datasets/mixing/interleave.py): a mixture of finite datasets equals
 ``interleave_datasets(parts, probabilities, seed, stopping_strategy)`` row for row. Templates are
 unbounded parts, so a mixture of templates streams without end (``num_examples=None``).
+
+``schedule=`` makes the weights a function of the row index (cookbook_datasets/mixing/schedule.py):
+``[(0, {"nli": 1, "shared_words": 1}), (800, {"nli": 3, "shared_words": 1})]`` or the path of a
+saved ``schedule.json`` (``mix learn --method online`` writes one). The rows are then a function of
+(seed, schedule), so a run whose weights changed mid-run is replayed from its schedule; a
+one-entry schedule gives the rows of its weights. The schedule's components must be the weights'.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from cookbook_datasets.mixing.components import build_components, components_has
 from cookbook_datasets.mixing.interleave import (draw_blocks, draws, mixture_length, row_indices,
                                                  validate_stopping_strategy)
 from cookbook_datasets.mixing.mix_file import read_mix
+from cookbook_datasets.mixing.schedule import WeightSchedule, as_schedule
 from cookbook_datasets.rows import row_features
 from cookbook_datasets.seeding import stream_key
 from cookbook_datasets.generated_splits import check_fields, shard_ranges, split_sizes
@@ -51,9 +58,18 @@ class MixtureConfig(datasets.BuilderConfig):
         "help": "When a finite part runs out: 'first_exhausted' stops; 'all_exhausted' wraps it around until "
                 "every finite part has run out (as in datasets.interleave_datasets)."})
     format: str = field(default="chat", metadata={"help": "'chat' (message lists) or 'text' (plain strings)."})
+    schedule: Optional[Union[list, dict, str]] = field(default=None, metadata={
+        "help": "Weights by row: [(start_row, weights), ...] (first at row 0) or the path of a schedule.json; "
+                "its components must be the weights' (default weights: its first entry's). None: the weights "
+                "throughout."})
 
     def __post_init__(self):
         super().__post_init__()
+        if self.schedule is not None:
+            schedule = as_schedule(self.schedule)
+            if self.weights is None:
+                self.weights = dict(schedule.entries[0][1])
+            self.schedule = schedule.to_dict()  # plain data: the cache key is the schedule itself
         if isinstance(self.weights, str):
             mix = read_mix(self.weights)
             self.weights = mix["weights"]
@@ -61,11 +77,28 @@ class MixtureConfig(datasets.BuilderConfig):
             self.components = {**mix.get("components", {}), **self.components}
         if self.weights is not None:
             self.weights = validate_weights(self.weights)
+        if self.schedule is not None and self.weights is not None:
+            self.weight_schedule().check_components(self.weights, what="mixture's weights")
         check_fields(self.num_examples, self.num_eval_examples, self.seed, self.format)
         validate_stopping_strategy(self.stopping_strategy)
         for name in ("components", "params"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name} must be a dict (got {getattr(self, name)!r})")
+
+    def weight_schedule(self) -> WeightSchedule:
+        """The weights by row: the schedule, or the weights throughout."""
+        if self.schedule is None:
+            return WeightSchedule.constant(self.weights)
+        return as_schedule(self.schedule)
+
+    def ever_positive(self) -> dict[str, float]:
+        """Each component's largest weight over the schedule (0: never drawn, not built)."""
+        entries = self.weight_schedule().entries
+        return {n: max(w[n] for _, w in entries) for n in self.weights}
+
+    def segments(self, names) -> list:
+        """``(start_row, probabilities over names)`` per schedule entry."""
+        return self.weight_schedule().segments(names)
 
     def probabilities(self) -> dict[str, float]:
         positive = {n: w for n, w in self.weights.items() if w > 0}
@@ -98,12 +131,13 @@ class Mixture(datasets.ArrowBasedBuilder):
             raise TypeError(f"mixture: unknown argument {unknown[0]!r}; arguments are "
                             f"{', '.join(sorted(_CONFIG_FIELDS - {'name', 'version', 'data_dir', 'data_files', 'description'}))}"
                             " (template parameters go in params={component: {...}})")
-        if kwargs.get("weights") is None:
-            raise ValueError("give weights= (component -> weight, or the path of a mix.json)")
+        if kwargs.get("weights") is None and kwargs.get("schedule") is None:
+            raise ValueError("give weights= (component -> weight, or the path of a mix.json) or schedule=")
         # Resolve a mix.json now: the cache is then keyed by the weights and parameters themselves.
         config = MixtureConfig(name=config_name or "mixture", **{k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS})
-        kwargs.update(weights=config.weights, params=config.params, components=config.components)
-        self.parts = build_components(config.weights, config.components, config.params, config.seed, config.format,
+        kwargs.update(weights=config.weights, params=config.params, components=config.components,
+                      schedule=config.schedule)
+        self.parts = build_components(config.ever_positive(), config.components, config.params, config.seed, config.format,
                                       cache_dir=kwargs.get("cache_dir"))
         kwargs.setdefault("hash", components_hash(self.parts))
         super().__init__(*args, config_name=config_name or "mixture", **kwargs)
@@ -120,20 +154,22 @@ class Mixture(datasets.ArrowBasedBuilder):
         return names
 
     def split_size(self, split: str) -> Optional[int]:
-        probs = self.config.probabilities()
         names = list(self.parts)
-        return mixture_length([probs[n] for n in names], [self.parts[n].length(split) for n in names],
+        return mixture_length(self.config.segments(names), [self.parts[n].length(split) for n in names],
                               self.config.draw_seed(split), self.config.stopping_strategy,
                               self.config.split_caps()[split])
 
     def recipe(self) -> dict:
         from cookbook_datasets import __version__
 
-        return {"builder": "mixture", "package_version": __version__, "weights": self.config.weights,
-                "probabilities": self.config.probabilities(), "seed": self.config.seed,
-                "stopping_strategy": self.config.stopping_strategy, "format": self.config.format,
-                "components": {n: p.describe() for n, p in self.parts.items()},
-                "split_caps": self.config.split_caps()}
+        recipe = {"builder": "mixture", "package_version": __version__, "weights": self.config.weights,
+                  "probabilities": self.config.probabilities(), "seed": self.config.seed,
+                  "stopping_strategy": self.config.stopping_strategy, "format": self.config.format,
+                  "components": {n: p.describe() for n, p in self.parts.items()},
+                  "split_caps": self.config.split_caps()}
+        if self.config.schedule is not None:
+            recipe["schedule"] = self.config.schedule
+        return recipe
 
     def _info(self):
         return datasets.DatasetInfo(description=json.dumps(self.recipe(), sort_keys=True, default=str),
@@ -155,16 +191,16 @@ class Mixture(datasets.ArrowBasedBuilder):
     # -- making it ----------------------------------------------------------------------------------
     def _generate_tables(self, shards, split):
         names = list(self.parts)
-        probs = self.config.probabilities()
-        p = [probs[n] for n in names]
+        p = self.config.segments(names)
         seed = self.config.draw_seed(split)
         for shard_id, (start, stop) in enumerate(shards):
             for batch_id, (sources, offsets) in enumerate(self._batches(p, seed, start, stop)):
                 yield Key(shard_id, batch_id), self._rows(names, split, sources, offsets)
 
     def _batches(self, p, seed, start, stop):
-        """(sources, per-part offsets before them) for rows [start, stop) in batches."""
-        n_parts = len(p)
+        """(sources, per-part offsets before them) for rows [start, stop) in batches; ``p``: the
+        schedule's segments over the parts."""
+        n_parts = len(p[0][1])
         if stop is not None:
             plan = draws(p, seed, stop)
             offsets = np.bincount(plan[:start], minlength=n_parts).astype(np.int64)

@@ -7,7 +7,10 @@ first part runs out (``first_exhausted``) or after the last one does (``all_exha
 wrap around). The same draws are made here, so a mixture of finite parts equals
 ``interleave_datasets`` over them row for row; templates are unbounded parts that never run out.
 
-Any row's source is known from the draws before it alone, so shards of a mixture are generated
+A row's source is ``searchsorted(cdf(p), u)`` of its own uniform ``u`` (the uniforms
+``Generator.choice`` consumes), so weights that change with the row index (a schedule, see
+schedule.py) draw from the same uniforms: the rows are a function of (seed, schedule), and a
+one-piece schedule is the plain weights. Any row's source is known from the draws before it alone, so shards of a mixture are generated
 independently (``num_proc``) and a stream can go on forever.
 """
 
@@ -26,15 +29,55 @@ def validate_stopping_strategy(strategy: str) -> None:
         raise ValueError(f"stopping_strategy must be one of {list(STOPPING_STRATEGIES)} (got {strategy!r})")
 
 
-def draw_blocks(probabilities: Sequence[float], seed: int) -> Iterator[np.ndarray]:
-    """Endless blocks of source indices, exactly as ``interleave_datasets`` draws them."""
+def _segments(probabilities) -> list[tuple[int, np.ndarray]]:
+    """``(start_row, cdf)`` pieces from a probability vector or ``[(start_row, probabilities), ...]``."""
+    if len(probabilities) and isinstance(probabilities[0], tuple):
+        pieces = list(probabilities)
+    else:
+        pieces = [(0, probabilities)]
+    out = []
+    for start, p in pieces:
+        # The cumulative sums exactly as ``Generator.choice`` makes them, so the sources are its own.
+        cdf = np.asarray(p, dtype=np.float64).cumsum()
+        cdf /= cdf[-1]
+        out.append((int(start), cdf))
+    return out
+
+
+def draw_sources(uniforms: np.ndarray, start: int, probabilities) -> np.ndarray:
+    """The sources of rows ``start .. start + len(uniforms)``, each from its own uniform under the
+    weights in force at its row (``probabilities``: a vector or a schedule, as in ``draw_blocks``)."""
+    segments = _segments(probabilities)
+    sources = np.empty(len(uniforms), dtype=np.int64)
+    rows = start + np.arange(len(uniforms))
+    starts = [s for s, _ in segments]
+    which = np.searchsorted(starts, rows, side="right") - 1
+    for seg in np.unique(which):
+        where = which == seg
+        sources[where] = segments[seg][1].searchsorted(uniforms[where], side="right")
+    return sources
+
+
+def uniform_blocks(seed: int) -> Iterator[np.ndarray]:
+    """The uniforms ``Generator.choice(k, size=BLOCK, p=p)`` consumes, block by block."""
     rng = np.random.default_rng(seed)
-    p = np.asarray(probabilities, dtype=np.float64)
     while True:
-        yield rng.choice(len(p), size=BLOCK, p=p)
+        yield rng.random(BLOCK)
 
 
-def draws(probabilities: Sequence[float], seed: int, n: int) -> np.ndarray:
+def draw_blocks(probabilities, seed: int) -> Iterator[np.ndarray]:
+    """Endless blocks of source indices, exactly as ``interleave_datasets`` draws them.
+
+    ``probabilities``: one vector, or a piecewise-constant schedule ``[(start_row, vector), ...]``
+    (the first starting at row 0). A row's source depends only on its own uniform and the weights in
+    force at its row, so a one-piece schedule is the plain weights, draw for draw."""
+    position = 0
+    for u in uniform_blocks(seed):
+        yield draw_sources(u, position, probabilities)
+        position += len(u)
+
+
+def draws(probabilities, seed: int, n: int) -> np.ndarray:
     """The first ``n`` source indices."""
     blocks, have = [], 0
     for block in draw_blocks(probabilities, seed):
@@ -45,17 +88,19 @@ def draws(probabilities: Sequence[float], seed: int, n: int) -> np.ndarray:
     return np.concatenate(blocks)[:n] if blocks else np.zeros(0, dtype=np.int64)
 
 
-def mixture_length(probabilities: Sequence[float], lengths: Sequence[Optional[int]], seed: int,
+def mixture_length(probabilities, lengths: Sequence[Optional[int]], seed: int,
                    stopping_strategy: str, cap: Optional[int]) -> Optional[int]:
     """Rows in the mixture: where the stopping strategy ends it over the finite parts
-    (``lengths[i] is None``: unbounded), at most ``cap``; ``None`` when nothing ends it."""
+    (``lengths[i] is None``: unbounded), at most ``cap``; ``None`` when nothing ends it.
+    ``probabilities``: a vector or a schedule, as in :func:`draw_blocks`."""
     validate_stopping_strategy(stopping_strategy)
-    finite = [i for i, (p, n) in enumerate(zip(probabilities, lengths)) if n is not None and p > 0]
+    ever = np.max([cdf_probabilities(cdf) for _, cdf in _segments(probabilities)], axis=0)
+    finite = [i for i, (p, n) in enumerate(zip(ever, lengths)) if n is not None and p > 0]
     if any(lengths[i] < 1 for i in finite):
         raise ValueError("every finite part of a mixture needs at least one row")
     if not finite:
         return cap
-    counts = np.zeros(len(probabilities), dtype=np.int64)
+    counts = np.zeros(len(lengths), dtype=np.int64)
     exhausted_at = {}  # part -> position of its length-th draw (the row after which it is exhausted)
     position = 0
     for block in draw_blocks(probabilities, seed):
@@ -66,7 +111,7 @@ def mixture_length(probabilities: Sequence[float], lengths: Sequence[Optional[in
             need = lengths[i] - counts[i]
             if len(occurrences) >= need:
                 exhausted_at[i] = position + int(occurrences[need - 1])
-        counts += np.bincount(block, minlength=len(probabilities))
+        counts += np.bincount(block, minlength=len(lengths))
         position += len(block)
         if stopping_strategy == "first_exhausted":
             done = bool(exhausted_at)
@@ -78,6 +123,10 @@ def mixture_length(probabilities: Sequence[float], lengths: Sequence[Optional[in
             return stop if cap is None else min(cap, stop)
         if cap is not None and position >= cap:
             return cap
+
+
+def cdf_probabilities(cdf: np.ndarray) -> np.ndarray:
+    return np.diff(cdf, prepend=0.0)
 
 
 def row_indices(sources: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
