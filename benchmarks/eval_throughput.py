@@ -23,7 +23,6 @@ the two agree (same predictions; log-likelihoods within 1e-3).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 import torch
 
 from cookbook_datasets.atomic_files import atomic_json
-from cookbook_datasets.eval.framings import rank_requests, score_task
+from cookbook_datasets.eval.framings import score_task
 from cookbook_datasets.eval.lm import generate, loglikelihoods
 from cookbook_datasets.eval.option_answers import parse_option
 from cookbook_datasets.eval.tasks import chat_prompt, chat_prompts, limit_task, loglik_requests, max_new_tokens, \
