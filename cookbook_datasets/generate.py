@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 
-from .hub_layout import push_to_hub as _push
+from .push import push_dataset as _push
 from .hub_layout import write_hub_layout
 from .loading import load_builder
 from .models import DEFAULT_MODEL, planned_model_path

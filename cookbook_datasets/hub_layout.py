@@ -1,24 +1,28 @@
-"""Write datasets in the Hugging Face Hub layout and push them.
+"""Write datasets in the Hugging Face Hub layout, and read back what a card records.
 
 The layout: ``<config>/<split>-NNNNN-of-NNNNN.parquet`` per config and split, and a README.md
 whose YAML ``configs:`` block maps config names to files, followed by a dataset card recording
-how the data was made. ``datasets.load_dataset(out_dir, "<config>")`` reads it without this
-package; ``push_to_hub`` uploads the same files.
+how the data was made (the recipe, and a SHA-256 of every Parquet file) so that the card alone
+is enough to regenerate and check the data (``regenerate.py``). ``datasets.load_dataset(out_dir,
+"<config>")`` reads it without this package; ``push.py`` uploads the same layout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
 import datasets
-from huggingface_hub import DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import DatasetCard, DatasetCardData
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +49,11 @@ structured `inputs` and the rule's `output`)."""
 def dataset_card(configs: Mapping[str, datasets.DatasetDict], recipes: Mapping[str, dict],
                  pretty_name: str = "Cookbook synthetic instruction data",
                  description: str = TEMPLATES_DESCRIPTION,
-                 download_sizes: Optional[Mapping[str, int]] = None) -> DatasetCard:
+                 download_sizes: Optional[Mapping[str, int]] = None,
+                 checksums: Optional[Mapping[str, str]] = None) -> DatasetCard:
     """The card: YAML (configs, and per config the features and split sizes, as the Hub writes
-    them) and a body recording how the data was made. ``download_sizes``: Parquet bytes per config.
+    them) and a body recording how the data was made. ``download_sizes``: Parquet bytes per config;
+    ``checksums``: file path (relative) -> SHA-256, what a check of data nobody can remake compares.
 
     The sizes matter locally too: ``datasets`` caches a local directory under a hash of this YAML
     alone, so without them a directory rewritten with other rows of the same configs would be
@@ -92,10 +98,20 @@ ds = load_dataset("<this repo or directory>", "{next(iter(configs))}")
 
 ## Recipe
 
-Everything needed to regenerate the data:
+Everything needed to regenerate the data (`cookbook regenerate`):
 
 ```json
-{json.dumps(recipes, indent=2, sort_keys=True)}
+{json.dumps(recipes, indent=2)}
+```
+"""
+    if checksums:
+        body += f"""
+## Files
+
+SHA-256 of every Parquet file as written:
+
+```json
+{json.dumps(dict(checksums), indent=2, sort_keys=True)}
 ```
 """
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
@@ -116,14 +132,16 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the result should read like any directory
     try:
-        sizes = {}
+        sizes, checksums = {}, {}
         for name, dd in configs.items():
             (tmp / name).mkdir()
             for split, ds in dd.items():
-                write_parquet_shards(ds, tmp / name, split)
+                for path in write_parquet_shards(ds, tmp / name, split):
+                    checksums[path.relative_to(tmp).as_posix()] = file_sha256(path)
             sizes[name] = sum(f.stat().st_size for f in (tmp / name).glob("*.parquet"))
-        dataset_card(configs, recipes, download_sizes=sizes, **card).save(str(tmp / "README.md"))
-        (tmp / "recipe.json").write_text(json.dumps(recipes, indent=2, sort_keys=True))
+        dataset_card(configs, recipes, download_sizes=sizes, checksums=checksums, **card).save(str(tmp / "README.md"))
+        # Keys keep their order: a mixture's draws depend on the order of its weights.
+        (tmp / "recipe.json").write_text(json.dumps(recipes, indent=2))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / out.name)
@@ -138,11 +156,54 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
     return out
 
 
-def push_to_hub(out_dir: str | os.PathLike, repo_id: str, *, private: bool = False,
-                token: Optional[str] = None, commit_message: str = "Upload with cookbook-datasets") -> str:
-    """Upload a directory written by :func:`write_hub_layout` to a Hub dataset repository."""
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(out_dir), repo_id=repo_id, repo_type="dataset",
-                      commit_message=commit_message)
-    return f"https://huggingface.co/datasets/{repo_id}"
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class WrittenCard:
+    """What the card of a Hub-layout directory records."""
+
+    root: Path
+    configs: dict  # config -> split -> the Parquet files (relative paths, sorted), from the YAML and the files
+    recipes: dict  # config -> its recipe (the card's "Recipe" block); {} when the card has none
+    checksums: dict  # relative path -> SHA-256 (the card's "Files" block); {} on cards written before it
+    pretty_name: Optional[str] = None
+
+    def files(self, config: str, split: str) -> list[Path]:
+        return [self.root / f for f in self.configs[config][split]]
+
+
+def _json_block(text: str, heading: str) -> dict:
+    match = re.search(rf"^## {re.escape(heading)}\s*$.*?^```json\n(.*?)^```", text, re.M | re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def read_card(out_dir: str | os.PathLike) -> WrittenCard:
+    """The configs, splits, files, recipes and checksums of a Hub-layout directory, from its README.md."""
+    root = Path(out_dir)
+    readme = root / "README.md"
+    if not readme.is_file():
+        raise FileNotFoundError(f"{root} is no Hub-layout directory: it has no README.md (dataset card)")
+    card = DatasetCard.load(readme)
+    declared = card.data.to_dict().get("configs") or []
+    if not declared:
+        raise ValueError(f"{readme} has no `configs:` block in its YAML, so it names no config to read")
+    configs = {}
+    for entry in declared:
+        data_files = entry.get("data_files") or []
+        if isinstance(data_files, (str, dict)):
+            data_files = [data_files]
+        splits = {}
+        for item in data_files:
+            split, patterns = (item.get("split", "train"), item["path"]) if isinstance(item, dict) else ("train", item)
+            for pattern in [patterns] if isinstance(patterns, str) else patterns:
+                splits.setdefault(split, []).extend(p.relative_to(root).as_posix() for p in root.glob(pattern)
+                                                    if p.is_file())
+        configs[entry["config_name"]] = {s: sorted(set(f)) for s, f in splits.items()}
+    return WrittenCard(root=root, configs=configs, recipes=_json_block(card.text, "Recipe"),
+                       checksums=_json_block(card.text, "Files"), pretty_name=card.data.to_dict().get("pretty_name"))

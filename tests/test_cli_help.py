@@ -26,7 +26,7 @@ COMMANDS = dict(_subcommands(build_parser()))
 
 def test_every_subcommand_of_the_issue_is_there():
     for name in ("templates", "generate", "train", "eval", "select", "self-guide", "augment", "augment-recommend",
-                 "mix", "demo"):
+                 "mix", "demo", "push", "regenerate"):
         assert (name,) in COMMANDS
     assert ("mix", "learn") in COMMANDS and ("mix", "signals") in COMMANDS
 

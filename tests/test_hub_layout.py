@@ -97,23 +97,3 @@ def test_bad_input_fails_before_writing(tmp_path, cache_dir):
     with pytest.raises(ValueError, match="not among"):
         generate(["document_qa"], tmp_path / "out", mixture={"nli": 1}, cache_dir=cache_dir)
     assert not (tmp_path / "out").exists()
-
-
-def test_push_to_hub_uploads_the_written_folder(tmp_path, cache_dir, monkeypatch):
-    uploaded = {}
-
-    class FakeApi:
-        def __init__(self, token=None):
-            pass
-
-        def create_repo(self, repo_id, **kw):
-            uploaded["created"] = (repo_id, kw["repo_type"])
-
-        def upload_folder(self, folder_path, repo_id, repo_type, **kw):
-            uploaded["files"] = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
-            uploaded["folder"], uploaded["repo"] = folder_path, (repo_id, repo_type)
-
-    monkeypatch.setattr(hub_layout, "HfApi", FakeApi)
-    out = generate(["nli"], tmp_path / "out", num_examples=10, cache_dir=cache_dir, push_to_hub="me/cookbook-nli")
-    assert uploaded["created"] == ("me/cookbook-nli", "dataset")
-    assert uploaded["folder"] == str(out) and "README.md" in uploaded["files"]

@@ -12,10 +12,10 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from . import augment, demo, eval, generate, mix, select, self_guide, templates, train
+from . import augment, demo, eval, generate, mix, push, regenerate, select, self_guide, templates, train
 from .options import HelpFormatter
 
-COMMANDS = (templates, generate, train, eval, select, self_guide, augment, mix, demo)
+COMMANDS = (templates, generate, train, eval, select, self_guide, augment, mix, demo, push, regenerate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,11 +40,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # a teacher or server that failed after its retries: say so, no traceback
+    except RuntimeError as e:  # a teacher, server or push that failed: say so, no traceback
         from ..augmentation.teacher import TeacherError
         from ..generation import GenerationError
+        from ..push import PushError
 
-        if not isinstance(e, (TeacherError, GenerationError)):
+        if not isinstance(e, (TeacherError, GenerationError, PushError)):
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1

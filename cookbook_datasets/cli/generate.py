@@ -59,8 +59,8 @@ def run(args) -> int:
         names, args.out, num_examples=args.num_examples, num_eval_examples=args.num_eval_examples,
         seed=args.seed, format=args.format, params=template_params(names, parse_assignments(args.param, "--param")),
         mixture=mixture, stopping_strategy=args.stopping_strategy, recipe_model=args.recipe_model,
-        num_proc=args.num_proc, overwrite=args.overwrite, push_to_hub=args.push_to_hub, private=args.private,
-    )
+        num_proc=args.num_proc, overwrite=args.overwrite,
+    )  # pushed below, after the rows are shown: a push that fails leaves the written data to look at
     print(f"Wrote {out}")
     if mixture is not None:
         print(f"TRL recipe: trl sft --config {out / 'sft_recipe.yaml'}")
@@ -72,5 +72,7 @@ def run(args) -> int:
     for row in ds.select(range(min(args.show, len(ds)))):
         print(f"--- {row['source']} ---\n{_show_sample(row['prompt'], row['completion'])}\n")
     if args.push_to_hub:
-        print(f"Pushed to https://huggingface.co/datasets/{args.push_to_hub}")
+        from ..push import push_dataset
+
+        print(f"Pushed to {push_dataset(out, args.push_to_hub, private=args.private)}")
     return 0

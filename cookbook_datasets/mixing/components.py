@@ -187,5 +187,6 @@ def build_components(weights: Mapping[str, float], components: Mapping, params: 
 
 def components_hash(parts: Mapping) -> str:
     """Changes when any part's code or data does (the builder's cache key beyond its config)."""
-    return hashlib.sha256(json.dumps({n: p.describe() for n, p in parts.items()}, sort_keys=True,
+    # a list, not a dict: the draws depend on the parts' order, so the cache key must too
+    return hashlib.sha256(json.dumps([[n, p.describe()] for n, p in parts.items()], sort_keys=True,
                                      default=str).encode()).hexdigest()[:16]
