@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Optional, Union
 
 from cookbook_datasets.models import DEFAULT_MODEL
+from cookbook_datasets.tasks import Task, load_task
 
 from .config import SelfGuideConfig
 from .pipeline import _atomic_json, check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
-from .task import TaskSpec, load_task_spec
+from .task import TaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
     rec = recipe(task, config, model)
     if (data_dir / "recipe.json").exists():
         written = json.loads((data_dir / "recipe.json").read_text()).get(task.name, {})
-        if same_recipe({k: v for k, v in written.items() if k != "counts"}, rec):
+        # data a time budget cut short is resumed (its rounds are checkpointed), not reused
+        if (same_recipe({k: v for k, v in written.items() if k != "counts"}, rec)
+                and written["counts"].get("stopped", {}).get("reason") != "budget"):
             return data_dir, written["counts"]
     options = dict(engine_options or {})
     if backend in ("transformers", "vllm") and dtype is not None:
@@ -69,12 +72,15 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
     return data_dir, stats
 
 
-def _validation_task(task: TaskSpec, rows):
-    from cookbook_datasets.eval.tasks import GenerationTask
+def _validation_task(task: TaskSpec, rows) -> Task:
+    """The synthetic validation rows as a Task; with no demonstrations its prompts are the rows'
+    own (the instruction as the system message, the input as the user's)."""
+    from cookbook_datasets.tasks import Instance
+    from cookbook_datasets.tasks.task import with_unique_ids
 
-    return GenerationTask(name=task.name, kind=task.kind, prompts=list(rows["prompt"]),
-                          references=[[c[0]["content"]] for c in rows["completion"]], labels=task.labels,
-                          max_new_tokens=16 if task.is_classification else 64, source="synthetic validation split")
+    instances = [Instance.make(p[-1]["content"], [c[0]["content"]]) for p, c in zip(rows["prompt"], rows["completion"])]
+    return Task(name=task.name, kind=task.kind, instruction=task.instruction.strip(), labels=task.labels,
+                instances=with_unique_ids(instances), source="synthetic validation split")
 
 
 def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, train_args: dict,
@@ -106,7 +112,7 @@ def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, 
         vtask = _validation_task(task, validation)
         for ckpt in checkpoints:
             m, tok = load_model(model, adapter=str(ckpt), dtype=dtype)
-            result = run_task(m, tok, vtask)
+            result = run_task(m, tok, vtask, num_shots=0)
             scores.append({"checkpoint": ckpt.name, "metric": main_metric(result)[0], "score": main_metric(result)[1]})
             _free(m)
             logger.info("%s: validation %s %.3f", ckpt.name, scores[-1]["metric"], scores[-1]["score"])
@@ -127,10 +133,10 @@ def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, 
     return {**picked, "train_seconds": card["train_seconds"]}
 
 
-def evaluate_against_prompting(task_file: Path, out: Path, model: str, adapter: Optional[Path], limit: int,
+def evaluate_against_prompting(task: Task, out: Path, model: str, adapter: Optional[Path], limit: int,
                                num_shots: int, tuned_num_shots: int, dtype: Optional[str], seed: int) -> dict:
     """Score prompting (``num_shots`` demonstrations) and, with ``adapter``, the tuned model on the
-    task's real instances (a seeded subset of ``limit``), which the pipeline never read."""
+    task's real instances (a seeded subset of ``limit``, recorded by id), which the pipeline never read."""
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
 
     arms = {"prompting": (None, num_shots)}
@@ -138,11 +144,12 @@ def evaluate_against_prompting(task_file: Path, out: Path, model: str, adapter: 
         arms["self_guide"] = (str(adapter), tuned_num_shots)
     scores = {}
     for arm, (adp, shots) in arms.items():
-        result = evaluate_model(EvalConfig(model=model, adapter=adp, tasks=[str(task_file)], num_shots=shots,
+        result = evaluate_model(EvalConfig(model=model, adapter=adp, tasks=[task], num_shots=shots,
                                            limit=limit, seed=seed, dtype=dtype), out=out / "eval" / f"{arm}.json")
         res = next(iter(result["tasks"].values()))
         metric, value = main_metric(res)
-        scores[arm] = {"metric": metric, "score": value, "num_shots": shots, "num_examples": res["num_examples"],
+        scores[arm] = {"metric": metric, "score": value, "stderr": res["metrics"].get(f"{metric}_stderr"),
+                       "num_shots": shots, "num_examples": res["num_examples"],
                        "seconds": res["seconds"]}
     return scores
 
@@ -157,6 +164,18 @@ def report_markdown(report: dict) -> str:
     lines += [f"| inputs annotated | {ann['annotated']} |",
               f"| dropped by self-consistency (< threshold) | {ann['dropped_inconsistent']} |",
               f"| pairs before balancing | {counts['pairs_before_balancing']} |", f"| pairs kept | {counts['kept']} |"]
+    if "labels_before_balancing" in counts:
+        lines += ["", f"Annotation: {counts.get('annotation_mode', 'generate')}; pairs per label before balancing: "
+                  + ", ".join(f"{k} {v}" for k, v in counts["labels_before_balancing"].items())
+                  + (f"; no demonstration shows {counts['labels_without_demonstration']}"
+                     if counts.get("labels_without_demonstration") else "")]
+    if "stopped" in counts:
+        stop = counts["stopped"]
+        lines += ["", f"Rounds stopped: {stop['reason']}" + (
+            f" ({stop['target']} had {stop['have']} of {stop['needs']} at {stop['yield_per_round']} a round, "
+            f"{stop['rounds_left']} rounds left)" if stop["reason"] == "projection" else "")
+            + f"; {counts['kept']} pairs of {counts.get('asked', counts['kept'])} asked"
+            + ("; run again to resume (not trained or scored)" if stop["reason"] == "budget" else "")]
     if "training" in report:
         t = report["training"]
         lines += ["", f"Training: {t['epochs']} epoch(s), {t['train_seconds']} s; best epoch {t['best_epoch']}"
@@ -169,39 +188,45 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_self_guide(task: Union[str, os.PathLike, TaskSpec], out: Union[str, os.PathLike], *,
+def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str, os.PathLike], *,
                    model: str = DEFAULT_MODEL, config: Optional[SelfGuideConfig] = None,
                    backend: str = "transformers", engine_options: Optional[dict] = None, dtype: Optional[str] = None,
                    train: bool = True, evaluate: bool = True, train_args: Optional[dict] = None,
                    eval_limit: int = 100, num_shots: int = 2, tuned_num_shots: int = 0,
                    num_demonstrations: int = 3) -> dict:
     """Synthesise task data with ``model`` itself, fine-tune ``model`` on it (``train``) and score
-    prompting vs the tuned model on the task's real instances (``evaluate``; needs a task file
-    with ``Instances``). Returns the report (also written as ``out/report.{json,md}``)."""
+    prompting vs the tuned model on the task's real instances (``evaluate``; needs a Task or task
+    file with labelled instances). Returns the report (also written as ``out/report.{json,md}``)."""
     config = config or SelfGuideConfig()
     out = Path(out)
-    task_file = None
+    real = None  # the Task whose instances are scored (SELF-GUIDE itself reads only the TaskSpec)
     if not isinstance(task, TaskSpec):
-        task_file = Path(task)
-        task = load_task_spec(task_file, num_demonstrations=num_demonstrations)
+        real = task if isinstance(task, Task) else load_task(Path(task))
+        task = TaskSpec.from_task(real, num_demonstrations=num_demonstrations)
     if evaluate and not train:
         logger.info("evaluate without train: only prompting is scored")
-    if evaluate:
-        data = json.loads(task_file.read_text()) if task_file else {}
-        if "Definition" not in data or not data.get("Instances"):
-            raise ValueError("evaluate=True scores on the real instances of an NIV2 task file (Definition, Positive "
-                             f"Examples, Instances); {task_file or 'an instruction with examples'} has none. Give one, "
-                             "or pass evaluate=False (--no-eval)")
+    if evaluate and (real is None or not real.labelled):
+        where = real.source if real is not None and real.source else "an instruction with examples"
+        raise ValueError("evaluate=True scores on the real instances of an NIV2 task file (Definition, Positive "
+                         f"Examples, Instances) or a task's labelled instances; {where} has none. Give one, "
+                         "or pass evaluate=False (--no-eval)")
     data_dir, counts = synthesize_to_hub_layout(task, out, model, config, backend, engine_options or {}, dtype)
     report = {"task": task.name, "kind": task.kind, "model": model, "data": str(data_dir), "counts": counts,
               "config": config.to_dict()}
     adapter = None
+    if counts.get("stopped", {}).get("reason") == "budget":
+        # the data is incomplete: training on it now would leave a model the resumed data does not match
+        report["stopped_on_budget"] = {"pairs": counts["kept"], "asked": config.num_examples,
+                                       "max_minutes": config.max_minutes}
+        logger.warning("%s: synthesis stopped on its budget with %d of %d pairs; not trained or scored. Run again to "
+                       "resume", task.name, counts["kept"], config.num_examples)
+        train = evaluate = False
     if train:
         report["training"] = train_and_pick_epoch(task, data_dir, out, model, dict(train_args or {}), dtype)
         adapter = out / "adapter"
         report["adapter"] = str(adapter)
     if evaluate:
-        report["scores"] = evaluate_against_prompting(task_file, out, model, adapter, eval_limit, num_shots,
+        report["scores"] = evaluate_against_prompting(real, out, model, adapter, eval_limit, num_shots,
                                                       tuned_num_shots, dtype, config.seed)
         if "self_guide" in report["scores"]:
             report["gain"] = report["scores"]["self_guide"]["score"] - report["scores"]["prompting"]["score"]

@@ -1,21 +1,23 @@
 """What SELF-GUIDE knows about a task: its instruction, a few demonstrations and, for
 classification, its label set. Never its instances: those are what the tuned model is scored on.
+
+A :class:`TaskSpec` is SELF-GUIDE's view of a :class:`~cookbook_datasets.tasks.Task`
+(``TaskSpec.from_task``); files are read by ``cookbook_datasets.tasks.load_task``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-MAX_LABELS = 10  # as the eval harness: a task whose outputs take at most this many values is classification
+from cookbook_datasets.tasks import Task, TaskFormatError, load_task
+
 KINDS = ("auto", "classification", "generation")
 
 
-class TaskSpecError(ValueError):
+class TaskSpecError(TaskFormatError):
     pass
 
 
@@ -71,45 +73,37 @@ class TaskSpec:
         return {"name": self.name, "instruction": self.instruction, "examples": self.examples,
                 "labels": self.labels, "kind": self.kind}
 
+    @classmethod
+    def from_task(cls, task: Task, num_demonstrations: int = 3, kind: str = "auto") -> "TaskSpec":
+        """The instruction, the first ``num_demonstrations`` demonstrations and (classification) the
+        label set of ``task``; never its instances."""
+        if task.kind == "multiple_choice":
+            raise TaskSpecError(f"task {task.name!r}: SELF-GUIDE writes classification or generation data; "
+                                "a multiple-choice task has no input/output demonstrations")
+        examples = [{"input": d.input, "output": d.answer or ""} for d in task.demonstrations[:num_demonstrations]]
+        labels = task.labels if task.kind == "classification" and kind != "generation" else None
+        where = task.source or task.name
+        try:
+            return cls(instruction=task.instruction, examples=examples, labels=labels, kind=kind, name=task.name)
+        except TaskSpecError as e:
+            raise TaskSpecError(f"{where}: {e}") from None
+
 
 def load_task_spec(path: str | os.PathLike, num_demonstrations: int = 3, kind: str = "auto") -> TaskSpec:
-    """A :class:`TaskSpec` from a task file: NIV2 JSON (``Definition``, ``Positive Examples``) or a
-    JSON object ``{"instruction", "examples", "labels"?}``.
+    """A :class:`TaskSpec` from a task file (anything ``cookbook_datasets.tasks.load_task`` reads:
+    NIV2 JSON, the project's task JSON ``{"instruction", "examples", "labels"?}``, ...).
 
-    From an NIV2 file the pipeline reads the definition, the first ``num_demonstrations`` positive
-    examples and, for tasks with at most ``MAX_LABELS`` distinct outputs, that label set (the
-    label space is part of a classification task's definition); never the instances' inputs.
+    SELF-GUIDE reads the instruction, the first ``num_demonstrations`` demonstrations and, for a
+    classification task, its label set (the label space is part of a classification task's
+    definition); never the instances' inputs.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"task file {p} does not exist")
     try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise TaskSpecError(f"{p}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise TaskSpecError(f"{p}: expected a JSON object (NIV2 task or {{instruction, examples, labels}})")
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", p.stem)
-    if "Definition" in data:
-        for key in ("Positive Examples",):
-            if key not in data:
-                raise TaskSpecError(f"{p}: the NIV2 task has no {key!r} field")
-        definition = data["Definition"][0] if isinstance(data["Definition"], list) else str(data["Definition"])
-        examples = data["Positive Examples"][:num_demonstrations]
-        outputs = {str(o).strip() for inst in data.get("Instances", [])
-                   for o in (inst.get("output") if isinstance(inst.get("output"), list) else [inst.get("output")])}
-        outputs.discard("None")
-        labels = sorted(outputs) if 2 <= len(outputs) <= MAX_LABELS and kind != "generation" else None
-        try:
-            return TaskSpec(instruction=definition, examples=examples, labels=labels, kind=kind, name=name)
-        except TaskSpecError as e:
-            raise TaskSpecError(f"{p}: {e}") from None
-    if "instruction" not in data or "examples" not in data:
-        missing = "instruction" if "instruction" not in data else "examples"
-        raise TaskSpecError(f"{p}: missing the field {missing!r} (a task file holds 'instruction', 'examples' and "
-                            "optionally 'labels', or is an NIV2 task with 'Definition' and 'Positive Examples')")
-    try:
-        return TaskSpec(instruction=data["instruction"], examples=list(data["examples"])[:num_demonstrations],
-                        labels=data.get("labels"), kind=data.get("kind", kind), name=data.get("name", name))
-    except TaskSpecError as e:
-        raise TaskSpecError(f"{p}: {e}") from None
+        task = load_task(p)
+    except TaskSpecError:
+        raise
+    except TaskFormatError as e:
+        raise TaskSpecError(str(e)) from None
+    return TaskSpec.from_task(task, num_demonstrations=num_demonstrations, kind=kind)

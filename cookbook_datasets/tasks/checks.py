@@ -16,13 +16,17 @@ def read_json(path: Path) -> Any:
         raise TaskFormatError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
 
 
+def _names(fields: tuple) -> str:
+    quoted = [repr(f) for f in fields]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def require(record: Any, fields: tuple, where: str) -> None:
     if not isinstance(record, dict):
-        raise TaskFormatError(f"{where} must be a JSON object with {', '.join(map(repr, fields))} "
-                              f"(got {type(record).__name__})")
+        raise TaskFormatError(f"{where} must be a JSON object with {_names(fields)} (got {type(record).__name__})")
     for f in fields:
         if f not in record:
-            raise TaskFormatError(f"{where} is missing the field {f!r} (needs {', '.join(map(repr, fields))})")
+            raise TaskFormatError(f"{where} is missing the field {f!r} (needs {_names(fields)})")
 
 
 def text(value: Any, where: str, field: str) -> str:

@@ -57,8 +57,9 @@ def task_from_dict(data: dict, where: str, name: str, kind: Optional[str] = None
     if labels is not None and (not isinstance(labels, list) or any(isinstance(x, (dict, list)) for x in labels)):
         raise TaskFormatError(f"{where}: the field 'labels' must be a list of strings (got {labels!r})")
     kind = data.get("kind", kind)
+    kind = None if kind == "auto" else kind  # "auto": decided by infer_kind
     if kind is not None and kind not in KINDS:
-        raise TaskFormatError(f"{where}: the field 'kind' must be one of {list(KINDS)} (got {kind!r})")
+        raise TaskFormatError(f"{where}: the field 'kind' must be one of {list(KINDS) + ['auto']} (got {kind!r})")
     return Task(name=name, instruction=instruction, demonstrations=demos,
                 instances=with_unique_ids(instances), labels=labels, kind=kind, source=source)
 
