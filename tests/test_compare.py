@@ -159,3 +159,26 @@ def test_a_malformed_rows_file_names_the_line(tmp_path):
         f.write(json.dumps({"task": "t", "id": "r0", "score": 1}) + "\n")
     with pytest.raises(ValueError, match="row id 'r0' twice"):
         load_rows(a)
+
+
+def test_two_evaluations_of_one_task_pair_row_by_row(tiny_model, tmp_path):
+    from cookbook_datasets.eval import EvalConfig, evaluate_model
+
+    task = tmp_path / "arc_easy.jsonl"
+    task.write_text("\n".join(json.dumps({"id": f"q{i}", "question": f"q{i}", "choices": ["a", "bb", "ccc"],
+                                          "label": i % 3}) for i in range(5)))
+    model, tokenizer = tiny_model
+    paths = []
+    for framing in ("loglik", "generate"):
+        out = tmp_path / f"{framing}.json"
+        evaluate_model(EvalConfig(model="tiny-random", tasks=[str(task)], mc_framing=framing), out=out, model=model,
+                       tokenizer=tokenizer)
+        paths.append(out)
+    c = compare(paths)
+    line = c.tasks[0]
+    assert line.n == 5 and [a.framing for a in line.arms] == ["loglik", "generate"]
+    results = [json.loads(p.read_text())["tasks"]["arc_easy"]["metrics"] for p in paths]
+    assert [a.score for a in line.arms] == pytest.approx([r["acc"] for r in results])
+    assert [a.stderr for a in line.arms] == pytest.approx([r["acc_stderr"] for r in results])
+    assert line.differences["generate"].mean == pytest.approx(results[1]["acc"] - results[0]["acc"])
+    assert "arc_easy (loglik / generate)" in str(c)
