@@ -182,3 +182,14 @@ def test_two_evaluations_of_one_task_pair_row_by_row(tiny_model, tmp_path):
     assert [a.stderr for a in line.arms] == pytest.approx([r["acc_stderr"] for r in results])
     assert line.differences["generate"].mean == pytest.approx(results[1]["acc"] - results[0]["acc"])
     assert "arc_easy (loglik / generate)" in str(c)
+
+
+def test_cli_compare_prints_the_table_against_a_named_baseline(runs, tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
+    png = tmp_path / "c.png"
+    assert main(["eval", "--compare", *map(str, runs), "--labels", "base", "tuned", "--baseline", "tuned",
+                 "--plot", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert "Paired comparison vs **tuned**" in printed and "| Δ base − tuned [95%] |" in printed
+    assert "| **-1.000 [-1.000, -1.000]** | lower |" in printed and png.exists()
