@@ -17,11 +17,12 @@ Everything lands under ``output_dir``:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -58,7 +59,8 @@ class DiverseEvolConfig:
         "help": "TrainConfig fields for every round (default: 3 epochs, LoRA); model, datasets and output_dir "
                 "are set by the loop."})
     eval_tasks: list = field(default_factory=list, metadata={
-        "help": "Tasks scored after every round (as `cookbook eval --tasks`); none: no scoring."})
+        "help": "Tasks scored after every round: specs as `cookbook eval --tasks` takes them, or Task objects "
+                "(e.g. a split's test part); none: no scoring."})
     eval_limit: Optional[int] = field(default=None, metadata={"help": "Examples per evaluation task."})
     eval_num_shots: int = field(default=0, metadata={
         "help": "Demonstrations per NIV2 evaluation prompt (0: the tuned model answers from the instruction)."})
@@ -87,6 +89,11 @@ class DiverseEvolConfig:
         if reserved:
             raise ValueError(f"train may not set {reserved[0]!r}: the round loop sets it")
         TrainConfig(**self._train_fields("check"))  # bad training fields fail now, not after round 0
+        from cookbook_datasets.tasks import Task
+
+        bad = next((t for t in self.eval_tasks if not isinstance(t, (str, os.PathLike, Task))), None)
+        if bad is not None:
+            raise ValueError(f"eval_tasks holds {bad!r}: give task files, template names or Task objects")
         if self.eval_limit is not None and (not isinstance(self.eval_limit, int) or self.eval_limit < 1):
             raise ValueError(f"eval_limit must be a positive integer (got {self.eval_limit!r})")
 
@@ -100,9 +107,12 @@ class DiverseEvolConfig:
 
     def recipe(self) -> dict:
         """What makes two runs the same run (everything but where the files go)."""
-        d = asdict(self)
-        for key in ("output_dir", "features_cache_dir", "embed_batch_size"):
-            d.pop(key)
+        from cookbook_datasets.tasks import Task
+
+        skip = ("output_dir", "features_cache_dir", "embed_batch_size", "eval_tasks")
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        # a Task is recorded by what identifies its scored rows (name, source, ids hash, split), not its rows
+        d["eval_tasks"] = [t.describe() if isinstance(t, Task) else str(t) for t in self.eval_tasks]
         return d
 
 
@@ -252,7 +262,8 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             results = evaluate_model(ev, out=model_dir.parent / "eval.json")
             release_memory()
             scores = {name: main_metric(res)[1] for name, res in results["tasks"].items()}
-            rec.update(scores=scores, score=float(np.mean(list(scores.values()))),
+            stderrs = {name: res["metrics"].get(f"{main_metric(res)[0]}_stderr") for name, res in results["tasks"].items()}
+            rec.update(scores=scores, score_stderrs=stderrs, score=float(np.mean(list(scores.values()))),
                        eval_seconds=round(time.time() - start, 1))
             _atomic_json(state_path, state)
         if config.diversity and "covering_radius" not in rec:

@@ -1,6 +1,6 @@
 """Load a seed set S: question/answer pairs from a file, a directory, a dataset or a list of dicts.
 
-Accepted shapes, per row: ``{question, answer}`` (or the aliases below, or ``question_field=`` /
+A :class:`~cookbook_datasets.tasks.Task` gives its labelled instances. Accepted shapes, per row: ``{question, answer}`` (or the aliases below, or ``question_field=`` /
 ``answer_field=``), or the project's row schema (``prompt``/``completion`` messages: the last user
 message is the question, the assistant's reply the answer). Errors name the file, the row and the field.
 """
@@ -96,8 +96,32 @@ def _read_rows(source) -> tuple[list, str, str]:
                         f"of dicts (got {type(source).__name__})")
 
 
+def seed_set_from_task(task) -> list[dict]:
+    """A :class:`~cookbook_datasets.tasks.Task`'s labelled instances as seed rows, in the task's
+    order: the input is the question (a multiple-choice instance's options listed after it), the
+    first acceptable output (or the gold choice) the answer; ``seed_id`` keeps the instance id."""
+    labelled = task.labelled
+    if not labelled:
+        raise SeedDataError(f"task {task.name!r} ({task.source or 'no source'}) has no labelled instances: "
+                            "augmentation needs at least one question/answer pair")
+    seeds = []
+    for i, inst in enumerate(labelled):
+        question = inst.input
+        if inst.choices is not None:
+            from cookbook_datasets.eval.tasks import options_text
+
+            question = options_text(inst)
+        seeds.append({"seed_index": i, "seed_id": inst.id, "question": question.strip(), "answer": inst.answer.strip()})
+    return seeds
+
+
 def load_seed_set(source, question_field: Optional[str] = None, answer_field: Optional[str] = None) -> list[dict]:
-    """``[{"seed_index", "question", "answer"}, ...]`` in the source's order."""
+    """``[{"seed_index", "question", "answer"}, ...]`` in the source's order (a Task: its labelled
+    instances, see :func:`seed_set_from_task`)."""
+    from cookbook_datasets.tasks import Task
+
+    if isinstance(source, Task):
+        return seed_set_from_task(source)
     rows, name, _ = _read_rows(source)
     if not rows:
         raise SeedDataError(f"{name} holds no seed examples: augmentation needs at least one question/answer pair")
