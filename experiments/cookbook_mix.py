@@ -42,7 +42,7 @@ METHOD_ORDER = ("uniform", "best-single", "rules", "proxy")
 
 
 def row_scores(rows, answers) -> dict:
-    """The task's own metric row by row, keyed by the row's index in the task file (its mean is
+    """The task's own metric row by row, keyed by the row's id in ``rows.rows`` (its mean is
     ``task_rows.score``: every metric here is a mean over rows)."""
     from cookbook_datasets.mixing.task_rows import agreement, gold
 
