@@ -3,8 +3,10 @@
 ``SelfGuide(task="task.json", model="smollm2-135m", num_examples=100, seed=0)`` (or
 ``instruction=``, ``examples=``, ``labels=`` instead of a task file), then ``download_and_prepare()``
 and ``as_dataset("train")``. Keyword arguments that are not config fields are SELF-GUIDE parameters
-(:class:`cookbook_datasets.self_guide.SelfGuideConfig`). The pipeline checkpoints every round in a
-work directory under the cache, so an interrupted build resumes where it stopped.
+(:class:`cookbook_datasets.self_guide.SelfGuideConfig`: ``annotation="rank"``, ``max_minutes=30``, ...).
+The pipeline checkpoints every round in a work directory under the cache, so an interrupted build
+resumes where it stopped; a build ended by ``max_minutes`` yields the pairs it has (the dataset's
+description records ``stopped``) and resumes its rounds when forced to rebuild.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from typing import Optional
@@ -22,7 +25,7 @@ import pyarrow as pa
 from cookbook_datasets.models import DEFAULT_MODEL
 from cookbook_datasets.rows import row_features
 from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, load_task_spec, synthesize, to_dataset_dict
-from cookbook_datasets.self_guide.pipeline import check_kept_some, recipe
+from cookbook_datasets.self_guide.pipeline import check_kept_some, recipe, work_identity
 
 
 @dataclass
@@ -58,6 +61,8 @@ class SelfGuideBuilderConfig(datasets.BuilderConfig):
         return TaskSpec(instruction=self.instruction, examples=self.examples, labels=self.labels, kind=self.kind,
                         name=self.name if self.name != "default" else "task")
 
+
+logger = logging.getLogger(__name__)
 
 _CONFIG_FIELDS = {f.name for f in fields(SelfGuideBuilderConfig)}
 _BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
@@ -101,7 +106,8 @@ class SelfGuide(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager):
         task, config = self.config.task_spec(), self.config.pipeline_config()
         rec = recipe(task, config, self.config.model)
-        key = hashlib.blake2b(json.dumps({**rec, "backend": self.config.backend}, sort_keys=True).encode(),
+        # keyed on what the checkpoints depend on: another max_minutes resumes the same rounds
+        key = hashlib.blake2b(json.dumps({**work_identity(rec), "backend": self.config.backend}, sort_keys=True).encode(),
                               digest_size=8).hexdigest()
         work = os.path.join(self._cache_dir_root, "self_guide_work", key)
         from cookbook_datasets.generation import load_engine
@@ -109,6 +115,11 @@ class SelfGuide(datasets.ArrowBasedBuilder):
         with load_engine(self.config.model, backend=self.config.backend, **self.config.engine_options) as engine:
             pairs, stats = synthesize(task, engine, config, work_dir=work, model_name=self.config.model)
         check_kept_some(task, stats)
+        if stats["stopped"]["reason"] == "budget":
+            logger.warning("%s: the time budget (max_minutes=%s) ended synthesis with %d of the %d pairs asked; the "
+                           "rounds are checkpointed in %s: load again with download_mode='force_redownload' (and the "
+                           "same or a larger max_minutes) to continue", task.name, config.max_minutes, stats["kept"],
+                           config.num_examples, work)
         self.info.description = json.dumps({**rec, "counts": stats}, sort_keys=True)
         splits = to_dataset_dict(pairs, task, config)
         return [datasets.SplitGenerator(name=name, gen_kwargs={"table": ds.data.table}) for name, ds in splits.items()]

@@ -5,6 +5,7 @@ by rule), so that what each filter keeps is known exactly; the builder and the c
 real transformers backend on the tiny random model.
 """
 
+import dataclasses
 import json
 import re
 
@@ -437,3 +438,150 @@ def test_stage_counts_record_the_label_distribution_before_balancing_and_uncover
     assert sum(stats["labels_before_balancing"].values()) == stats["pairs_before_balancing"]
     assert stats["labels_before_balancing"] == stats["balancing"]["per_label_before"] | {"maybe": 0}
     assert "no demonstration shows the label(s) ['maybe']" in caplog.text
+
+
+# -- rounds that stop when they are wasted --------------------------------------------------------
+def yes_writer():
+    """Unique inputs, every one answered 'yes'."""
+    def write(messages, params, i, sample):
+        ask = messages[-1]["content"]
+        if ask.startswith("Write a new input") or "Inputs written before" in ask:
+            return f"Premise: item {params.seed % 100000} {i}. Hypothesis: it is."
+        return "yes"
+    return write
+
+
+def test_rounds_stop_when_the_rarest_label_cannot_reach_its_share_at_its_recent_rate():
+    never_no = ScriptedEngine(yes_writer())
+    config = SelfGuideConfig(num_examples=8, prompts_per_round=4, max_rounds=50, stop_window=3, length_std=None)
+    rows, stats = synthesize(NLI, never_no, config)
+    assert stats["rounds"] == 3  # 'no' yielded nothing in 3 rounds: stop, not 50 rounds
+    assert stats["stopped"] == {"reason": "projection", "target": "no", "have": 0, "needs": 4, "yield_per_round": 0.0,
+                                "rounds_left": 47}
+    assert stats["labels_before_balancing"] == {"yes": 12, "no": 0}
+    assert synthesize(NLI, ScriptedEngine(yes_writer()), dataclasses.replace(config, stop_window=0, max_rounds=6))[1][
+        "stopped"] == {"reason": "max_rounds"}
+
+
+def test_a_slow_label_goes_on_while_its_rate_can_still_reach_the_share():
+    def one_no_a_round(messages, params, i, sample):  # one 'no' per round of 2 inputs: 'no' yields 1 a round
+        ask = messages[-1]["content"]
+        if ask.startswith("Write a new input") or "Inputs written before" in ask:
+            return f"Premise: item {params.seed % 100000} {i}. Hypothesis: it is."
+        return "no" if re.search(r"item \d+ (\d+)", ask).group(1) == "0" else "yes"
+
+    config = SelfGuideConfig(num_examples=10, prompts_per_round=2, stop_window=2, length_std=None)
+    short = synthesize(NLI, ScriptedEngine(one_no_a_round), dataclasses.replace(config, max_rounds=4))[1]
+    # after 2 rounds 'no' has 2 of 5: 3 more at 1 a round need 3 rounds, and 2 are left
+    assert short["rounds"] == 2 and short["stopped"]["reason"] == "projection"
+    assert short["stopped"]["rounds_left"] == 2 and short["stopped"]["have"] == 2
+    long = synthesize(NLI, ScriptedEngine(one_no_a_round), dataclasses.replace(config, max_rounds=5))[1]
+    assert long["rounds"] == 5 and long["stopped"] == {"reason": "enough"}
+
+
+def test_the_input_window_widens_when_most_inputs_fail_the_length_filter(tmp_path, caplog):
+    import logging
+
+    def long_inputs(messages, params, i, sample):
+        ask = messages[-1]["content"]
+        if ask.startswith("Write a new input") or "Inputs written before" in ask:
+            return f"Premise: item {params.seed % 100000} {i}.".ljust(100, "x")
+        return "yes" if re.search(r"item \d+ (\d+)", ask).group(1) in "02" else "no"
+
+    config = SelfGuideConfig(num_examples=8, prompts_per_round=4, max_rounds=6)
+    caplog.set_level(logging.INFO, logger="cookbook_datasets.self_guide.pipeline")
+    rows, stats = synthesize(NLI, ScriptedEngine(long_inputs), config, work_dir=tmp_path)
+    low, high = stats["input_window_chars_initial"]
+    assert high < 100  # the demonstrations are ~50 characters: every 100-character input fails at first
+    assert [(c["after_round"], c["too_long"], c["to"][1]) for c in stats["input_window_changes"]] == [
+        (0, 4, round(high * 1.5, 1)), (1, 4, round(high * 1.5 ** 2, 1))]
+    assert stats["input_window_chars"][1] > 100 and stats["rounds"] == 4 and len(rows) == 8
+    assert "input window" in caplog.text and "100% of the inputs failed the length filter" in caplog.text
+    engine = ScriptedEngine(long_inputs)  # resumed: the same windows, nothing regenerated
+    assert synthesize(NLI, engine, config, work_dir=tmp_path) == (rows, stats) and engine.calls == []
+    fixed = synthesize(NLI, ScriptedEngine(long_inputs), dataclasses.replace(config, length_adapt_share=None))[1]
+    assert fixed["input_window_changes"] == [] and fixed["inputs"]["dropped_length"] == fixed["inputs"]["generated"]
+
+
+class FakeClock:
+    """Seconds that pass only when the engine works: each generate call takes 30 s."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class SlowEngine(RoundAwareEngine):
+    def __init__(self, clock):
+        super().__init__(nli_writer())
+        self.clock = clock
+
+    def _generate(self, prompts, params, *, desc):
+        self.clock.now += 30
+        return super()._generate(prompts, params, desc=desc)
+
+
+def test_a_time_budget_ends_the_run_with_what_it_has_and_a_later_run_resumes(tmp_path):
+    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None, max_minutes=1.5)
+    clock = FakeClock()
+    rows, stats = synthesize(NLI, SlowEngine(clock), config, work_dir=tmp_path, clock=clock)
+    # round 0 took 60 s; round 1's inputs end at 90 s = the budget: its annotation does not start
+    assert stats["stopped"] == {"reason": "budget"} and stats["rounds"] == 1
+    assert (stats["kept"], stats["asked"]) == (4, 12)
+    assert sorted(p.name for p in (tmp_path / "rounds").iterdir()) == ["round_00000.json", "round_00001.inputs.json"]
+    reference, _ = synthesize(NLI, RoundAwareEngine(nli_writer()), dataclasses.replace(config, max_minutes=None))
+    clock = FakeClock()
+    engine = SlowEngine(clock)  # another budget is no other recipe: the run resumes
+    resumed, stats = synthesize(NLI, engine, dataclasses.replace(config, max_minutes=5), work_dir=tmp_path, clock=clock)
+    assert resumed == reference and stats["stopped"] == {"reason": "enough"}
+    assert [desc for desc, _ in engine.calls] == ["round 1: answers", "round 2: inputs", "round 2: answers"]
+    with pytest.raises(ValueError, match="max_minutes must be a number of minutes > 0"):
+        SelfGuideConfig(max_minutes=0)
+
+
+def test_a_job_stopped_by_its_budget_reports_it_trains_nothing_and_resumes(tmp_path, tiny_model, monkeypatch):
+    from cookbook_datasets.cli import main
+    from cookbook_datasets.self_guide import job, pipeline
+
+    def on_a_fake_clock(task, engine, config, **kw):  # each model call takes 30 s
+        clock, generate = FakeClock(), engine._generate
+
+        def slow(*a, **k):
+            clock.now += 30
+            return generate(*a, **k)
+
+        engine._generate = slow
+        return pipeline.synthesize(task, engine, config, clock=clock, **kw)
+
+    path = tmp_path / "task9_copy.json"
+    path.write_text(json.dumps(COPY_TASK))
+    out = tmp_path / "run"
+    args = [str(path), "--model", "tiny-random", "--out", str(out), "--num-examples", "6", "--eval-limit", "3"]
+    args += [f"--param={k}={json.dumps(v)}" for k, v in {**LOOSE, "consistency_threshold": 0.01}.items()]
+    monkeypatch.setattr(job, "synthesize", on_a_fake_clock)
+    assert main(["self-guide", *args, "--max-minutes", "1.5"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["stopped_on_budget"] == {"pairs": 4, "asked": 6, "max_minutes": 1.5}
+    assert report["counts"]["stopped"] == {"reason": "budget"} and "scores" not in report
+    assert not (out / "model").exists() and not (out / "adapter").exists()
+    assert "Rounds stopped: budget; 4 pairs of 6 asked; run again to resume" in (out / "report.md").read_text()
+    monkeypatch.undo()
+    assert main(["self-guide", *args, "--max-minutes", "60", "--no-train", "--no-eval"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert "stopped_on_budget" not in report and report["counts"]["kept"] == 6
+    assert report["counts"]["stopped"] == {"reason": "enough"}
+
+
+def test_a_work_dir_from_before_early_stopping_and_window_adaptation_is_refused_not_silently_changed(tmp_path):
+    config = SelfGuideConfig(num_examples=4, prompts_per_round=4)
+    synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
+    written = json.loads((tmp_path / "recipe.json").read_text())
+    for name in ("stop_window", "length_adapt_share", "max_minutes"):
+        del written["config"][name]  # as the code before them wrote it: it never stopped early nor adapted
+    (tmp_path / "recipe.json").write_text(json.dumps(written))
+    with pytest.raises(ValueError, match=r"config fields \['length_adapt_share', 'stop_window'\] differ"):
+        synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
+    old = dataclasses.replace(config, stop_window=0, length_adapt_share=None, max_minutes=3)
+    assert synthesize(NLI, RoundAwareEngine(nli_writer()), old, work_dir=tmp_path)[1]["rounds"] == 1

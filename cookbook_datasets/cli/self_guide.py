@@ -25,6 +25,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--tuned-num-shots", type=int, default=0, metavar="K",
                    help="demonstrations when scoring the tuned model")
     p.add_argument("--num-demonstrations", type=int, default=3, metavar="K", help="demonstrations the pipeline reads")
+    p.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                   help="time budget of synthesis: ends it with the pairs it has (not trained; run again to resume)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="SELF-GUIDE parameter (e.g. consistency_threshold=0.3, max_rounds=50; repeatable)")
     p.add_argument("--backend", default="transformers", metavar="NAME",
@@ -48,6 +50,8 @@ def run(args) -> int:
     params = parse_assignments(args.param, "--param")
     if args.num_examples is not None:
         params["num_examples"] = args.num_examples
+    if args.max_minutes is not None:
+        params["max_minutes"] = args.max_minutes
     params.setdefault("seed", args.seed)
     engine_options = parse_assignments(args.engine_option, "--engine-option")
     if args.base_url:

@@ -15,6 +15,10 @@ NOISE_PHRASES = (
 )
 
 ANNOTATION_MODES = ("generate", "rank")
+# What a recipe written before a field existed means by its absence (what the older code did).
+LEGACY_VALUES = {"stop_window": 0, "length_adapt_share": None}
+# Fields that bound a run but change neither its pairs nor its rows (ignored when resuming).
+RUN_LIMITS = ("max_minutes",)
 
 
 @dataclass
@@ -25,6 +29,14 @@ class SelfGuideConfig:
         "help": "Stop once this many pairs have passed annotation (before class balancing)."})
     max_rounds: int = field(default=100, metadata={
         "help": "Most input-generation rounds, whatever was kept (bounds the cost of a task the model cannot do)."})
+    stop_window: int = field(default=5, metadata={
+        "help": "Stop early when a target cannot plausibly be reached: once this many rounds ran, a label short of "
+                "its share (without balancing: the pairs short of num_examples), at its mean yield per round over "
+                "the last this-many rounds, would need more rounds than max_rounds leaves. 0: never stop early."})
+    max_minutes: Optional[float] = field(default=None, metadata={
+        "help": "Time budget of one synthesis call, in minutes: no new round (or annotation) starts past it, and the "
+                "run ends with the pairs it has (its counts say it stopped on the budget). Started again, it resumes "
+                "from its checkpoints with a fresh budget. None: no budget. Not part of the recipe."})
     prompts_per_round: int = field(default=10, metadata={"help": "Input-generation prompts per round (paper: 10)."})
     max_previous_inputs: int = field(default=10, metadata={
         "help": "Each prompt shows 1..this many inputs generated earlier, as examples to differ from (paper: 10)."})
@@ -40,6 +52,10 @@ class SelfGuideConfig:
     min_length_margin: float = field(default=0.25, metadata={
         "help": "The length window is at least the mean +- this share of it (two demonstrations of nearly equal "
                 "length would otherwise allow almost nothing)."})
+    length_adapt_share: Optional[float] = field(default=0.5, metadata={
+        "help": "When more than this share of a round's inputs is dropped by the length filter, widen the window on "
+                "the side they fall past by a factor of 1.5 (at most 4x the first window), for the rounds after; "
+                "the demonstrations' mean +- 2 std is narrow when they are few. None: a fixed window (the paper)."})
     noise_phrases: tuple = field(default=NOISE_PHRASES, metadata={
         "help": "Case-insensitive phrases that mark a generated input or output as noise."})
     annotation_samples: int = field(default=10, metadata={"help": "Sampled answers per input (paper: 10)."})
@@ -85,6 +101,14 @@ class SelfGuideConfig:
                 raise ValueError(f"SelfGuideConfig.{name} must be a number >= 0 (got {value!r})")
         if self.length_std is not None and not (isinstance(self.length_std, numbers.Real) and self.length_std > 0):
             raise ValueError(f"SelfGuideConfig.length_std must be > 0 or None (got {self.length_std!r})")
+        if isinstance(self.stop_window, bool) or not isinstance(self.stop_window, numbers.Integral) or self.stop_window < 0:
+            raise ValueError(f"SelfGuideConfig.stop_window must be an integer >= 0 (got {self.stop_window!r})")
+        if self.max_minutes is not None and (isinstance(self.max_minutes, bool) or not isinstance(self.max_minutes, numbers.Real)
+                                             or not self.max_minutes > 0):
+            raise ValueError(f"SelfGuideConfig.max_minutes must be a number of minutes > 0 or None (got {self.max_minutes!r})")
+        if self.length_adapt_share is not None and not (isinstance(self.length_adapt_share, numbers.Real)
+                                                        and 0 < self.length_adapt_share < 1):
+            raise ValueError(f"SelfGuideConfig.length_adapt_share must be in (0, 1) or None (got {self.length_adapt_share!r})")
         if not 0 <= self.min_length_margin < 1:
             raise ValueError(f"SelfGuideConfig.min_length_margin must be in [0, 1) (got {self.min_length_margin!r})")
         if self.annotation not in ANNOTATION_MODES:

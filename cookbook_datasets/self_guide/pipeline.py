@@ -2,12 +2,24 @@
 
     rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=100), work_dir="runs/sg/work")
 
-Rounds run until ``num_examples`` pairs have passed annotation (classification with balancing:
-``num_examples / labels`` pairs of every label) or ``max_rounds`` rounds have run; then
-classification rows are balanced. Each finished round is written to
+Rounds run until one of these holds, checked before every round (``stats["stopped"]`` says which):
+
+- ``enough``: ``num_examples`` pairs have passed annotation (classification with balancing:
+  ``num_examples / labels`` pairs of every label);
+- ``max_rounds``: that many rounds have run;
+- ``projection``: after at least ``stop_window`` rounds, some target (a label short of its share,
+  or without balancing the pairs short of ``num_examples``), at its mean yield per round over the
+  last ``stop_window`` rounds, would need more rounds than ``max_rounds`` leaves;
+- ``budget``: ``max_minutes`` have passed in this call (checked before a round's inputs and before
+  their annotation). The pairs so far are returned; a later call resumes.
+
+Then classification rows are balanced. When more than ``length_adapt_share`` of a round's inputs
+fail the length filter, the window widens on the side they fall past for the rounds after (logged,
+and listed in ``stats["input_window_changes"]``). Each finished round is written to
 ``work_dir/rounds/round_XXXXX.json`` (atomically) with everything it generated and every verdict, so
 a run killed at any point and started again redoes no finished round, and since a round's random
-streams depend only on (seed, round) and the rounds before it, it ends with the same rows.
+streams, its window and the stopping decisions depend only on (seed, round) and the rounds before
+it, it ends with the same rows.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ from cookbook_datasets.rows import row_features
 
 from .annotation import annotate, check_can_rank, label_prior
 from .balancing import balance_classes
-from .config import SelfGuideConfig
+from .config import LEGACY_VALUES, RUN_LIMITS, SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
 from .input_generation import generate_inputs, max_input_tokens
 from .task import TaskSpec
@@ -47,11 +59,21 @@ def recipe(task: TaskSpec, config: SelfGuideConfig, model: str) -> dict:
     return {"method": "self_guide", "task": task.to_dict(), "config": config.to_dict(), "model": model}
 
 
-def same_recipe(written: dict, rec: dict) -> bool:
-    """Whether a recipe read back from disk is ``rec``; a config field added since it was written
-    counts as its default (which is what the older code did)."""
-    written = {**written, "config": {**SelfGuideConfig().to_dict(), **written.get("config", {})}}
-    return written == rec
+def _comparable(rec: dict, ignore=RUN_LIMITS) -> dict:
+    """A recipe with every config field (one added since it was written: what the older code did,
+    ``LEGACY_VALUES``, else its default), less the fields ``ignore`` names."""
+    config = {**SelfGuideConfig().to_dict(), **LEGACY_VALUES, **rec.get("config", {})}
+    return {**rec, "config": {k: v for k, v in config.items() if k not in ignore}}
+
+
+def same_recipe(written: dict, rec: dict, ignore=RUN_LIMITS) -> bool:
+    """Whether a recipe read back from disk is ``rec``, up to the run limits (``max_minutes``)."""
+    return _comparable(written, ignore) == _comparable(rec, ignore)
+
+
+def work_identity(rec: dict) -> dict:
+    """What a work directory's checkpoints depend on: the recipe less the run limits."""
+    return _comparable(rec)
 
 
 def _chars_per_token(engine, task: TaskSpec) -> float:
@@ -68,9 +90,8 @@ def _check_work_dir(work: Path, rec: dict) -> None:
     if path.exists():
         previous = json.loads(path.read_text())
         if not same_recipe(previous, rec):
-            previous["config"] = {**SelfGuideConfig().to_dict(), **previous["config"]}
-            changed = sorted(k for k in set(previous["config"]) | set(rec["config"])
-                             if previous["config"].get(k) != rec["config"].get(k))
+            before, now = _comparable(previous)["config"], _comparable(rec)["config"]
+            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             what = f"config fields {changed}" if changed else ("the task" if previous["task"] != rec["task"]
                                                                else "the model")
             raise ValueError(f"{work} holds a SELF-GUIDE run with another recipe ({what} differ); "
@@ -79,10 +100,56 @@ def _check_work_dir(work: Path, rec: dict) -> None:
         _atomic_json(path, rec)
 
 
+WIDEN_FACTOR = 1.5  # a window side grows by this per adaptation
+MAX_WIDENING = 4.0  # up to this multiple of the first window's high end (its low end: divided by it)
+
+
+def adapt_window(window, base, candidates: list[dict], config: SelfGuideConfig):
+    """The input window for the next round: ``window`` widened on the side most length-dropped
+    inputs of this round fall past, when they are more than ``length_adapt_share`` of the inputs;
+    (new window, what happened) or (window, None)."""
+    if window is None or config.length_adapt_share is None:
+        return window, None
+    texts = [c["text"] for c in candidates if c["text"].strip()]
+    long = sum(c["dropped_by"] == "length" and len(c["text"]) > window[1] for c in candidates)
+    short = sum(c["dropped_by"] == "length" and len(c["text"]) < window[0] for c in candidates)
+    if not texts or (long + short) / len(texts) <= config.length_adapt_share:
+        return window, None
+    low, high = window
+    if long >= short:
+        high = min(high * WIDEN_FACTOR, base[1] * MAX_WIDENING)
+    else:
+        low = max(low / WIDEN_FACTOR, base[0] / MAX_WIDENING)
+    new = (round(low, 1), round(high, 1))
+    if new == tuple(window):
+        return window, None
+    return new, {"dropped_length_share": round((long + short) / len(texts), 3), "too_long": long, "too_short": short,
+                 "from": list(window), "to": list(new)}
+
+
+def projection_stop(per_round: list, have: Counter, targets: dict, rounds_left: int, window: int):
+    """The first target that cannot plausibly be reached, or None: with ``window`` rounds or more
+    run, a target whose deficit exceeds its mean yield per round over the last ``window`` rounds
+    times the rounds left. ``per_round``: each round's yield as a Counter over the targets' keys."""
+    if window == 0 or len(per_round) < window:
+        return None
+    recent = per_round[-window:]
+    for key, quota in targets.items():
+        deficit = quota - have[key]
+        rate = sum(c[key] for c in recent) / window
+        if deficit > 0 and rate * rounds_left < deficit:
+            return {"target": key, "have": have[key], "needs": quota, "yield_per_round": round(rate, 3),
+                    "rounds_left": rounds_left}
+    return None
+
+
 def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
-               work_dir: Optional[str | os.PathLike] = None, model_name: str = "") -> tuple[list[dict], dict]:
-    """Run the pipeline; return the kept pairs and the counts per stage (the card's numbers)."""
+               work_dir: Optional[str | os.PathLike] = None, model_name: str = "",
+               clock=time.monotonic) -> tuple[list[dict], dict]:
+    """Run the pipeline; return the kept pairs and the counts per stage (the card's numbers).
+    ``clock``: seconds (monotonic), for the ``max_minutes`` budget."""
     config = config or SelfGuideConfig()
+    started = clock()
     work = Path(work_dir) if work_dir else None
     if config.annotation == "rank":  # refused before anything is written
         if not task.is_classification:
@@ -100,19 +167,22 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     # a phrase the demonstrations themselves use ("Input:", say) is the task's format, not noise
     demo_text = " ".join(ex["input"] + " " + ex["output"] for ex in task.examples).lower()
     config = dataclasses.replace(config, noise_phrases=tuple(p for p in config.noise_phrases if p not in demo_text))
-    in_window = length_window([ex["input"] for ex in task.examples], config)
+    first_window = length_window([ex["input"] for ex in task.examples], config)
+    in_window = first_window
     out_window = None if task.is_classification else length_window([ex["output"] for ex in task.examples], config)
-    max_tokens = max_input_tokens(task, config, _chars_per_token(engine, task), in_window and in_window[1])
+    chars_per_token = _chars_per_token(engine, task)
+    max_tokens = max_input_tokens(task, config, chars_per_token, in_window and in_window[1])
     seen = {" ".join(ex["input"].split()) for ex in task.examples}
     balance = task.is_classification and config.balance_labels
     # balanced classification data needs num_examples / labels pairs of every label
     quota = -(-config.num_examples // len(task.labels)) if balance else config.num_examples
+    targets = {label: quota for label in task.labels} if balance else {"pairs": quota}
 
-    def enough(rows: list) -> bool:
-        if not balance:
-            return len(rows) >= quota
-        counts = Counter(row["label"] for row in rows)
-        return all(counts[label] >= quota for label in task.labels)
+    def tally(pairs: list) -> Counter:
+        return Counter(row["label"] for row in pairs) if balance else Counter(pairs=len(pairs))
+
+    def over_budget() -> bool:
+        return config.max_minutes is not None and (clock() - started) / 60 >= config.max_minutes
 
     prior = None
     if config.calibrate_labels and task.is_classification:
@@ -124,16 +194,29 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
             if prior_path is not None:
                 _atomic_json(prior_path, prior)
         logger.info("label prior (content-free inputs): %s", prior)
-    previous, rows, rounds = [], [], []
+    previous, rows, rounds, yields, window_changes = [], [], [], [], []
+    have = Counter()
+    stopped = {"reason": "max_rounds"}
     for r in range(config.max_rounds):
-        if enough(rows):
+        if all(have[key] >= q for key, q in targets.items()):
+            stopped = {"reason": "enough"}
+            break
+        hopeless = projection_stop(yields, have, targets, config.max_rounds - r, config.stop_window)
+        if hopeless is not None:
+            stopped = {"reason": "projection", **hopeless}
+            logger.warning("stopping after %d rounds: %s has %d of %d and yields %.2f a round, %d rounds left",
+                           r, hopeless["target"], hopeless["have"], hopeless["needs"], hopeless["yield_per_round"],
+                           hopeless["rounds_left"])
             break
         path = work / "rounds" / f"round_{r:05d}.json" if work else None
         if path is not None and path.exists():
             done = json.loads(path.read_text())
         else:
-            start = time.time()
-            # the inputs are checkpointed on their own too: a kill during annotation keeps them
+            if over_budget():
+                stopped = {"reason": "budget"}
+                break
+            start = clock()
+            # the inputs are checkpointed on their own too: a kill (or the budget) during annotation keeps them
             half = path.with_name(path.stem + ".inputs.json") if path is not None else None
             if half is not None and half.exists():
                 candidates = json.loads(half.read_text())
@@ -141,11 +224,14 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                 candidates = generate_inputs(engine, task, config, r, previous, max_tokens)
                 if half is not None:
                     _atomic_json(half, candidates)
+            if over_budget():
+                stopped = {"reason": "budget"}
+                break
             kept, input_counts = filter_inputs(candidates, in_window, config, set(seen))
             pairs, output_counts = annotate(engine, task, kept, config, r, out_window, prior)
-            done = {"round": r, "candidates": candidates, "pairs": pairs,
+            done = {"round": r, "candidates": candidates, "pairs": pairs, "input_window": in_window,
                     "counts": {"inputs": input_counts, "annotation": output_counts},
-                    "seconds": round(time.time() - start, 2)}
+                    "seconds": round(clock() - start, 2)}
             if path is not None:
                 _atomic_json(path, done)
                 half.unlink(missing_ok=True)
@@ -154,14 +240,30 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                 seen.add(" ".join(cand["text"].split()))
                 previous.append(cand["text"])
         rows.extend(done["pairs"])
+        yields.append(tally(done["pairs"]))
+        have = tally(rows)
         rounds.append({**done["counts"], "seconds": done.get("seconds", 0.0)})
         logger.info("round %d: %d inputs kept of %d, %d pairs (total %d of %d)", r,
                     done["counts"]["inputs"]["kept"], done["counts"]["inputs"]["generated"], len(done["pairs"]),
                     len(rows), config.num_examples)
+        in_window, change = adapt_window(in_window, first_window, done["candidates"], config)
+        if change is not None:
+            window_changes.append({"after_round": r, **change})
+            max_tokens = max_input_tokens(task, config, chars_per_token, in_window[1])
+            logger.info("round %d: %.0f%% of the inputs failed the length filter (%d too long, %d too short); input "
+                        "window %s -> %s characters", r, 100 * change["dropped_length_share"], change["too_long"],
+                        change["too_short"], change["from"], change["to"])
+    else:
+        if all(have[key] >= q for key, q in targets.items()):
+            stopped = {"reason": "enough"}
+    if stopped["reason"] == "budget":
+        logger.warning("SELF-GUIDE stopped on its budget (max_minutes=%s) after %d rounds with %d pairs; run it again "
+                       "to resume", config.max_minutes, len(rounds), len(rows))
     if not balance:
         rows = rows[:config.num_examples]
-    stats = {"rounds": len(rounds), "input_window_chars": in_window, "output_window_chars": out_window,
-             "input_max_new_tokens": max_tokens}
+    stats = {"rounds": len(rounds), "stopped": stopped, "input_window_chars": in_window,
+             "input_window_chars_initial": first_window, "input_window_changes": window_changes,
+             "output_window_chars": out_window, "input_max_new_tokens": max_tokens}
     stats["inputs"] = {k: sum(c["inputs"][k] for c in rounds) for k in
                        ("generated", *(f"dropped_{f}" for f in FILTERS), "kept")}
     stats["annotation"] = {k: sum(c["annotation"][k] for c in rounds) for k in
@@ -177,11 +279,13 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     if balance:
         rows, stats["balancing"] = balance_classes(rows, config.seed, per_label=quota)
     stats["kept"] = len(rows)
+    stats["asked"] = config.num_examples
     if rows:
         stats["mean_vote_share"] = round(statistics.fmean(r["vote_share"] for r in rows), 4)
+        stats["seconds_per_kept_pair"] = round(stats["generation_seconds"] / len(rows), 2)
     if len(rows) < config.num_examples:
-        logger.warning("SELF-GUIDE kept %d pairs of the %d asked for after %d rounds (max_rounds=%d)",
-                       len(rows), config.num_examples, len(rounds), config.max_rounds)
+        logger.warning("SELF-GUIDE kept %d pairs of the %d asked for after %d rounds (stopped: %s)",
+                       len(rows), config.num_examples, len(rounds), stopped["reason"])
     if work:
         _atomic_json(work / "stats.json", stats)
     return rows, stats
@@ -203,6 +307,10 @@ def label_counts(rows: list[dict], labels: list) -> dict:
 
 def check_kept_some(task: TaskSpec, stats: dict) -> None:
     """A clear error instead of an empty dataset when nothing survived the filters."""
+    if not stats["kept"] and stats.get("stopped", {}).get("reason") == "budget":
+        raise ValueError(f"SELF-GUIDE for {task.name}: the time budget ended synthesis after {stats['rounds']} rounds "
+                         "before any pair was kept; its rounds are checkpointed: run again to resume, or raise "
+                         "max_minutes")
     if not stats["kept"]:
         raise ValueError(f"SELF-GUIDE kept no pairs for {task.name} after {stats['rounds']} rounds (counts: "
                          f"{json.dumps({k: stats[k] for k in ('inputs', 'annotation')})}); the model may be too weak "
