@@ -54,9 +54,10 @@ def _settings(args) -> dict:
 # ---------------------------------------------------------------- one arm (in its own process)
 
 def _prompts(args) -> list:
-    from cookbook_datasets.eval.tasks import load_niv2
+    from cookbook_datasets.eval.tasks import chat_prompts, load_tasks
 
-    return load_niv2(SHARED / "niv2" / "dev" / f"{args.task}.json", limit=args.prompts, num_shots=2, seed=0).prompts
+    (task,) = load_tasks([str(SHARED / "niv2" / "dev" / f"{args.task}.json")], limit=args.prompts, seed=0)
+    return chat_prompts(task, num_shots=2)
 
 
 def run_arm(args, spec: dict) -> dict:

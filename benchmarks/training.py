@@ -283,11 +283,11 @@ def run_eval_mc(args, dtype: str) -> dict:
     import torch
 
     from cookbook_datasets.eval.lm import loglikelihoods
-    from cookbook_datasets.eval.tasks import load_multiple_choice
+    from cookbook_datasets.eval.tasks import load_tasks, loglik_requests
 
     model, tokenizer = _eval_model(dtype)
-    task = load_multiple_choice(SHARED / "gpt4all/dev/arc_easy.jsonl", limit=args.eval_rows)
-    requests = [pair for req in task.requests for pair in req]
+    (task,) = load_tasks([str(SHARED / "gpt4all/dev/arc_easy.jsonl")], limit=args.eval_rows)
+    requests = [pair for req in loglik_requests(task) for pair in req]
     loglikelihoods(model, tokenizer, requests[:4])  # warm-up
     batched, t_batched, gflop = _timed_and_counted(lambda: loglikelihoods(model, tokenizer, requests))
 
@@ -302,7 +302,7 @@ def run_eval_mc(args, dtype: str) -> dict:
         return scores
 
     one, t_plain, plain_gflop = _timed_and_counted(plain)
-    n = len(task.requests)
+    n = len(task)
     return {"rows": n, "requests": len(requests), "harness_rows_per_s": n / t_batched, "plain_rows_per_s": n / t_plain,
             "harness_gflops": gflop / t_batched, "plain_gflops": plain_gflop / t_plain,
             "max_abs_loglik_difference": max(abs(a - b) for a, b in zip(one, batched))}
@@ -312,26 +312,27 @@ def run_eval_gen(args, dtype: str) -> dict:
     import torch
 
     from cookbook_datasets.eval.lm import generate
-    from cookbook_datasets.eval.tasks import load_niv2
+    from cookbook_datasets.eval.tasks import chat_prompts, load_tasks, max_new_tokens
 
     model, tokenizer = _eval_model(dtype)
-    task = load_niv2(SHARED / "niv2/dev/task199_mnli_classification.json", limit=args.eval_rows)
-    generate(model, tokenizer, task.prompts[:2], max_new_tokens=4, batch_size=2)  # warm-up
+    (task,) = load_tasks([str(SHARED / "niv2/dev/task199_mnli_classification.json")], limit=args.eval_rows)
+    prompts = chat_prompts(task)
+    generate(model, tokenizer, prompts[:2], max_new_tokens=4, batch_size=2)  # warm-up
     batched, t_batched, gflop = _timed_and_counted(
-        lambda: generate(model, tokenizer, task.prompts, max_new_tokens=task.max_new_tokens))
+        lambda: generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens(task)))
 
     @torch.inference_mode()
     def plain():  # transformers' generate, one prompt at a time
         outs = []
-        for messages in task.prompts:
+        for messages in prompts:
             ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                 return_dict=True)
-            new = model.generate(**ids, max_new_tokens=task.max_new_tokens, do_sample=False)
+            new = model.generate(**ids, max_new_tokens=max_new_tokens(task), do_sample=False)
             outs.append(tokenizer.decode(new[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
         return outs
 
     one, t_plain, plain_gflop = _timed_and_counted(plain)
-    n = len(task.prompts)
+    n = len(prompts)
     return {"rows": n, "harness_rows_per_s": n / t_batched, "plain_rows_per_s": n / t_plain,
             "harness_gflops": gflop / t_batched, "plain_gflops": plain_gflop / t_plain,
             "same_predictions": sum(a == b for a, b in zip(one, batched)) / n}
