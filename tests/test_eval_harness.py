@@ -247,6 +247,12 @@ def test_cli_eval_and_compare(tiny_model, task_dir, tmp_path, capsys):
     assert main(["eval", "--compare", str(out), str(out), "--plot", str(tmp_path / "c.png")]) == 0
     printed = capsys.readouterr().out
     assert "arc_easy" in printed and (tmp_path / "c.png").exists()
+    framed = tmp_path / "framed.json"
+    assert main(["eval", "--model", "tiny-random", "--tasks", str(task_dir / "arc_easy.jsonl"),
+                 str(task_dir / "sentiment.json"), "--limit", "2", "--mc-framing", "generate", "--cls-framing", "rank",
+                 "--out", str(framed)]) == 0
+    tasks = json.loads(framed.read_text())["tasks"]
+    assert (tasks["arc_easy"]["framing"], tasks["sentiment"]["framing"]) == ("generate", "rank")
 
 
 @pytest.mark.slow
