@@ -93,8 +93,8 @@ class MixtureConfig(datasets.BuilderConfig):
 
     def ever_positive(self) -> dict[str, float]:
         """Each component's largest weight over the schedule (0: never drawn, not built)."""
-        entries = self.weight_schedule().entries
-        return {n: max(w[n] for _, w in entries) for n in self.weights}
+        schedule = self.weight_schedule()  # its order is the draws' (a saved mix.json sorts its keys)
+        return {n: max(w[n] for _, w in schedule.entries) for n in schedule.components}
 
     def segments(self, names) -> list:
         """``(start_row, probabilities over names)`` per schedule entry."""

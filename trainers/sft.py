@@ -169,10 +169,12 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str, precision: str
     )
 
 
-def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
+def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_dataset=None) -> dict:
     """Fine-tune ``config.model`` on ``config.datasets``; return the run card (also written).
 
-    ``callbacks``: extra ``transformers.TrainerCallback`` objects (timing, early stopping, ...)."""
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (timing, early stopping, ...).
+    ``train_dataset``: rows to train on instead of ``config.datasets`` (e.g. an ``IterableDataset``
+    whose weights a callback changes: the online mixture; needs ``max_steps``)."""
     from peft import LoraConfig
     from trl import SFTTrainer
 
@@ -181,7 +183,7 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
     from .compact_loss import CompactLossSFTTrainer
     from .frozen_weights import frozen_weights_go_bf16, store_frozen_linear_weights
 
-    train_ds = load_training_data(config.datasets, seed=config.seed)
+    train_ds = train_dataset if train_dataset is not None else load_training_data(config.datasets, seed=config.seed)
     eval_ds = None
     if config.eval_split:
         try:
@@ -234,7 +236,8 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None) -> dict:
     runtime = {"device": device, "precision": precision, "attn_implementation": model.config._attn_implementation,
                "loss_positions_only": trainer_cls is CompactLossSFTTrainer, "allocator_tuned": allocator_tuned,
                "frozen_weights_bf16": frozen_bf16 > 0}
-    card = _write_run_card(config, trainer, final, resume_from, time.time() - start, len(train_ds), runtime)
+    card = _write_run_card(config, trainer, final, resume_from, time.time() - start,
+                           len(train_ds) if hasattr(train_ds, "__len__") else None, runtime)
     del trainer, model
     if allocator_tuned:
         release_memory()  # the heap kept every step's buffers; what comes next has other shapes

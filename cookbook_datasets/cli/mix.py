@@ -43,6 +43,12 @@ def add_parser(subparsers) -> None:
             q.add_argument("--num-examples", type=int, default=2000, metavar="N", help="rows of the written mixture")
             q.add_argument("--proxy-steps", type=int, default=40, metavar="N", help="LoRA steps per proxy fine-tune")
             q.add_argument("--proxy-rows", type=int, default=320, metavar="N", help="rows each proxy fine-tune draws")
+            q.add_argument("--online-steps", type=int, default=200, metavar="N",
+                           help="--method online: steps of the one LoRA run that learns the weights")
+            q.add_argument("--update-every", type=int, default=20, metavar="N",
+                           help="--method online: re-weight every N steps from the tasks' fit-row losses")
+            q.add_argument("--eta", type=float, default=0.5, metavar="X",
+                           help="--method online: exponentiated-gradient step size")
             q.set_defaults(func=run_learn)
 
 
@@ -88,7 +94,8 @@ def run_learn(args) -> int:
     params = parse_assignments(args.param, "--param")
     mix = learn(_mix_config(args, method=args.method, method_params=params,
                             max_components_per_task=args.max_components_per_task, use_model=not args.no_model,
-                            num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows))
+                            num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows,
+                            online_steps=args.online_steps, update_every=args.update_every, eta=args.eta))
     out = Path(args.out)
     print(f"Weights ({mix['method']}):")
     for c, w in sorted(mix["weights"].items(), key=lambda kv: -kv[1]):

@@ -50,6 +50,13 @@ class MixLearnConfig:
     num_examples: int = field(default=2000, metadata={"help": "Rows of the written mixture's train split."})
     proxy_steps: int = field(default=40, metadata={"help": "LoRA steps of each proxy fine-tune."})
     proxy_rows: int = field(default=320, metadata={"help": "Mixture rows each proxy fine-tune draws from."})
+    online_steps: int = field(default=200, metadata={
+        "help": "Steps of the one LoRA run in which --method online learns its weights."})
+    update_every: int = field(default=20, metadata={
+        "help": "--method online: re-weight every N steps (task losses on the fit rows, one forward pass)."})
+    eta: float = field(default=0.5, metadata={
+        "help": "--method online: exponentiated-gradient step size (a weight's log moves by eta times its "
+                "estimated loss change over the typical change, per update)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Proxy fine-tunes' learning rate."})
     batch_size: int = field(default=8, metadata={"help": "Proxy fine-tunes' batch size."})
     num_shots: int = field(default=2, metadata={"help": "Demonstrations in NIV2 prompts."})
@@ -62,12 +69,18 @@ class MixLearnConfig:
             raise ValueError("give at least one task file or directory (--tasks)")
         if self.method not in METHODS:
             get_method(self.method)  # the error lists the methods
-        for name in ("fit_size", "eval_size", "num_examples", "proxy_steps", "proxy_rows", "batch_size"):
+        for name in ("fit_size", "eval_size", "num_examples", "proxy_steps", "proxy_rows", "batch_size",
+                     "online_steps", "update_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer (got {value!r})")
         if METHODS[self.method].uses_training and not self.use_model:
             raise ValueError(f"method {self.method!r} fine-tunes the model: it needs use_model=True")
+        if not self.eta > 0:
+            raise ValueError(f"eta must be > 0 (got {self.eta!r})")
+        if self.method == "online" and self.update_every > self.online_steps:
+            raise ValueError(f"update_every ({self.update_every}) is larger than the run (online_steps "
+                             f"{self.online_steps}): the weights would never change")
 
     def task_files(self) -> list:
         files = []
@@ -198,7 +211,12 @@ def learn(config: MixLearnConfig) -> dict:
     _atomic_json(identity_path, identity)
     signals, fit, _, aligned = measure(config)
     method = get_method(config.method, **config.method_params)
-    if method.uses_training:
+    if getattr(method, "trains_online", False):  # one run that learns the weights as it trains (online.py)
+        method = get_method(config.method, **{"update_every": config.update_every, "eta": config.eta,
+                                               **config.method_params})
+        method.train(signals, fit, out / "online", model=config.model, steps=config.online_steps,
+                     seed=config.seed, learning_rate=config.learning_rate, batch_size=config.batch_size)
+    elif method.uses_training:
         fit_cache = work / "proxy_scores.json"
         scores = json.loads(fit_cache.read_text()) if fit_cache.exists() else {}
         from .task_rows import score
@@ -217,7 +235,8 @@ def learn(config: MixLearnConfig) -> dict:
         "method": config.method, "method_params": method.params(), "explanation": method.explain(),
         "signals": signals.to_dict(), "alignment": aligned,
         "budget": {"proxy_runs": len(signals.runs), "proxy_steps": config.proxy_steps,
-                   "proxy_rows": config.proxy_rows, "batch_size": config.batch_size},
+                   "proxy_rows": config.proxy_rows, "batch_size": config.batch_size,
+                   **({"online_steps": config.online_steps} if config.method == "online" else {})},
         "seeds": {"seed": config.seed}, "model": config.model,
         "fit_rows": {t: r.rows for t, r in fit.items()},
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",

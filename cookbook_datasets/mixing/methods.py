@@ -6,11 +6,12 @@ import difflib
 
 from .base import MixingMethod
 from .best_single import BestSingle
+from .online import Online
 from .proxy import Proxy
 from .rules import Rules
 from .uniform import Uniform
 
-METHODS: dict[str, type[MixingMethod]] = {cls.name: cls for cls in (Rules, Proxy, Uniform, BestSingle)}
+METHODS: dict[str, type[MixingMethod]] = {cls.name: cls for cls in (Rules, Proxy, Online, Uniform, BestSingle)}
 
 
 def get_method(name: str, **params) -> MixingMethod:

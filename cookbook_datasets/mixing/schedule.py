@@ -87,6 +87,7 @@ class WeightSchedule:
     # -- reading ----------------------------------------------------------------------------------
     @property
     def components(self) -> list[str]:
+        """The components in the order the draws index them (a saved schedule keeps it)."""
         return list(self.entries[0][1])
 
     def weights_at(self, row: int) -> dict:
@@ -149,7 +150,10 @@ class WeightSchedule:
             raise ValueError(f"{where}: schedule version {data.get('version')!r}; this package reads {VERSION}")
         if not isinstance(data.get("entries"), list) or not data["entries"]:
             raise ValueError(f"{where}: field 'entries' must be a non-empty list of {{start_row, weights}}")
-        return cls(data["entries"], rows_per_step=data.get("rows_per_step"))
+        order = data.get("components") or list(data["entries"][0]["weights"])
+        entries = [{**e, "weights": {c: e["weights"][c] for c in order if c in e["weights"]} | e["weights"]}
+                   for e in data["entries"]]
+        return cls(entries, rows_per_step=data.get("rows_per_step"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "WeightSchedule":
