@@ -303,9 +303,15 @@ def test_command_synthesises_tunes_picks_an_epoch_and_scores(tmp_path, tiny_mode
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["kept"] == 6 and report["training"]["epochs"] == 2
     assert len(report["training"]["per_epoch"]) == 2 and (out / "adapter" / "adapter_model.safetensors").exists()
-    assert set(report["scores"]) == {"prompting", "self_guide"} and report["scores"]["self_guide"]["num_shots"] == 0
+    # trained as scored: the evaluation's 2 demonstrations in every training row and when scoring
+    assert set(report["scores"]) == {"prompting", "self_guide"} and report["scores"]["self_guide"]["num_shots"] == 2
+    assert report["training"]["num_shots"] == 2 and report["config"]["train_num_shots"] == 2
     data = datasets.load_dataset(str(out / "data"), "task9_copy")
     assert len(data["train"]) + len(data["validation"]) == 6
+    assert data["train"][0]["prompt"][1:5] == [{"role": "user", "content": "red green blue"},
+                                               {"role": "assistant", "content": "red green blue"},
+                                               {"role": "user", "content": "one two three four"},
+                                               {"role": "assistant", "content": "one two three four"}]
     assert "counts" in json.loads((out / "data" / "recipe.json").read_text())["task9_copy"]
     # a second run finds everything done and changes nothing
     before = json.loads((out / "report.json").read_text())
@@ -585,3 +591,35 @@ def test_a_work_dir_from_before_early_stopping_and_window_adaptation_is_refused_
         synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
     old = dataclasses.replace(config, stop_window=0, length_adapt_share=None, max_minutes=3)
     assert synthesize(NLI, RoundAwareEngine(nli_writer()), old, work_dir=tmp_path)[1]["rounds"] == 1
+
+
+# -- training rows posed as the evaluation poses the task -------------------------------------------
+def test_training_rows_are_the_evaluations_prompt_with_its_demonstrations(tmp_path):
+    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.self_guide import to_rows
+    from cookbook_datasets.tasks import Instance, Task
+
+    real = Task(name="toy_nli", instruction=NLI.instruction, labels=["yes", "no"],
+                demonstrations=[Instance.make(ex["input"], [ex["output"]]) for ex in NLI.examples],
+                instances=[Instance.make("Premise: x. Hypothesis: y.", ["yes"])])
+    spec = TaskSpec.from_task(real)
+    pair = {"input": "Premise: a new one. Hypothesis: it is.", "output": "no", "round": 0, "vote_share": 1.0,
+            "label": "no", "target_label": "no"}
+    for shots, config in ((2, SelfGuideConfig()), (1, SelfGuideConfig(train_num_shots=1)),
+                          (0, SelfGuideConfig(train_num_shots=0)), (2, SelfGuideConfig(train_num_shots=5))):
+        row = to_rows([pair], spec, config)[0]
+        assert row["prompt"] == chat_prompt(real, Instance.make(pair["input"]), shots)
+        assert row["completion"] == [{"role": "assistant", "content": "no"}]  # the loss is on the output only
+        assert json.loads(row["meta"])["num_shots"] == shots
+    assert to_rows([pair], spec, SelfGuideConfig(train_num_shots=0))[0]["prompt"] == [
+        {"role": "system", "content": NLI.instruction}, {"role": "user", "content": pair["input"]}]
+    with pytest.raises(ValueError, match="train_num_shots must be an integer >= 0 or None"):
+        SelfGuideConfig(train_num_shots=-1)
+
+
+def test_another_row_format_or_budget_resumes_the_same_work_dir(tmp_path):
+    config = SelfGuideConfig(num_examples=4, prompts_per_round=4)
+    rows, _ = synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
+    engine = RoundAwareEngine(nli_writer())
+    again = synthesize(NLI, engine, dataclasses.replace(config, train_num_shots=0, max_minutes=9), work_dir=tmp_path)
+    assert again[0] == rows and engine.calls == []

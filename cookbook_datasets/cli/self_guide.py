@@ -22,8 +22,10 @@ def add_parser(subparsers) -> None:
                    help="score prompting vs the tuned model on the task's instances")
     p.add_argument("--eval-limit", type=int, default=100, metavar="N", help="real instances scored")
     p.add_argument("--num-shots", type=int, default=2, metavar="K", help="demonstrations in the prompting baseline")
-    p.add_argument("--tuned-num-shots", type=int, default=0, metavar="K",
-                   help="demonstrations when scoring the tuned model")
+    p.add_argument("--train-num-shots", type=int, default=None, metavar="K",
+                   help="demonstrations in each training row's prompt, posed as scored (default: --num-shots; 0: none)")
+    p.add_argument("--tuned-num-shots", type=int, default=None, metavar="K",
+                   help="demonstrations when scoring the tuned model (default: as trained)")
     p.add_argument("--num-demonstrations", type=int, default=3, metavar="K", help="demonstrations the pipeline reads")
     p.add_argument("--max-minutes", type=float, default=None, metavar="M",
                    help="time budget of synthesis: ends it with the pairs it has (not trained; run again to resume)")
@@ -52,6 +54,8 @@ def run(args) -> int:
         params["num_examples"] = args.num_examples
     if args.max_minutes is not None:
         params["max_minutes"] = args.max_minutes
+    if args.train_num_shots is not None:
+        params["train_num_shots"] = args.train_num_shots
     params.setdefault("seed", args.seed)
     engine_options = parse_assignments(args.engine_option, "--engine-option")
     if args.base_url:

@@ -16,9 +16,13 @@ NOISE_PHRASES = (
 
 ANNOTATION_MODES = ("generate", "rank")
 # What a recipe written before a field existed means by its absence (what the older code did).
-LEGACY_VALUES = {"stop_window": 0, "length_adapt_share": None}
+LEGACY_VALUES = {"stop_window": 0, "length_adapt_share": None, "train_num_shots": 0}
 # Fields that bound a run but change neither its pairs nor its rows (ignored when resuming).
 RUN_LIMITS = ("max_minutes",)
+# Fields that shape the rows made from the pairs, not the pairs (a work directory is resumed across them).
+ROW_FORMAT = ("train_num_shots",)
+# The demonstrations the evaluation shows when nothing says otherwise (EvalConfig.num_shots).
+EVAL_NUM_SHOTS = 2
 
 
 @dataclass
@@ -77,6 +81,11 @@ class SelfGuideConfig:
                 "inputs. Not in the paper (off by default)."})
     balance_labels: bool = field(default=True, metadata={
         "help": "Classification: down-sample every label to the rarest one's count."})
+    train_num_shots: Optional[int] = field(default=None, metadata={
+        "help": "Demonstrations in each training row's prompt: the task posed exactly as the evaluation poses it "
+                "(eval.tasks.chat_prompt: the instruction, this many demonstrations as turns, the input; loss on the "
+                "output only), as the reference code trains. None: the evaluation's num_shots (run_self_guide's "
+                "num_shots; 2, the harness default, in the builder). 0: instruction and input only."})
     validation_fraction: float = field(default=0.1, metadata={
         "help": "Share of the kept pairs held out as the validation split (picks the best epoch)."})
     seed: int = field(default=0, metadata={"help": "Seed of the label draws, the shuffles and the samples."})
@@ -117,6 +126,9 @@ class SelfGuideConfig:
         if not 0 < self.consistency_threshold <= 1:
             raise ValueError(f"SelfGuideConfig.consistency_threshold must be in (0, 1] "
                              f"(got {self.consistency_threshold!r})")
+        if self.train_num_shots is not None and (isinstance(self.train_num_shots, bool) or not isinstance(
+                self.train_num_shots, numbers.Integral) or self.train_num_shots < 0):
+            raise ValueError(f"SelfGuideConfig.train_num_shots must be an integer >= 0 or None (got {self.train_num_shots!r})")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"SelfGuideConfig.validation_fraction must be in [0, 1) (got {self.validation_fraction!r})")
         if isinstance(self.noise_phrases, str):
@@ -127,6 +139,10 @@ class SelfGuideConfig:
         if self.input_temperature is not None:
             return float(self.input_temperature)
         return 0.7 if classification else 0.9
+
+    def train_shots(self) -> int:
+        """The demonstrations a training row shows (``train_num_shots``, None: the evaluation's default)."""
+        return EVAL_NUM_SHOTS if self.train_num_shots is None else int(self.train_num_shots)
 
     def annotation_tokens_for(self, classification: bool) -> int:
         if self.annotation_max_new_tokens is not None:

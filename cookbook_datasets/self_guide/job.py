@@ -12,6 +12,7 @@ killed job started again picks up where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
@@ -73,18 +74,21 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
 
 
 def _validation_task(task: TaskSpec, rows) -> Task:
-    """The synthetic validation rows as a Task; with no demonstrations its prompts are the rows'
-    own (the instruction as the system message, the input as the user's)."""
+    """The synthetic validation rows as a Task with the task's demonstrations: scored with the
+    rows' ``num_shots``, its prompts are the rows' own (to_rows builds them with the same function)."""
     from cookbook_datasets.tasks import Instance
     from cookbook_datasets.tasks.task import with_unique_ids
 
+    from .task_view import eval_task
+
+    view = eval_task(task)
     instances = [Instance.make(p[-1]["content"], [c[0]["content"]]) for p, c in zip(rows["prompt"], rows["completion"])]
-    return Task(name=task.name, kind=task.kind, instruction=task.instruction.strip(), labels=task.labels,
-                instances=with_unique_ids(instances), source="synthetic validation split")
+    return Task(name=task.name, kind=task.kind, instruction=view.instruction, demonstrations=view.demonstrations,
+                labels=task.labels, instances=with_unique_ids(instances), source="synthetic validation split")
 
 
 def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, train_args: dict,
-                         dtype: Optional[str]) -> dict:
+                         dtype: Optional[str], num_shots: int = 0) -> dict:
     """Fine-tune on the train split with a checkpoint per epoch; copy the epoch that scores best on
     the synthetic validation split (the task's metric, greedy answers) to ``out/adapter``."""
     import datasets
@@ -112,7 +116,7 @@ def train_and_pick_epoch(task: TaskSpec, data_dir: Path, out: Path, model: str, 
         vtask = _validation_task(task, validation)
         for ckpt in checkpoints:
             m, tok = load_model(model, adapter=str(ckpt), dtype=dtype)
-            result = run_task(m, tok, vtask, num_shots=0)
+            result = run_task(m, tok, vtask, num_shots=num_shots)  # posed as the rows pose it
             scores.append({"checkpoint": ckpt.name, "metric": main_metric(result)[0], "score": main_metric(result)[1]})
             _free(m)
             logger.info("%s: validation %s %.3f", ckpt.name, scores[-1]["metric"], scores[-1]["score"])
@@ -192,12 +196,16 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
                    model: str = DEFAULT_MODEL, config: Optional[SelfGuideConfig] = None,
                    backend: str = "transformers", engine_options: Optional[dict] = None, dtype: Optional[str] = None,
                    train: bool = True, evaluate: bool = True, train_args: Optional[dict] = None,
-                   eval_limit: int = 100, num_shots: int = 2, tuned_num_shots: int = 0,
+                   eval_limit: int = 100, num_shots: int = 2, tuned_num_shots: Optional[int] = None,
                    num_demonstrations: int = 3) -> dict:
     """Synthesise task data with ``model`` itself, fine-tune ``model`` on it (``train``) and score
     prompting vs the tuned model on the task's real instances (``evaluate``; needs a Task or task
     file with labelled instances). Returns the report (also written as ``out/report.{json,md}``)."""
     config = config or SelfGuideConfig()
+    if config.train_num_shots is None:  # trained as scored: the evaluation's demonstrations
+        config = dataclasses.replace(config, train_num_shots=num_shots)
+    if tuned_num_shots is None:
+        tuned_num_shots = config.train_num_shots
     out = Path(out)
     real = None  # the Task whose instances are scored (SELF-GUIDE itself reads only the TaskSpec)
     if not isinstance(task, TaskSpec):
@@ -222,7 +230,8 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
                        "resume", task.name, counts["kept"], config.num_examples)
         train = evaluate = False
     if train:
-        report["training"] = train_and_pick_epoch(task, data_dir, out, model, dict(train_args or {}), dtype)
+        report["training"] = {**train_and_pick_epoch(task, data_dir, out, model, dict(train_args or {}), dtype,
+                                                     config.train_num_shots), "num_shots": config.train_num_shots}
         adapter = out / "adapter"
         report["adapter"] = str(adapter)
     if evaluate:

@@ -40,10 +40,11 @@ from cookbook_datasets.rows import row_features
 
 from .annotation import annotate, check_can_rank, label_prior
 from .balancing import balance_classes
-from .config import LEGACY_VALUES, RUN_LIMITS, SelfGuideConfig
+from .config import LEGACY_VALUES, ROW_FORMAT, RUN_LIMITS, SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
 from .input_generation import generate_inputs, max_input_tokens
 from .task import TaskSpec
+from .task_view import eval_task
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,8 @@ def same_recipe(written: dict, rec: dict, ignore=RUN_LIMITS) -> bool:
 
 
 def work_identity(rec: dict) -> dict:
-    """What a work directory's checkpoints depend on: the recipe less the run limits."""
-    return _comparable(rec)
+    """What a work directory's checkpoints depend on: the recipe less the run limits and the row format."""
+    return _comparable(rec, RUN_LIMITS + ROW_FORMAT)
 
 
 def _chars_per_token(engine, task: TaskSpec) -> float:
@@ -89,8 +90,8 @@ def _check_work_dir(work: Path, rec: dict) -> None:
     path = work / "recipe.json"
     if path.exists():
         previous = json.loads(path.read_text())
-        if not same_recipe(previous, rec):
-            before, now = _comparable(previous)["config"], _comparable(rec)["config"]
+        if work_identity(previous) != work_identity(rec):
+            before, now = work_identity(previous)["config"], work_identity(rec)["config"]
             changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             what = f"config fields {changed}" if changed else ("the task" if previous["task"] != rec["task"]
                                                                else "the model")
@@ -318,15 +319,22 @@ def check_kept_some(task: TaskSpec, stats: dict) -> None:
 
 
 def to_rows(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> list[dict]:
-    """Pairs in the project's row schema: the prompt is the instruction and the input (as the tuned
-    model is asked at evaluation time, without demonstrations); ``meta`` says where each came from."""
+    """Pairs in the project's row schema. The prompt is the task posed as the evaluation poses it
+    (``eval.tasks.chat_prompt``: the instruction, ``config.train_shots()`` demonstrations as turns,
+    the input), so the tuned model learns the format it is scored in; ``meta`` says where each
+    row came from."""
+    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.tasks import Instance
+
+    view = eval_task(task)
+    shots = min(config.train_shots(), len(view.demonstrations))
     applied = [f for f in FILTERS if f != "length" or config.length_std is not None]
     return [{
-        "prompt": [{"role": "system", "content": task.instruction.strip()}, {"role": "user", "content": p["input"]}],
+        "prompt": chat_prompt(view, Instance.make(p["input"]), shots),
         "completion": [{"role": "assistant", "content": p["output"]}],
         "source": f"self_guide/{task.name}",
         "meta": json.dumps({"round": p["round"], "vote_share": p["vote_share"], "label": p["label"],
-                            "target_label": p["target_label"], "filters_passed": applied}),
+                            "target_label": p["target_label"], "filters_passed": applied, "num_shots": shots}),
     } for p in pairs]
 
 

@@ -12,6 +12,6 @@ def eval_task(task):
 
     if isinstance(task, Task):
         return task
-    return Task(name=task.name, instruction=task.instruction.strip(),
+    return Task(name=task.name, instruction=task.instruction,  # as the evaluation reads it
                 demonstrations=[Instance.make(ex["input"], [ex["output"]]) for ex in task.examples],
                 labels=task.labels, kind=task.kind, source="self_guide task")
