@@ -13,6 +13,17 @@ One run, one process (``num_proc=1``), side by side:
 Writes ``benchmarks/results/mixing.{json,md}``:
 
     flock /tmp/cookbook_cpu.lock python benchmarks/mixing.py [--num-examples 200000]
+
+``--online``: the cost of ``mix learn --method online``'s updates. Two LoRA runs of the same
+steps on the same live mixture (LiveMixture, same seed and weights), side by side in one process:
+one plain, one with the OnlineMixingCallback (task losses every ``--update-every`` steps on
+``--probe-rows`` rows of each task, in one forward pass; the weights it sets change the later rows,
+so the second run's rows differ from the first's only by component, not in kind). Reported: seconds
+per step of each, the callback's own seconds and their share of the run (target <= 15% at the
+default ``update_every``). Tasks: ``--tasks`` files (their fit rows) or, by default, the rows of two
+templates' test splits. Writes ``benchmarks/results/mixing_online.{json,md}``:
+
+    flock /tmp/cookbook_cpu.lock python benchmarks/mixing.py --online [--model smollm2-135m] [--steps 40]
 """
 
 from __future__ import annotations
@@ -40,12 +51,106 @@ def _build(builder_cls, **kwargs) -> tuple[float, object]:
         return seconds, sources
 
 
+ONLINE_COMPONENTS = {"nli": {"template": "nli"}, "shared_words": {"template": "shared_words"}}
+
+
+def _online_tasks(args) -> dict:
+    """task -> prompt/completion rows the callback measures the loss on."""
+    from cookbook_datasets import load_dataset
+    from cookbook_datasets.mixing.task_loss import generate_framing_rows
+    from cookbook_datasets.mixing.task_rows import load_task_rows
+
+    if args.tasks:
+        out = {}
+        for path in args.tasks:
+            fit, _ = load_task_rows(path, fit_size=max(args.probe_rows, 8), eval_size=1, seed=0)
+            out[fit.name] = generate_framing_rows(fit, args.probe_rows)
+        return out
+    out = {}
+    for name in ONLINE_COMPONENTS:
+        test = load_dataset("cookbook", name, num_examples=args.probe_rows, num_eval_examples=args.probe_rows,
+                            seed=1, split="test")
+        out[f"{name}_test"] = [{"prompt": r["prompt"], "completion": r["completion"]} for r in test]
+    return out
+
+
+def _online_run(args, tasks, out_dir, with_callback: bool) -> dict:
+    import time as _time
+
+    from cookbook_datasets.loading import load_builder
+    from cookbook_datasets.mixing.live_mixture import LiveMixture
+    from cookbook_datasets.mixing.online import OnlineMixer
+    from cookbook_datasets.mixing.online_run import OnlineMixingCallback
+    from cookbook_datasets.mixing.schedule import WeightSchedule
+    from cookbook_datasets.trainers import TrainConfig, train
+
+    mixer = OnlineMixer(list(ONLINE_COMPONENTS), list(tasks))
+    first = mixer.sampling_weights()
+    builder = load_builder("mixture", "mixture", weights=first, components=ONLINE_COMPONENTS, seed=0, num_examples=1)
+    live = LiveMixture(builder, WeightSchedule.constant(first), chunk=args.batch_size)
+    callbacks = [OnlineMixingCallback(live, tasks, mixer, args.update_every, out_dir)] if with_callback else []
+    config = TrainConfig(model=args.model, datasets=[], output_dir=str(out_dir / "adapter"), max_steps=args.steps,
+                         per_device_train_batch_size=args.batch_size, learning_rate=5e-4, eval_split=None,
+                         eval_steps=args.steps, save_total_limit=1, resume=False, seed=0, max_length=512)
+    start = _time.perf_counter()
+    card = train(config, callbacks=callbacks, train_dataset=live.dataset())
+    wall = _time.perf_counter() - start
+    result = {"train_seconds": card["train_seconds"], "wall_seconds": round(wall, 2),
+              "seconds_per_step": round(card["train_seconds"] / args.steps, 3)}
+    if with_callback:
+        cb = callbacks[0]
+        result.update(update_seconds=round(cb.update_seconds, 3), updates=len(cb.trajectory),
+                      seconds_per_update=round(cb.update_seconds / len(cb.trajectory), 3),
+                      final_weights=mixer.current())
+    return result
+
+
+def online_main(args) -> None:
+    import datasets
+
+    datasets.disable_progress_bars()
+    tasks = _online_tasks(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = argparse.Namespace(**{**vars(args), "steps": 2, "update_every": 1})
+        _online_run(warm, tasks, Path(tmp) / "warm", with_callback=True)  # imports, model load, kernels
+        plain = _online_run(args, tasks, Path(tmp) / "plain", with_callback=False)
+        online = _online_run(args, tasks, Path(tmp) / "online", with_callback=True)
+    share = online["update_seconds"] / online["train_seconds"]
+    overhead = online["train_seconds"] / plain["train_seconds"] - 1
+    result = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size,
+              "update_every": args.update_every, "probe_rows_per_task": args.probe_rows, "tasks": list(tasks),
+              "cpu_count": os.cpu_count(), "plain": plain, "online": online,
+              "update_share_of_online_run": round(share, 4), "online_vs_plain_overhead": round(overhead, 4)}
+    out = Path(args.out + "_online")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    md = [f"# Online mixture: the updates' cost ({args.model}, {args.steps} steps of {args.batch_size} rows, "
+          f"update_every {args.update_every}, {len(tasks)} tasks x {args.probe_rows} rows, {os.cpu_count()} cores)", "",
+          "| run | train seconds | s/step | update seconds |", "|---|---:|---:|---:|",
+          f"| plain (no callback) | {plain['train_seconds']} | {plain['seconds_per_step']} | |",
+          f"| online callback | {online['train_seconds']} | {online['seconds_per_step']} | "
+          f"{online['update_seconds']} ({online['updates']} updates) |", "",
+          f"Updates: **{share:.1%}** of the online run (target <= 15%); online vs plain wall time: {overhead:+.1%}."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-examples", type=int, default=200_000)
     p.add_argument("--out", default="benchmarks/results/mixing")
+    p.add_argument("--online", action="store_true", help="benchmark the online mixture's updates instead")
+    p.add_argument("--model", default="smollm2-135m", help="--online: the model trained")
+    p.add_argument("--steps", type=int, default=40, help="--online: steps of each run")
+    p.add_argument("--batch-size", type=int, default=8, help="--online: rows per step")
+    p.add_argument("--update-every", type=int, default=20, help="--online: steps between updates (the default)")
+    p.add_argument("--probe-rows", type=int, default=4, help="--online: rows per task the loss is measured on")
+    p.add_argument("--tasks", nargs="*", default=None, help="--online: task files (default: template rows)")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.online:
+        online_main(args)
+        return
     import datasets
 
     from cookbook_datasets.builders import Cookbook, Mixture
