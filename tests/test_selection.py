@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from cookbook_datasets.selection import (
-    STRATEGIES, PoolFeatures, cached_pool_features, covering_radius, get_strategy, kcenter_greedy, naive_kcenter,
-    pool_features, vendi_score,
+    STRATEGIES, PoolFeatures, allocate, cached_pool_features, covering_radius, get_strategy, kcenter_greedy,
+    naive_kcenter, pool_features, to_space, vendi_score,
 )
 
 
@@ -60,6 +60,155 @@ def test_k_larger_than_what_is_left_is_an_error_that_says_so():
         get_strategy("random").select(1, pool_size=0)
 
 
+def _farthest_first(x, k, selected=(), groups=None, quotas=None):
+    """The plain O(n*k) loop, in float64: after each pick every row's distance to its nearest selected
+    row; the next pick is the farthest row among those whose group still has quota (ties: lowest index)."""
+    x = np.asarray(x, dtype=np.float64)
+    chosen, picks = list(selected), []
+    left = None if groups is None else np.array(quotas)
+    groups = np.zeros(len(x), dtype=int) if groups is None else np.asarray(groups)
+
+    def take(i):
+        chosen.append(i)
+        picks.append(i)
+        if left is not None:
+            left[groups[i]] -= 1
+
+    def eligible():
+        ok = np.ones(len(x), dtype=bool)
+        ok[chosen] = False
+        return ok if left is None else ok & (left[groups] > 0)
+
+    if not chosen:
+        score = np.where(eligible(), ((x - x.mean(0)) ** 2).sum(1), -np.inf)
+        take(int(np.argmax(score)))
+    nearest = np.min([((x - x[c]) ** 2).sum(1) for c in chosen], axis=0)
+    while len(picks) < k:
+        best = int(np.argmax(np.where(eligible(), nearest, -np.inf)))
+        take(best)
+        nearest = np.minimum(nearest, ((x - x[best]) ** 2).sum(1))
+    return picks
+
+
+def _balanced(x, k, sources, selected=(), **params):
+    f = PoolFeatures(embeddings=x, sources=np.asarray(sources, dtype=object))
+    return get_strategy("kcenter_balanced", **params).select(k, pool_size=len(x), selected=selected, features=f)
+
+
+@pytest.mark.parametrize("n,d,k,block,n_selected", [(300, 8, 60, 1, 7), (300, 8, 60, 16, 0), (200, 3, 150, 8, 5)])
+def test_kcenter_picks_what_the_plain_loop_picks(n, d, k, block, n_selected):
+    rng = np.random.default_rng(10 * n + d)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    selected = rng.choice(n, n_selected, replace=False).tolist()
+    assert kcenter_greedy(x, k, selected, block_size=block).tolist() == _farthest_first(x, k, selected)
+
+
+@pytest.mark.parametrize("allocation", ["proportional", "equal"])
+@pytest.mark.parametrize("n_selected,block", [(0, 512), (9, 1), (9, 4)])
+def test_balanced_kcenter_picks_what_the_plain_loop_picks_under_the_same_quotas(allocation, n_selected, block):
+    rng = np.random.default_rng(n_selected + block)
+    sizes = [150, 90, 40, 20]
+    sources = np.repeat(["long", "mid", "short", "tiny"], sizes)
+    # a far-spread source next to tight ones: what plain K-center over-picks
+    x = np.concatenate([rng.normal(scale=s, size=(m, 6)) for s, m in zip([5, 1, 0.5, 0.2], sizes)]).astype(np.float32)
+    selected = rng.choice(len(x), n_selected, replace=False).tolist()
+    picks = _balanced(x, 40, sources, selected, allocation=allocation, block_size=block)
+    _, groups = np.unique(sources, return_inverse=True)
+    quotas = allocate(np.bincount(groups), np.bincount(groups[selected], minlength=4), 40, allocation)
+    assert picks.tolist() == _farthest_first(x, 40, selected, groups, quotas)
+    assert np.bincount(groups[picks], minlength=4).tolist() == quotas.tolist()
+
+
+def test_balanced_kcenter_reaches_every_source_where_kcenter_does_not():
+    rng = np.random.default_rng(0)
+    sources = np.repeat(["far", "near_a", "near_b"], [100, 100, 100])
+    x = np.concatenate([rng.normal(scale=20, size=(100, 4)), rng.normal(size=(100, 4)),
+                        rng.normal(size=(100, 4)) + 3]).astype(np.float32)
+    plain = get_strategy("kcenter").select(30, pool_size=300, features=PoolFeatures(embeddings=x))
+    assert (sources[plain] == "far").sum() >= 29 and "near_b" not in set(sources[plain])
+    balanced = _balanced(x, 30, sources)
+    assert {s: int((sources[balanced] == s).sum()) for s in set(sources)} == {"far": 10, "near_a": 10, "near_b": 10}
+
+
+def test_balanced_kcenter_with_one_source_is_kcenter():
+    x = np.random.default_rng(1).normal(size=(120, 5)).astype(np.float32)
+    assert _balanced(x, 25, ["all"] * 120, [3, 4]).tolist() == kcenter_greedy(x, 25, [3, 4]).tolist()
+
+
+def test_allocation_follows_the_pool_shares_or_splits_equally():
+    assert allocate([60, 30, 10], [0, 0, 0], 10).tolist() == [6, 3, 1]
+    assert allocate([600, 300, 100], [0, 0, 0], 7).tolist() == [4, 2, 1]  # largest remainders
+    assert allocate([60, 30, 10], [0, 0, 0], 10, "equal").tolist() == [4, 3, 3]
+    assert allocate([60, 30, 2], [0, 0, 0], 10, "equal").tolist() == [4, 4, 2]  # a small source's rest goes on
+    # a source above its share from earlier rounds gets nothing until the others catch up
+    assert allocate([60, 30, 10], [10, 0, 0], 10).tolist() == [2, 6, 2]
+    assert allocate([60, 30, 10], [0, 0, 0], 10).sum() == 10
+    with pytest.raises(ValueError, match="unknown allocation 'even'.*'proportional', 'equal'"):
+        allocate([1], [0], 1, "even")
+
+
+# -- spaces -----------------------------------------------------------------------------------
+def _pairwise(x):
+    return np.sqrt(np.maximum(((x[:, None] - x[None]) ** 2).sum(-1), 0))
+
+
+def test_cosine_space_ignores_how_long_a_vector_is():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(80, 6)).astype(np.float32)
+    scaled = x * rng.uniform(0.1, 50, size=(80, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.linalg.norm(to_space(scaled, "cosine"), axis=1), 1, rtol=1e-5)
+    pick = lambda e, space: get_strategy("kcenter", space=space).select(  # noqa: E731
+        10, pool_size=80, selected=[0], features=PoolFeatures(embeddings=e)).tolist()
+    assert pick(scaled, "cosine") == pick(x, "cosine")
+    assert pick(scaled, "raw") != pick(x, "raw")
+
+
+def test_whitening_is_the_reference_codes_and_undoes_any_linear_map():
+    import torch
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8))
+    # DiverseEvol's utils.py: kernel = u / sqrt(s) from the SVD of torch.cov, y = (x - mu) @ kernel[:, :n], normalised
+    t = torch.tensor(x)
+    u, s, _ = torch.linalg.svd(torch.cov(t.T))
+    ref = ((t - t.mean(0, keepdim=True)) @ (u @ torch.diag(1 / torch.sqrt(s)))[:, :5]).numpy()
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    ours = to_space(x, "whiten", 5)
+    assert ours.shape == (200, 5)
+    np.testing.assert_allclose(_pairwise(ours), _pairwise(ref), atol=1e-4)  # equal up to each axis' sign
+    mixed = x @ rng.normal(size=(8, 8)) * [1, 1, 1, 10, 1, 1, 1, 0.1]
+    np.testing.assert_allclose(_pairwise(to_space(mixed, "whiten")), _pairwise(to_space(x, "whiten")), atol=1e-3)
+
+
+def test_spaces_are_validated_and_the_round_report_names_the_distance():
+    with pytest.raises(ValueError, match=r"unknown space 'cos'; valid spaces: \['raw', 'cosine', 'whiten'\]"):
+        get_strategy("kcenter", space="cos")
+    with pytest.raises(ValueError, match="whiten_components only applies to space='whiten'"):
+        get_strategy("kcenter", whiten_components=8)
+    with pytest.raises(ValueError, match="whiten_components must be a positive integer"):
+        get_strategy("kcenter", space="whiten", whiten_components=0)
+    strategy = get_strategy("kcenter_balanced", space="whiten", whiten_components=16)
+    with pytest.raises(ValueError, match="whiten_components=16 needs a pool of more than 16 rows"):
+        strategy.check_pool(_rows(10))
+    x = np.random.default_rng(4).normal(size=(40, 20)).astype(np.float32)
+    with pytest.raises(ValueError, match="numerical rank 3"):  # rows that vary in 3 directions only
+        to_space(x[:, :3] @ np.random.default_rng(5).normal(size=(3, 20)), "whiten", 10)
+    info = strategy.describe(PoolFeatures(embeddings=x))
+    assert info["space"] == "whiten" and info["whiten_components"] == 16 and "whitened" in info["distance"]
+    assert get_strategy("kcenter").describe(PoolFeatures(embeddings=x))["distance"].startswith("Euclidean on the raw")
+    assert get_strategy("kcenter", space="whiten").describe(PoolFeatures(embeddings=x))["whiten_components"] == 20
+
+
+def test_a_pool_without_the_source_column_is_named_with_how_to_add_it():
+    ds = _rows(5).remove_columns("source")
+    with pytest.raises(ValueError, match=r"no column 'source'.*add_column\('source'.*--source-column"):
+        get_strategy("kcenter_balanced").check_pool(ds)
+    features = get_strategy("kcenter_balanced", source_column="meta").with_pool_columns(None, ds)
+    assert features.sources.tolist() == ["{}"] * 5
+    with pytest.raises(ValueError, match="needs the pool's sources"):
+        get_strategy("kcenter_balanced").select(1, pool_size=3, features=PoolFeatures(embeddings=np.zeros((3, 2))))
+
+
 # -- baselines --------------------------------------------------------------------------------
 def test_random_selection_is_a_function_of_seed_and_selected_rows():
     s = get_strategy("random", seed=3)
@@ -90,7 +239,7 @@ def test_strategies_say_what_they_need():
 def test_an_unknown_strategy_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"did you mean 'kcenter'.*valid strategies: \['entropy', 'kcenter'"):
         get_strategy("k-center")
-    assert set(STRATEGIES) == {"kcenter", "random", "least_confidence", "margin", "entropy"}
+    assert set(STRATEGIES) == {"kcenter", "kcenter_balanced", "random", "least_confidence", "margin", "entropy"}
 
 
 # -- diversity --------------------------------------------------------------------------------

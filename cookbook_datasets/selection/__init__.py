@@ -1,7 +1,7 @@
 """Subset selection: embeddings, K-center and uncertainty baselines (one file per strategy).
 
-``get_strategy("kcenter")`` builds a strategy by name; ``STRATEGIES`` lists them. A new strategy
-is one small file with a :class:`SelectionStrategy` subclass, registered below.
+``get_strategy("kcenter", space="cosine")`` builds a strategy by name; ``STRATEGIES`` lists them.
+A new strategy is one small file with a :class:`SelectionStrategy` subclass, registered below.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from .diversity import covering_radius, vendi_score
 from .embeddings import cached_pool_features, pool_features, require_rows
 from .entropy import EntropySampling
 from .kcenter import KCenterGreedy, kcenter_greedy, naive_kcenter
+from .kcenter_balanced import ALLOCATIONS, KCenterBalanced, allocate
 from .least_confidence import LeastConfidence
 from .margin import MarginSampling
 from .random_sampling import RandomSampling
+from .spaces import SPACES, to_space
 
 STRATEGIES: dict[str, type[SelectionStrategy]] = {
-    cls.name: cls for cls in (KCenterGreedy, RandomSampling, LeastConfidence, MarginSampling, EntropySampling)
+    cls.name: cls for cls in (KCenterGreedy, KCenterBalanced, RandomSampling, LeastConfidence, MarginSampling,
+                              EntropySampling)
 }
 
 
@@ -35,7 +38,8 @@ def get_strategy(name: str, **params) -> SelectionStrategy:
 
 
 __all__ = [
-    "STRATEGIES", "EntropySampling", "KCenterGreedy", "LeastConfidence", "MarginSampling", "PoolFeatures",
-    "RandomSampling", "SelectionStrategy", "cached_pool_features", "check_request", "covering_radius",
-    "get_strategy", "kcenter_greedy", "naive_kcenter", "pool_features", "require_rows", "vendi_score",
+    "ALLOCATIONS", "SPACES", "STRATEGIES", "EntropySampling", "KCenterBalanced", "KCenterGreedy", "LeastConfidence",
+    "MarginSampling", "PoolFeatures", "RandomSampling", "SelectionStrategy", "allocate", "cached_pool_features",
+    "check_request", "covering_radius", "get_strategy", "kcenter_greedy", "naive_kcenter", "pool_features",
+    "require_rows", "to_space", "vendi_score",
 ]

@@ -24,6 +24,7 @@ class PoolFeatures:
     max_prob: Optional[np.ndarray] = None  # (n,) mean over response tokens of the top token probability
     margin: Optional[np.ndarray] = None  # (n,) mean over response tokens of top-1 minus top-2 probability
     entropy: Optional[np.ndarray] = None  # (n,) mean over response tokens of the predictive entropy (nats)
+    sources: Optional[np.ndarray] = None  # (n,) the pool's own source column (what kcenter_balanced balances)
 
 
 def check_request(k: int, pool_size: int, selected: Sequence[int]) -> np.ndarray:
@@ -54,6 +55,18 @@ class SelectionStrategy(ABC):
     def select(self, k: int, *, pool_size: int, selected: Sequence[int] = (),
                features: Optional[PoolFeatures] = None) -> np.ndarray:
         """``k`` new pool indices (int64), in the order they were chosen; none of ``selected``."""
+
+    def check_pool(self, dataset) -> None:
+        """Raise a clear error if this pool cannot support the strategy; runs before any model is
+        loaded (e.g. whitening with fewer rows than components, a missing source column)."""
+
+    def with_pool_columns(self, features: Optional[PoolFeatures], dataset) -> Optional[PoolFeatures]:
+        """``features`` plus what the strategy reads from the pool's own columns (none by default)."""
+        return features
+
+    def describe(self, features: Optional[PoolFeatures] = None, pool_size: Optional[int] = None) -> dict:
+        """What a round report records about how the strategy measured the pool (e.g. the distance)."""
+        return {}
 
     def params(self) -> dict:
         """The constructor parameters (recorded in reports and cards)."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .base import PoolFeatures, SelectionStrategy, check_request
+from .spaces import check_space, describe_space, to_space, whiten_components_for
 
 
 def _sq_distances(points: torch.Tensor, point_norms: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -36,14 +37,36 @@ def _sq_norms(x: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
     return torch.cat([(part * part).sum(1) for part in x.split(chunk)])
 
 
-def _farthest_from_mean(x: torch.Tensor, norms: torch.Tensor) -> int:
-    """The row farthest from the mean, by ||x||^2 - 2 x.m (no n x d temporary)."""
+def _farthest_from_mean(x: torch.Tensor, norms: torch.Tensor, eligible: Optional[np.ndarray] = None) -> int:
+    """The row farthest from the mean, by ||x||^2 - 2 x.m (no n x d temporary); among the
+    ``eligible`` rows only, when given (the mean is still the whole pool's)."""
     mean = x.mean(0)
-    return int(torch.argmax(norms - 2 * (x @ mean)))
+    score = norms - 2 * (x @ mean)
+    if eligible is not None:
+        score = score.masked_fill(~torch.from_numpy(eligible), float("-inf"))
+    return int(torch.argmax(score))
+
+
+def _check_quotas(groups, quotas, k: int, n: int, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    groups = np.asarray(groups)
+    quotas = np.asarray(quotas)
+    if groups.shape != (n,) or not np.issubdtype(groups.dtype, np.integer):
+        raise ValueError(f"groups must be one integer group id per pool row ({n} rows), got shape {groups.shape}")
+    if quotas.ndim != 1 or (groups.size and (groups.min() < 0 or groups.max() >= len(quotas))):
+        raise ValueError(f"groups must be ids in [0, {len(quotas)}) (one quota per group)")
+    if (quotas < 0).any() or int(quotas.sum()) != k:
+        raise ValueError(f"quotas must be non-negative and sum to k={k} (got {quotas.tolist()})")
+    free = np.bincount(groups, minlength=len(quotas)) - np.bincount(groups[chosen], minlength=len(quotas))
+    over = np.flatnonzero(quotas > free)
+    if over.size:
+        g = int(over[0])
+        raise ValueError(f"group {g} has a quota of {int(quotas[g])} new rows but only {int(free[g])} unselected rows")
+    return groups.astype(np.int64), quotas.astype(np.int64).copy()
 
 
 def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_size: int = 512,
-                   chunk_size: int = 262_144, block_bytes: int = 512 * 2**20) -> np.ndarray:
+                   chunk_size: int = 262_144, block_bytes: int = 512 * 2**20,
+                   groups=None, quotas=None) -> np.ndarray:
     """Pick ``k`` rows by greedy K-center; returns their indices in pick order.
 
     With nothing selected, the first pick is the row farthest from the mean. Ties go to the lowest
@@ -51,6 +74,10 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
     the run of picks the last one served, so few columns go unused), and no more than fit in
     ``block_bytes``; ``chunk_size`` rows bound the temporary memory of computing the first nearest
     distances.
+
+    With ``groups`` (a group id per row) and ``quotas`` (new picks per group, summing to ``k``),
+    each step takes the farthest row among the groups whose quota is not yet filled: distances are
+    still to *every* selected row, a group only stops being eligible once it has its picks.
     """
     x = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
     if x.ndim != 2:
@@ -61,14 +88,20 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
         raise ValueError("block_size and chunk_size must be >= 1")
     block_size = max(1, min(block_size, block_bytes // (4 * n)))  # a block is (block_size, n) float32
     picks: list[int] = []
+    if (groups is None) != (quotas is None):
+        raise ValueError("groups and quotas go together")
+    if groups is not None:
+        groups, left = _check_quotas(groups, quotas, k, n, chosen)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     norms = _sq_norms(x)
     nearest = torch.full((n,), float("inf"))
     if chosen.size == 0:
-        first = _farthest_from_mean(x, norms)
+        first = _farthest_from_mean(x, norms, None if groups is None else left[groups] > 0)
         chosen = np.array([first], dtype=np.int64)
         picks.append(first)
+        if groups is not None:
+            left[groups[first]] -= 1
     centers = x[torch.from_numpy(chosen)]
     for start in range(0, n, chunk_size):  # nearest distance to the already selected rows
         part = slice(start, min(n, start + chunk_size))
@@ -79,6 +112,8 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
     # milliseconds of thread wake-ups per call at these sizes, numpy microseconds
     near = nearest.numpy()
     near[chosen] = -1.0  # selected rows never come back
+    if groups is not None:
+        near[left[groups] <= 0] = -1.0  # nor rows of a group that has its picks
     block_ids: dict[int, int] = {}
     block: Optional[np.ndarray] = None
     size, served = min(32, block_size), 0
@@ -99,6 +134,11 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
         served += 1
         np.minimum(near, block[row], out=near)
         near[best] = -1.0
+        if groups is not None:
+            g = groups[best]
+            left[g] -= 1
+            if left[g] == 0:
+                near[groups == g] = -1.0
     return np.asarray(picks[:k], dtype=np.int64)
 
 
@@ -128,17 +168,32 @@ def naive_kcenter(embeddings, k: int, selected: Sequence[int] = ()) -> np.ndarra
 
 
 class KCenterGreedy(SelectionStrategy):
-    """Greedy K-center in the model's embedding space (DiverseEvol)."""
+    """Greedy K-center in the model's embedding space (DiverseEvol), in one of :data:`SPACES`:
+    ``raw`` (the paper's), ``cosine`` or ``whiten`` (keeping ``whiten_components``; default: as
+    many as the pool supports). See :mod:`.spaces`."""
 
     name = "kcenter"
     needs = "embeddings"
 
-    def __init__(self, block_size: int = 512):
-        if block_size < 1:
+    def __init__(self, space: str = "raw", whiten_components: Optional[int] = None, block_size: int = 512):
+        check_space(space, whiten_components)
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f"block_size must be >= 1 (got {block_size})")
+        self.space = space
+        self.whiten_components = whiten_components
         self.block_size = block_size
+
+    def check_pool(self, dataset) -> None:
+        whiten_components_for(self.space, self.whiten_components, len(dataset))
+
+    def describe(self, features: Optional[PoolFeatures] = None, pool_size: Optional[int] = None) -> dict:
+        emb = getattr(features, "embeddings", None)
+        rows = len(emb) if emb is not None else pool_size
+        return describe_space(self.space, self.whiten_components, rows, emb.shape[1] if emb is not None else None)
+
+    def _space(self, features: Optional[PoolFeatures], pool_size: int) -> np.ndarray:
+        return to_space(self._require(features, "embeddings", pool_size), self.space, self.whiten_components)
 
     def select(self, k: int, *, pool_size: int, selected: Sequence[int] = (),
                features: Optional[PoolFeatures] = None) -> np.ndarray:
-        embeddings = self._require(features, "embeddings", pool_size)
-        return kcenter_greedy(embeddings, k, selected, block_size=self.block_size)
+        return kcenter_greedy(self._space(features, pool_size), k, selected, block_size=self.block_size)
