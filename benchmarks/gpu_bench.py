@@ -1,7 +1,7 @@
 """GPU throughput on one device (written for the lent H200): fine-tuning, sampling, scoring, K-center.
 
-Parts, each with a time budget so the whole run stays under about 5 minutes on an H200 (the device
-check script gives it 8), each saved to the JSON as soon as it finishes (a failed part records
+Parts, each with a time budget (a part stops early and says how much it did): on an H200 about 3
+minutes for ceiling + kcenter and 3 for the rest (benchmarks/gpu_check.sh runs them in two calls), each saved to the JSON as soon as it finishes (a failed part records
 its error and the others still run):
 
 - ``ceiling``: dense 8192^3 matrix products, bf16 and fp32 (IEEE, no TF32), TFLOP/s.
@@ -56,9 +56,9 @@ SIZES = {
         "ceiling": {"n": 8192, "reps": 10},
         "kcenter": {"rows": 10_000_000, "dims": 576, "k": 10_000, "probe": 1_000, "reference": 300,
                     "block_bytes": 4 * 2**30, "budget_s": 150},
-        "sft": {"batch": 64, "warmup": 3, "steps": 10, "budget_s": 60},
-        "generation": {"prompts": 64, "n": 8, "max_new_tokens": 64, "batch_size": 256, "budget_s": 30},
-        "eval": {"rows": 256, "batch_sizes": [16, 64], "max_new_tokens": 32, "budget_s": 20},
+        "sft": {"batch": 64, "warmup": 3, "steps": 10, "budget_s": 30},
+        "generation": {"prompts": 64, "n": 8, "max_new_tokens": 64, "batch_size": 256, "budget_s": 20},
+        "eval": {"rows": 256, "batch_sizes": [16, 64], "max_new_tokens": 32, "budget_s": 10},
     },
     "smoke": {
         "model": "tiny-random",
