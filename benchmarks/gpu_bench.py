@@ -162,7 +162,6 @@ def part_kcenter(size: dict, device: str, model: str) -> dict:
         from cookbook_datasets.selection import kcenter_greedy
 
         out["cpu_path_same_picks"] = kcenter_greedy(x.numpy(), size["probe"]).tolist() == probe.tolist()
-    del x
     return out
 
 
@@ -296,7 +295,6 @@ def part_generation(size: dict, device: str, model: str) -> dict:
     run("generate_batched", batched)
     for ref in ("generate_loop", "generate_batched"):
         out[f"engine_speedup_over_{ref}"] = round(out["engine"]["tokens_per_second"] / out[ref]["tokens_per_second"], 2)
-    del engine, lm
     return out
 
 
@@ -329,7 +327,6 @@ def part_eval(size: dict, device: str, model: str) -> dict:
             seconds = time.perf_counter() - start
             out[f"{name}_batch_{batch}"] = {"rows": done, "seconds": round(seconds, 2),
                                             "rows_per_second": round(done / seconds, 2)}
-    del lm
     return out
 
 
