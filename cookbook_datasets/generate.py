@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from tqdm.auto import tqdm
 
 from .push import push_dataset as _push
 from .hub_layout import write_hub_layout
 from .loading import load_builder
 from .models import DEFAULT_MODEL, planned_model_path
+from .progress import quiet_datasets
 from .templates import get_template_class
 
 logger = logging.getLogger(__name__)
@@ -82,14 +84,15 @@ def generate(
                              f"({', '.join(templates)})")
         planned_model_path(recipe_model)  # a bad model spec fails before anything is written
     configs, recipes = {}, {}
-    for name, builder in builders.items():
-        builder.download_and_prepare(num_proc=num_proc)
-        configs[name] = builder.as_dataset()
-        recipes[name] = builder.config.recipe()
-    if mixer is not None:
-        mixer.download_and_prepare(num_proc=num_proc)
-        configs[MIXTURE_CONFIG] = mixer.as_dataset()
-        recipes[MIXTURE_CONFIG] = mixer.recipe()
+    stages = list(builders.items()) + ([(MIXTURE_CONFIG, mixer)] if mixer is not None else [])
+    bar = tqdm(total=len(stages), desc="Generating configs", unit="config", disable=len(stages) < 2)
+    with bar, quiet_datasets():  # one bar over the configs, not one per config and split
+        for name, builder in stages:
+            bar.set_postfix_str(name)
+            builder.download_and_prepare(num_proc=num_proc)
+            configs[name] = builder.as_dataset()
+            recipes[name] = builder.recipe() if builder is mixer else builder.config.recipe()
+            bar.update()
     out = write_hub_layout(configs, out_dir, recipes, overwrite=overwrite)
     if mixer is not None:
         from .trainers.trl_recipe import write_trl_recipe  # imports TRL: only when a recipe is written

@@ -31,11 +31,14 @@ MAX_SHARD_BYTES = 256 * 2**20
 
 def write_parquet_shards(ds: datasets.Dataset, directory: Path, split: str) -> list[Path]:
     num_shards = max(1, math.ceil(ds.data.nbytes / MAX_SHARD_BYTES))
+    from .progress import quiet_datasets
+
     paths = []
-    for i in range(num_shards):
-        path = directory / f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
-        ds.shard(num_shards, i, contiguous=True).to_parquet(str(path))
-        paths.append(path)
+    with quiet_datasets():  # a bar per file is noise: writing is quick next to making the rows
+        for i in range(num_shards):
+            path = directory / f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
+            ds.shard(num_shards, i, contiguous=True).to_parquet(str(path))
+            paths.append(path)
     return paths
 
 

@@ -48,6 +48,7 @@ def push_dataset(out_dir: str | os.PathLike, repo_id: str, *, private: bool = Fa
     and ``FileNotFoundError``/``ValueError`` when ``out_dir`` is no Hub-layout directory."""
     from .hub_layout import read_card
     from .loading import hub_offline
+    from .progress import quiet_datasets
 
     out = Path(out_dir)
     card = read_card(out)  # a directory that is not the Hub layout fails here, before any network
@@ -68,7 +69,8 @@ def push_dataset(out_dir: str | os.PathLike, repo_id: str, *, private: bool = Fa
     try:
         for name, splits in card.configs.items():
             files = {split: [str(out / f) for f in fs] for split, fs in splits.items() if fs}
-            data = datasets.load_dataset("parquet", data_files=files)
+            with quiet_datasets():  # reading the local files back is no stage of its own
+                data = datasets.load_dataset("parquet", data_files=files)
             logger.info("pushing config %s (%s) to %s", name, ", ".join(files), repo_id)
             data.push_to_hub(repo_id, config_name=name, data_dir=name, private=private, token=token,
                              num_shards={split: len(fs) for split, fs in files.items()},

@@ -251,11 +251,17 @@ def regenerate(source: str | os.PathLike, out: str | os.PathLike, *, check: bool
         builders[config] = REBUILDERS[recipe["builder"]](config, recipe, cache_dir)
         result.notes += _drift(config, recipe)
     if builders:
+        from tqdm.auto import tqdm
+
+        from .progress import quiet_datasets
+
         configs = {}
-        for config, builder in builders.items():
-            builder.download_and_prepare(num_proc=num_proc)
-            configs[config] = builder.as_dataset()
-            recipes[config] = builder.config.recipe() if hasattr(builder.config, "recipe") else builder.recipe()
+        with quiet_datasets():  # one bar over the configs, not one per config and split
+            for config, builder in tqdm(builders.items(), desc="Rebuilding configs", unit="config",
+                                        disable=len(builders) < 2):
+                builder.download_and_prepare(num_proc=num_proc)
+                configs[config] = builder.as_dataset()
+                recipes[config] = builder.config.recipe() if hasattr(builder.config, "recipe") else builder.recipe()
         result.out = write_hub_layout(configs, out, recipes, overwrite=overwrite,
                                       **({"pretty_name": original.pretty_name} if original.pretty_name else {}))
         result.rebuilt = list(configs)

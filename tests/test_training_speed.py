@@ -21,7 +21,7 @@ DATA = [{"path": "cookbook", "name": "sort_words", "num_examples": 16, "num_eval
 def _trainer(cls, model, tokenizer, tmp_path, **args):
     data = load_training_data([DataSpec.from_dict(d) for d in DATA])
     config = SFTConfig(output_dir=str(tmp_path / cls.__name__), per_device_train_batch_size=8, report_to="none",
-                       use_cpu=True, max_length=256, bf16=False, **args)
+                       use_cpu=True, max_length=256, bf16=False, activation_checkpointing=True, **args)
     return cls(model=model, args=config, train_dataset=data, processing_class=tokenizer,
                peft_config=LoraConfig(r=8, target_modules="all-linear", task_type="CAUSAL_LM"))
 
@@ -63,6 +63,7 @@ def test_the_compact_loss_hands_unusual_requests_to_trl(tiny_model, tmp_path):
     model, tokenizer = load_model("tiny-random")
     trainer = _trainer(CompactLossSFTTrainer, model, tokenizer, tmp_path, loss_type="dft")
     assert not trainer._compact_path_applies(trainer.model, return_outputs=False)
+    model, tokenizer = load_model("tiny-random")  # a fresh model: the first trainer put LoRA layers into that one
     trainer = _trainer(CompactLossSFTTrainer, model, tokenizer, tmp_path)
     assert trainer._compact_path_applies(trainer.model, return_outputs=False)
     assert not trainer._compact_path_applies(trainer.model, return_outputs=True)  # callers wanting logits

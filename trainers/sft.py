@@ -20,6 +20,7 @@ import yaml
 from cookbook_datasets.cpu import PRECISIONS, release_memory, resolve_precision, tune_allocator
 from cookbook_datasets.data_spec import DataSpec, load_training_data
 from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model
+from cookbook_datasets.progress import one_bar_per_stage
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _sft_config(config: TrainConfig, has_eval: bool, device: str, precision: str
         bf16=precision == "bf16",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         use_cpu=device == "cpu",
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name
         report_to="none",
         disable_tqdm=False,
     )
@@ -212,6 +213,7 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
     trainer = trainer_cls(model=model, args=_sft_config(config, eval_ds is not None, device, precision),
                          train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=callbacks)
+    one_bar_per_stage(trainer)  # no evaluation bar nested in the training bar
     frozen_bf16 = 0
     if frozen_weights_go_bf16(config.use_lora, precision, device, config.dtype):
         frozen_bf16 = store_frozen_linear_weights(trainer.model, torch.bfloat16)
@@ -300,7 +302,8 @@ def _plot_curve(curve: list[dict], path: Path) -> None:
             ax.plot(*zip(*points), marker="o" if key == "eval_loss" else None, label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # a run too short to log a loss has no line to label
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -66,8 +66,11 @@ def run(args) -> int:
         print(f"TRL recipe: trl sft --config {out / 'sft_recipe.yaml'}")
     import datasets
 
+    from ..progress import quiet_datasets
+
     shown = MIXTURE_CONFIG if mixture is not None else names[0]
-    ds = datasets.load_dataset(str(out), shown, split="train")
+    with quiet_datasets():  # reading back a few rows to show is no stage of its own
+        ds = datasets.load_dataset(str(out), shown, split="train")
     print(f"Load it with: datasets.load_dataset({str(out)!r}, {shown!r})\n")
     for row in ds.select(range(min(args.show, len(ds)))):
         print(f"--- {row['source']} ---\n{_show_sample(row['prompt'], row['completion'])}\n")

@@ -158,7 +158,7 @@ class TransformersEngine(Engine):
         prefix_cache = None
         if shared:
             prefix_cache = model(input_ids=torch.tensor([encoded[0][:shared]], device=device), use_cache=True,
-                                 logits_to_keep=1).past_key_values
+                                 logits_to_keep=1).cache
         samples = 1 if params.greedy else params.n  # greedy samples are all the same: decode one
         per_batch = max(1, self.batch_size // samples)  # prompts per batch
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # little padding per batch
@@ -209,8 +209,8 @@ class TransformersEngine(Engine):
             cache.batch_repeat_interleave(prompts)
         mask, positions = mask.to(device), positions.to(device)
         out = model(input_ids=ids.to(device), attention_mask=mask, position_ids=positions,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
-        cache, logits = out.past_key_values, out.logits[:, -1]
+                    cache=cache, use_cache=True, logits_to_keep=1)
+        cache, logits = out.cache, out.logits[:, -1]
         if samples > 1:  # one prefill per prompt, then its samples go their own ways
             cache.batch_repeat_interleave(samples)
             logits, mask, positions = (t.repeat_interleave(samples, dim=0) for t in (logits, mask, positions))
@@ -250,6 +250,6 @@ class TransformersEngine(Engine):
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
             positions = positions[:, -1:] + 1
             result = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions,
-                           past_key_values=cache, use_cache=True)
-            cache, logits = result.past_key_values, result.logits[:, -1]
+                           cache=cache, use_cache=True)
+            cache, logits = result.cache, result.logits[:, -1]
         return tokens, reasons
