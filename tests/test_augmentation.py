@@ -264,9 +264,11 @@ def test_bad_seed_files_name_the_file_and_the_field(tmp_path):
     path.write_text('{"question": "q1", "answer": "a1"}\n{"question": "q2", "answer": \n')
     with pytest.raises(SeedDataError, match=r"seed.jsonl, line 2: not valid JSON"):
         load_seed_set(path)
-    path.write_text('{"question": "q1", "answer": 3}\n')
+    path.write_text('{"question": "q1", "answer": ["3"]}\n')
     with pytest.raises(SeedDataError, match=r"line 1: field 'answer' must be a non-empty string"):
         load_seed_set(path)
+    path.write_text('{"question": "q1", "answer": 3}\n')  # numbers (as CSV/Parquet type them) are their text
+    assert load_seed_set(path)[0]["answer"] == "3"
     path.write_text("\n")
     with pytest.raises(SeedDataError, match=r"seed.jsonl holds no seed examples"):
         load_seed_set(path)

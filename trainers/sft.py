@@ -63,7 +63,8 @@ class TrainConfig:
     merge: bool = field(default=False, metadata={"help": "Also write the LoRA-merged model to output_dir/merged."})
     resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir."})
     dtype: Optional[str] = field(default=None, metadata={
-        "help": "Dtype the weights are stored in (default bf16 on GPU; fp32 on CPU, where LoRA's frozen linear "
+        "help": "Dtype the weights are stored in (default: fp32 for full fine-tuning, whose updates bf16 weights "
+                "would round away; for LoRA bf16 on GPU and fp32 on CPU, where LoRA's frozen linear "
                 "weights are stored in bf16 when computing in bf16: the same operands autocast would make)."})
     precision: str = field(default="auto", metadata={
         "help": "Compute precision: 'bf16' (autocast), 'fp32', or 'auto': bf16 on GPUs that support it and on CPUs "
@@ -195,7 +196,10 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
     device = default_device()
     precision = resolve_precision(config.precision, device)
     allocator_tuned = device == "cpu" and config.tune_allocator and tune_allocator()
-    model, tokenizer = load_model(config.model, dtype=config.dtype, device=device)
+    # Full fine-tuning keeps fp32 master weights (bf16 compute comes from autocast): AdamW's small
+    # updates round away in bf16 weights. LoRA's frozen base may be stored in bf16 on a GPU.
+    dtype = config.dtype or (None if config.use_lora else "float32")
+    model, tokenizer = load_model(config.model, dtype=dtype, device=device)
     attn = resolve_attn_implementation(config.attn_implementation, device)
     if attn is not None:
         model.set_attn_implementation(attn)
