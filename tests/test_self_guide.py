@@ -623,3 +623,161 @@ def test_another_row_format_or_budget_resumes_the_same_work_dir(tmp_path):
     engine = RoundAwareEngine(nli_writer())
     again = synthesize(NLI, engine, dataclasses.replace(config, train_num_shots=0, max_minutes=9), work_dir=tmp_path)
     assert again[0] == rows and engine.calls == []
+
+
+# -- fine-tuning: LoRA or the reference's full recipe, the epoch picked on real instances ----------
+def copy_writer(messages, params, i, sample):
+    """Inputs numbered by round and prompt; answers: the input repeated (the copy task)."""
+    ask = messages[-1]["content"]
+    if ask.startswith("Write a new input") or "Inputs written before" in ask:
+        return f"w{params.seed % 1000} v{i}"
+    return ask
+
+
+@pytest.fixture
+def scripted_synthesis(monkeypatch):
+    """The job's synthesis answered by the copy writer (training and scoring stay the tiny model's)."""
+    import cookbook_datasets.generation as generation
+
+    monkeypatch.setattr(generation, "load_engine", lambda *a, **k: ScriptedEngine(copy_writer))
+
+
+def copy_task_file(tmp_path):
+    path = tmp_path / "task9_copy.json"
+    path.write_text(json.dumps(COPY_TASK))
+    return path
+
+
+QUICK_TRAIN = {"num_train_epochs": 2, "per_device_train_batch_size": 4}
+
+
+def test_full_fine_tuning_takes_the_reference_recipe_and_scores_a_whole_model(tmp_path, tiny_model,
+                                                                               scripted_synthesis):
+    from cookbook_datasets.cli import main
+
+    out = tmp_path / "run"
+    args = [str(copy_task_file(tmp_path)), "--model", "tiny-random", "--out", str(out), "--num-examples", "6",
+            "--epochs", "2", "--batch-size", "4", "--eval-limit", "2", "--finetune", "full"]
+    assert main(["self-guide", *args] + [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["finetune"] == "full" and report["training"]["finetune"] == "full"
+    card = json.loads((out / "model" / "run_card.json").read_text())["config"]
+    assert card["use_lora"] is False and card["learning_rate"] == 5e-5 and card["lr_scheduler_type"] == "linear"
+    tuned = out / "tuned"
+    assert report["tuned"] == str(tuned) and "adapter" not in report and not (out / "adapter").exists()
+    assert (tuned / "model.safetensors").exists() and (tuned / "config.json").exists()
+    assert not (tuned / "adapter_config.json").exists() and not (tuned / "optimizer.pt").exists()
+    assert not list((out / "model").glob("checkpoint-*/optimizer.pt"))  # only resuming needed them
+    scored = json.loads((out / "eval" / "self_guide.json").read_text())
+    assert scored["model"] == str(tuned) and scored["adapter"] is None  # the tuned weights are the model
+    assert report["scores"]["self_guide"]["num_examples"] == 2
+    assert "Training: full fine-tuning (learning rate 5e-05), 2 epoch(s)" in (out / "report.md").read_text()
+    from cookbook_datasets.self_guide.tuning import finetune_args
+
+    assert finetune_args("full")["num_train_epochs"] == 3 and finetune_args("lora") == {"use_lora": True,
+                                                                                        "num_train_epochs": 3}
+    with pytest.raises(ValueError, match="use_lora=True contradicts finetune='full'"):
+        finetune_args("full", {"use_lora": True})
+    with pytest.raises(ValueError, match=r"finetune \(--finetune\) must be one of \['lora', 'full'\]"):
+        finetune_args("qlora")
+
+
+def test_validation_instances_are_a_split_part_disjoint_from_the_scored_rows():
+    from cookbook_datasets.eval.tasks import limit_task
+    from cookbook_datasets.self_guide.validation import plan_parts
+    from cookbook_datasets.tasks import Instance, Task
+
+    task = Task(name="t", instruction="Repeat.", instances=[Instance.make(f"x{i}", [f"x{i}"]) for i in range(30)])
+    parts = plan_parts(task, eval_limit=12, val_instances=8, seed=3)
+    validation = parts.validation.ids
+    assert len(parts.scored_ids) == 12 and len(validation) == 8 and not set(validation) & set(parts.scored_ids)
+    # the scored rows are those the evaluation scores with the same limit and seed, with or without validation
+    assert parts.scored_ids == limit_task(task, 12, 3).ids == plan_parts(task, 12, None, 3).scored_ids
+    assert parts.to_dict()["ids"] == {"scored": parts.scored_ids, "validation": validation}
+    assert parts.to_dict()["epoch_picked_on"] == "real validation instances"
+    assert plan_parts(task, 12, None, 3).validation is None
+
+
+def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_split_without_it(
+        tmp_path, tiny_model, scripted_synthesis, monkeypatch):
+    from cookbook_datasets.eval import harness
+    from cookbook_datasets.self_guide import run_self_guide
+
+    real_run_task, picks = harness.run_task, []
+
+    def run_task(model, tokenizer, task, *a, **k):  # epoch 1 validates best on the real part
+        result = real_run_task(model, tokenizer, task, *a, **k)
+        if task.source != "synthetic validation split" and task.split_info and task.split_info["part"] == "validation":
+            picks.append(task.ids)
+            result["metrics"]["rougeL"] = [0.9, 0.2][len(picks) - 1]
+        return result
+
+    monkeypatch.setattr(harness, "run_task", run_task)
+    out, config = tmp_path / "run", SelfGuideConfig(num_examples=6, **LOOSE)
+    report = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config,
+                            train_args=QUICK_TRAIN, eval_limit=2, val_instances=3)
+    split, training = report["split"], report["training"]
+    assert split["sizes"] == {"scored": 2, "validation": 3} and split["of"] == 12
+    assert not set(split["ids"]["validation"]) & set(split["ids"]["scored"])
+    assert picks == [split["ids"]["validation"]] * 2  # each epoch scored on the validation part, nothing else
+    assert training["validation"] == "real validation instances" and training["validation_rows"] == 3
+    assert training["validation_ids"] == split["ids"]["validation"]
+    assert [s["score"] for s in training["per_epoch"]] == [0.9, 0.2] and training["best_epoch"] == 1
+    first = sorted((out / "model").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[0]
+    assert (out / "adapter" / "adapter_model.safetensors").read_bytes() == (
+        first / "adapter_model.safetensors").read_bytes()
+    from cookbook_datasets.eval.compare import load_rows
+
+    scored_ids = set(load_rows(out / "eval" / "self_guide.json")[1]["task9_copy"])
+    assert scored_ids == set(split["ids"]["scored"])  # the validation rows are never scored
+    assert "3 validation (picks the epoch; disjoint from the scored)" in (out / "report.md").read_text()
+    # without --val-instances the same training is picked again on the synthetic split, and re-scored
+    trained = (out / "model" / "run_card.json").stat().st_mtime_ns
+    scored_at = (out / "eval" / "self_guide.json").stat().st_mtime_ns
+    again = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config, train_args=QUICK_TRAIN,
+                           eval_limit=2)
+    assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 2
+    assert again["training"]["validation"] == "synthetic validation split"
+    assert again["split"]["epoch_picked_on"] == "synthetic validation split" and "validation" not in again["split"]["ids"]
+    assert again["split"]["ids"]["scored"] == split["ids"]["scored"]
+    assert (out / "eval" / "self_guide.json").stat().st_mtime_ns != scored_at  # the model picked may differ
+
+
+def test_more_validation_instances_than_the_task_holds_beside_its_scored_rows_is_refused_up_front(
+        tmp_path, capsys):
+    from cookbook_datasets.cli import main
+    from cookbook_datasets.self_guide import run_self_guide
+
+    out = tmp_path / "run"
+    assert main(["self-guide", str(copy_task_file(tmp_path)), "--out", str(out), "--eval-limit", "10",
+                 "--val-instances", "5"]) == 2
+    err = capsys.readouterr().err
+    assert ("val_instances (--val-instances) = 5 with eval_limit (--eval-limit) = 10 scored rows needs 15 instances; "
+            "task 'task9_copy' has 12, so at most 2 validation instances fit") in err
+    assert not out.exists()
+    with pytest.raises(ValueError, match="val_instances .* must be a positive integer"):
+        run_self_guide(copy_task_file(tmp_path), out, val_instances=0)
+    with pytest.raises(ValueError, match="with train=False .* there is none to pick"):
+        run_self_guide(copy_task_file(tmp_path), out, val_instances=2, train=False)
+    assert not out.exists()
+
+
+def test_training_is_reused_only_for_the_same_rows_and_training_config(tmp_path, tiny_model, scripted_synthesis):
+    from cookbook_datasets.self_guide import run_self_guide
+
+    out, task = tmp_path / "run", copy_task_file(tmp_path)
+
+    def run(**config):
+        report = run_self_guide(task, out, model="tiny-random", config=SelfGuideConfig(num_examples=6, **LOOSE, **config),
+                                train_args=QUICK_TRAIN, evaluate=False)
+        marker = json.loads((out / "training.json").read_text())
+        return report, marker, (out / "model" / "run_card.json").stat().st_mtime_ns
+
+    zero_shot, marker0, trained0 = run(train_num_shots=0)
+    assert marker0["finetune"] == "lora" and marker0["train_config"]["num_train_epochs"] == 2
+    k_shot, marker2, trained2 = run()  # the same pairs, now posed with the evaluation's 2 demonstrations
+    assert marker2["data_fingerprint"] != marker0["data_fingerprint"] and trained2 != trained0
+    assert k_shot["training"]["num_shots"] == 2
+    assert run()[2] == trained2  # nothing changed: reused
+    (out / "training.json").unlink()  # an out directory from before the record: what it learnt is unknown
+    assert run()[2] != trained2

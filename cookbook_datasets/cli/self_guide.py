@@ -21,6 +21,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
                    help="score prompting vs the tuned model on the task's instances")
     p.add_argument("--eval-limit", type=int, default=100, metavar="N", help="real instances scored")
+    p.add_argument("--val-instances", type=int, default=None, metavar="N",
+                   help="pick the best epoch on N labelled real instances, disjoint from the scored ones (the paper's "
+                        "protocol; the task needs --eval-limit + N instances); default: on the synthetic validation split")
+    p.add_argument("--finetune", choices=["lora", "full"], default="lora",
+                   help="lora (the project's LoRA recipe, learning rate 2e-4) or full (the reference code's full "
+                        "fine-tuning: learning rate 5e-5, linear, 3 epochs); --lr and --epochs override either")
     p.add_argument("--num-shots", type=int, default=2, metavar="K", help="demonstrations in the prompting baseline")
     p.add_argument("--train-num-shots", type=int, default=None, metavar="K",
                    help="demonstrations in each training row's prompt, posed as scored (default: --num-shots; 0: none)")
@@ -62,7 +68,8 @@ def run(args) -> int:
         engine_options["base_url"] = args.base_url
     report = run_self_guide(args.task, args.out, model=args.model, config=SelfGuideConfig.from_dict(params),
                             backend=args.backend, engine_options=engine_options, dtype=args.dtype, train=args.train,
-                            evaluate=args.eval, train_args=train_overrides(args), eval_limit=args.eval_limit,
+                            evaluate=args.eval, train_args=train_overrides(args), finetune=args.finetune,
+                            val_instances=args.val_instances, eval_limit=args.eval_limit,
                             num_shots=args.num_shots, tuned_num_shots=args.tuned_num_shots,
                             num_demonstrations=args.num_demonstrations)
     print(Path(args.out, "report.md").read_text())
