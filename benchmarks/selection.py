@@ -13,8 +13,17 @@ killed run resumes with the arms it had not done:
   selected adds the two copies of that matrix a step holds;
 - ``matrix + running min 50k``: the full n x n matrix, but the loop keeps a running minimum: what
   fixing only the loop gives, and the memory it still needs;
-- ``embed``: pool rows per second through the default model (mean of the last hidden states),
-  fp32 and bf16, on 256 NIV2 dev instances.
+- ``embed fp32`` / ``embed bf16``: pool rows per second through the default model with a LoRA
+  adapter (as every selection round after round 0 embeds), on NIV2 dev rows in the experiment's
+  format (the task definition as system message, max 384 tokens). Three paths on the same rows,
+  interleaved task by task so that load from other processes hits them alike: ``previous`` (this
+  module's copy of the embedding pass as it was before the speed-up: adapter unmerged, every row
+  run whole, batches of 16 rows), ``merged`` (the same pass on the merged model: what the merge
+  alone gives) and ``current`` (``pool_features`` on the merged model: shared prefixes run once,
+  token-bounded batches); then ``current end to end`` (``cached_pool_features`` on an empty cache,
+  loading and merging included) and ``cached`` (the same call again: every row read back). The
+  largest difference and the lowest cosine similarity between ``previous`` and
+  ``current`` embeddings, and whether K-center picks the same rows from both, are recorded.
 Peak memory is the process's peak resident memory *beyond* the embeddings themselves (the kernel's
 high-water mark, reset once the input exists). Picks are checked equal between the arms at 50k.
 
@@ -40,8 +49,8 @@ def arms(args) -> dict[str, dict]:
     out = {f"kcenter {n // 1000}k": {"kind": "kcenter", "n": n} for n in (50_000, 200_000, 1_000_000)}
     out["matrix + running min 50k"] = {"kind": "matrix_running_min", "n": 50_000}
     out["reference 50k"] = {"kind": "reference", "n": 50_000, "steps": args.reference_steps}
-    out["embed fp32"] = {"kind": "embed", "dtype": "float32"}
-    out["embed bf16"] = {"kind": "embed", "dtype": "bfloat16"}
+    out["embed bf16"] = {"kind": "embed", "dtype": "bfloat16", "rows_per_task": args.embed_rows_per_task}
+    out["embed fp32"] = {"kind": "embed", "dtype": "float32", "rows_per_task": args.embed_rows_per_task}
     return out
 
 
@@ -159,30 +168,167 @@ def run_reference(spec: dict) -> dict:
             "peak_extra_mib_at_k": extra + 2 * (n - K) * K * 4 / 2**20, "picks_head": picks[:200]}
 
 
-def run_embed(spec: dict) -> dict:
+EXPERIMENT_SKIPS = ("task121_zest_text_modification",)  # as experiments/diverse_evol.py
+
+
+def _niv2_pool(rows_per_task: int):
     import datasets
 
-    from cookbook_datasets.models import load_model
-    from cookbook_datasets.selection import pool_features
-
     rows = []
-    for path in sorted(SHARED.glob("*.json"))[:8]:
+    for path in sorted(SHARED.glob("*.json")):
+        if path.stem in EXPERIMENT_SKIPS:
+            continue
         task = json.loads(path.read_text())
-        for inst in task["Instances"][:32]:
+        for inst in task["Instances"][:rows_per_task]:
             out = inst["output"][0] if isinstance(inst["output"], list) else inst["output"]
             rows.append({"prompt": [{"role": "system", "content": task["Definition"][0]},
                                     {"role": "user", "content": inst["input"]}],
-                         "completion": [{"role": "assistant", "content": out}]})
-    ds = datasets.Dataset.from_list(rows)
-    model, tokenizer = load_model("smollm2-135m", dtype=spec["dtype"])
-    pool_features(model, tokenizer, ds.select(range(16)), token_stats=False)  # warm-up
-    start = time.perf_counter()
-    pool_features(model, tokenizer, ds, token_stats=False)
-    seconds = time.perf_counter() - start
-    lengths = [len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True)["input_ids"])
-               for r in rows]
-    return {"rows": len(rows), "seconds": seconds, "rows_per_second": len(rows) / seconds,
-            "mean_tokens": sum(lengths) / len(lengths)}
+                         "completion": [{"role": "assistant", "content": out}], "source": path.stem})
+    return datasets.Dataset.from_list(rows)
+
+
+def _random_adapter(folder: Path) -> str:
+    """A LoRA adapter as the round loop trains (r=16, all-linear), with small random weights."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from cookbook_datasets.models import load_model
+
+    model, _ = load_model("smollm2-135m", dtype="float32")
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+
+def _previous_path():
+    """``previous_pool_features``, defined with the imports it had."""
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from cookbook_datasets.selection.base import PoolFeatures
+    from cookbook_datasets.selection.embeddings import _encode, require_rows
+
+    def previous_pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length: int = 512,
+                               token_stats: bool = True, desc: str = "embedding pool") -> PoolFeatures:
+        """The embedding pass as it was before the speed-up (cookbook_datasets/selection/embeddings.py at
+        commit 401400e), kept verbatim as the benchmark's "before"."""
+        require_rows(dataset)
+        if len(dataset) == 0:
+            raise ValueError("the pool is empty: nothing to embed")
+        encoded = _encode(tokenizer, dataset, max_length)
+        n = len(encoded)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        head = model.get_output_embeddings()
+        # the decoder alone gives the last (normed) hidden states without keeping every layer's;
+        # a PEFT model's LoRA layers sit inside it, so the adapter is applied all the same
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        decoder = base.get_decoder()
+        device = model.device
+        embeddings = None
+        stats = {key: np.full(n, np.nan, dtype=np.float32) for key in ("max_prob", "margin", "entropy")}
+        order = sorted(range(n), key=lambda i: -len(encoded[i][0]))
+        for start in tqdm(range(0, n, batch_size), desc=desc, leave=False):
+            idx = order[start:start + batch_size]
+            width = max(len(encoded[i][0]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):  # right padding: real tokens keep positions 0..len-1
+                seq = encoded[i][0]
+                ids[row, :len(seq)] = torch.tensor(seq)
+                mask[row, :len(seq)] = 1
+            hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
+            m = mask.to(device=device, dtype=hidden.dtype)[..., None]
+            mean = ((hidden * m).sum(1) / m.sum(1)).float().cpu().numpy()
+            if embeddings is None:
+                embeddings = np.zeros((n, mean.shape[1]), dtype=np.float32)
+            embeddings[idx] = mean
+            if not token_stats:
+                continue
+            for row, i in enumerate(idx):
+                seq, response = encoded[i]
+                if response >= len(seq):
+                    continue  # no response token left: no score
+                # the logits at position t predict token t+1
+                logits = head(hidden[row, response - 1 if response else 0:len(seq) - 1]).float()
+                probs = torch.softmax(logits, -1)
+                top2 = probs.topk(2, dim=-1).values
+                stats["max_prob"][i] = top2[:, 0].mean().item()
+                stats["margin"][i] = (top2[:, 0] - top2[:, 1]).mean().item()
+                stats["entropy"][i] = -(probs * torch.log_softmax(logits, -1)).sum(-1).mean().item()
+        if not token_stats:
+            return PoolFeatures(embeddings=embeddings)
+        return PoolFeatures(embeddings=embeddings, **stats)
+
+    return torch.inference_mode()(previous_pool_features)
+
+
+def run_embed(spec: dict) -> dict:
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from cookbook_datasets.models import load_model
+    from cookbook_datasets.selection import kcenter_greedy
+    from cookbook_datasets.selection.embeddings import (
+        _encode, cached_pool_features, load_for_features, pool_features, prefix_groups, row_keys,
+    )
+
+    previous_pool_features = _previous_path()
+    pool = _niv2_pool(spec["rows_per_task"])
+    work = Path(tempfile.mkdtemp(prefix="selection-bench-"))
+    try:
+        adapter = _random_adapter(work / "adapter")
+        dtype, max_length = spec["dtype"], 384
+        unmerged, tokenizer = load_model("smollm2-135m", adapter=adapter, dtype=dtype)
+        merged, _ = load_for_features("smollm2-135m", adapter=adapter, dtype=dtype)
+        previous_pool_features(unmerged, tokenizer, pool.select(range(8)), token_stats=False, max_length=max_length)
+        seconds = {"previous": 0.0, "merged": 0.0, "current": 0.0}
+        parts = {"previous": [], "merged": [], "current": []}
+        sources = pool["source"]
+        tasks = sorted(set(sources))
+        for t, task in enumerate(tasks):  # task by task, alternating which path goes first
+            rows = pool.select([i for i, s in enumerate(sources) if s == task])
+            runs = {
+                "previous": lambda: previous_pool_features(unmerged, tokenizer, rows, token_stats=False,
+                                                           max_length=max_length).embeddings,
+                "merged": lambda: previous_pool_features(merged, tokenizer, rows, token_stats=False,
+                                                         max_length=max_length).embeddings,
+                "current": lambda: pool_features(merged, tokenizer, rows, max_length=max_length).embeddings,
+            }
+            for name in (list(runs) if t % 2 == 0 else list(runs)[::-1]):
+                start = time.perf_counter()
+                parts[name].append(runs[name]())
+                seconds[name] += time.perf_counter() - start
+        for name in ("current end to end", "cached"):  # loading + merging included; then every row read back
+            start = time.perf_counter()
+            parts[name] = cached_pool_features("smollm2-135m", pool, adapter=adapter, dtype=dtype,
+                                               max_length=max_length, cache_dir=work / "cache").embeddings
+            seconds[name] = time.perf_counter() - start
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    before, after = np.concatenate(parts["previous"]), np.concatenate(parts["current"])
+    cosine = (before * after).sum(1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1))
+    encoded = [ids for ids, _ in _encode(tokenizer, pool, max_length)]
+    tokens = sum(map(len, encoded))
+    run_tokens = sum(sum(len(encoded[i]) - p for i in rows) + p for p, rows in prefix_groups(encoded))
+    k = len(pool) // 10
+    return {"rows": len(pool), "tasks": len(tasks), "mean_tokens": tokens / len(pool),
+            "tokens_run_after_sharing": run_tokens / tokens, "seconds": seconds,
+            "rows_per_second": {k_: len(pool) / v for k_, v in seconds.items()},
+            "speedup": seconds["previous"] / seconds["current"],
+            "max_abs_diff": float(np.abs(before - after).max()), "max_abs_value": float(np.abs(before).max()),
+            "min_cosine": float(cosine.min()),
+            "cached_equals_stored": bool(np.array_equal(parts["cached"], parts["current end to end"])),
+            "kcenter_same_picks": kcenter_greedy(before, k).tolist() == kcenter_greedy(after, k).tolist(),
+            "kcenter_k": k, "row_keys_unique": len(set(row_keys(pool).tolist()))}
 
 
 RUNNERS = {"kcenter": run_kcenter, "matrix_running_min": run_matrix_running_min, "reference": run_reference,
@@ -213,12 +359,25 @@ def report(results: dict, out: Path) -> None:
                      f"matrix with a running minimum." if mat else ".")]
     if "picks_equal_at_50k" in results:
         lines.append(f"\nSame picks at 50k (first 200 compared): {results['picks_equal_at_50k']}.")
-    embeds = [(k, r) for k, r in results["arms"].items() if r["spec"]["kind"] == "embed"]
+    embeds = [(k, r) for k, r in results["arms"].items() if r["spec"]["kind"] == "embed" and "speedup" in r]
     if embeds:
-        lines += ["", "Pool embedding through the default model (mean of the last hidden states):", "",
-                  "| dtype | rows | mean tokens | rows/s |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['spec']['dtype']} | {r['rows']} | {r['mean_tokens']:.0f} | {r['rows_per_second']:.1f} |"
-                  for _, r in embeds]
+        lines += ["", "Pool embedding through the default model with a LoRA adapter (mean of the last hidden "
+                      "states), pool rows/s on the same rows, measured in one run:", "",
+                  "| dtype | rows | mean tokens | tokens run | previous | adapter merged | current | speed-up "
+                  "| current, with loading | cached | max abs diff | min cosine | same K-center picks |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for _, r in embeds:
+            rps = r["rows_per_second"]
+            lines.append(f"| {r['spec']['dtype']} | {r['rows']} | {r['mean_tokens']:.0f} | "
+                         f"{100 * r['tokens_run_after_sharing']:.0f}% | {rps['previous']:.2f} | {rps['merged']:.2f} | "
+                         f"{rps['current']:.2f} | {r['speedup']:.2f}x | {rps['current end to end']:.2f} | "
+                         f"{rps['cached']:.0f} | "
+                         f"{r['max_abs_diff']:.2g} (of {r['max_abs_value']:.3g}) | {r['min_cosine']:.6f} | "
+                         f"{r['kcenter_same_picks']} (k={r['kcenter_k']}) |")
+        lines += ["", "previous: the embedding pass before the speed-up (adapter unmerged, rows run whole); "
+                      "adapter merged: the same pass on the merged model; current: merged, shared prefixes run "
+                      "once, token-bounded batches; with loading: `cached_pool_features` on an empty row cache "
+                      "(loading and merging the model included); cached: the same call again."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n\n![selection](selection.png)\n")
     _plot(results, out.with_suffix(".png"))
 
@@ -250,6 +409,7 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/selection.json")
     p.add_argument("--only", nargs="*", default=None, help="run only these arms")
     p.add_argument("--reference-steps", type=int, default=400, help="reference loop steps timed before extrapolating")
+    p.add_argument("--embed-rows-per-task", type=int, default=12, help="NIV2 rows per task in the embed arms")
     p.add_argument("--arm", default=None, help=argparse.SUPPRESS)  # internal: run one arm, print JSON
     args = p.parse_args()
     all_arms = arms(args)
@@ -265,7 +425,8 @@ def main() -> None:
         if name in results["arms"]:
             continue
         print(f"running {name} ...", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--arm", name, "--reference-steps", str(args.reference_steps)],
+        proc = subprocess.run([sys.executable, __file__, "--arm", name, "--reference-steps", str(args.reference_steps),
+                               "--embed-rows-per-task", str(args.embed_rows_per_task)],
                               capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:

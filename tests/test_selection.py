@@ -1,5 +1,7 @@
 """Subset selection: K-center, the baselines, pool features, diversity figures."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from cookbook_datasets.selection import (
     STRATEGIES, PoolFeatures, allocate, cached_pool_features, covering_radius, get_strategy, kcenter_greedy,
     naive_kcenter, pool_features, to_space, vendi_score,
 )
+from cookbook_datasets.selection.embeddings import prefix_groups
 
 
 def _rows(n, with_completion=True):
@@ -258,12 +261,104 @@ def test_covering_radius_is_the_farthest_distance_to_the_subset():
 def test_pool_features_embed_each_row_as_it_reads_alone(tiny_model):
     model, tokenizer = tiny_model
     ds = _rows(6)
-    together = pool_features(model, tokenizer, ds, batch_size=4)
+    together = pool_features(model, tokenizer, ds, batch_size=4, token_stats=True)
     alone = pool_features(model, tokenizer, ds.select([5]), batch_size=1)
     assert together.embeddings.shape == (6, model.config.hidden_size)
     np.testing.assert_allclose(together.embeddings[5], alone.embeddings[0], rtol=1e-4, atol=1e-5)
     assert np.all((together.max_prob > 0) & (together.max_prob <= 1))
     assert np.all(together.margin <= together.max_prob) and np.all(together.entropy > 0)
+
+
+def _task_rows(n_tasks=3, per_task=6):
+    """Rows of narrow tasks: each task's long instruction repeated on every row, as NIV2 pools are."""
+    import datasets
+
+    rows = []
+    for t in range(n_tasks):
+        for i in range(per_task):
+            rows.append({"prompt": [{"role": "system", "content": f"Task {t}. " + "Read the input and answer. " * (4 + 2 * t)},
+                                    {"role": "user", "content": f"input {i} " + "more " * (i % 4)}],
+                         "completion": [{"role": "assistant", "content": f"label {i % 2}"}], "source": f"t{t}"})
+    rows.append(dict(rows[2]))  # a duplicate row
+    rows.append({"prompt": [{"role": "user", "content": "a row of its own"}],
+                 "completion": [{"role": "assistant", "content": "alone"}], "source": "other"})
+    return datasets.Dataset.from_list(rows)
+
+
+def test_shared_prefixes_give_the_values_of_running_every_row_whole(tiny_model):
+    model, tokenizer = tiny_model
+    ds = _task_rows()
+    whole = pool_features(model, tokenizer, ds, token_stats=True, share_prefixes=False, batch_size=1)
+    for kw in ({}, {"max_length": 30}, {"batch_size": 2, "max_batch_tokens": 64}):  # 30: rows lose their start
+        shared = pool_features(model, tokenizer, ds, token_stats=True, **kw)
+        ref = whole if not kw.get("max_length") else pool_features(
+            model, tokenizer, ds, token_stats=True, share_prefixes=False, batch_size=1, **kw)
+        # the stated tolerance: float32 rounding of another summation order
+        for name in ("embeddings", "max_prob", "margin", "entropy"):
+            np.testing.assert_allclose(getattr(shared, name), getattr(ref, name), rtol=1e-5, atol=1e-5, err_msg=name)
+    assert pool_features(model, tokenizer, ds).max_prob is None  # statistics only when asked for
+
+
+def test_prefix_groups_put_rows_that_share_a_start_together():
+    task_a = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, i, i] for i in range(20, 26)]
+    task_b = [[1, 2, 3, 40, 50, 60, 70, 80, 90, 99, i] for i in range(30, 34)]
+    alone = [[7, 7, 7]]
+    groups = prefix_groups(task_a + task_b + alone, min_prefix=4, group_cost=2)
+    # not one group over the 3 tokens both tasks start with: each task's own 10 saves more
+    by_first = {min(rows): (p, sorted(rows)) for p, rows in groups}
+    assert by_first == {0: (10, [0, 1, 2, 3, 4, 5]), 6: (10, [6, 7, 8, 9]), 10: (0, [10])}
+    # every row keeps a token of its own; identical rows share all but the last
+    assert prefix_groups([[5] * 40, [5] * 40]) == [(39, [0, 1])]
+    assert prefix_groups([[1, 2], [3, 4]]) == [(0, [0, 1])]
+
+
+def test_an_adapter_is_merged_for_embedding_with_the_same_values(tiny_model, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from cookbook_datasets.models import load_model
+    from cookbook_datasets.selection.embeddings import load_for_features
+
+    base, tokenizer = load_model("tiny-random")
+    peft = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, param in peft.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.05)
+    peft.save_pretrained(tmp_path / "adapter")
+    unmerged, _ = load_model("tiny-random", adapter=str(tmp_path / "adapter"))
+    merged, _ = load_for_features("tiny-random", adapter=str(tmp_path / "adapter"))
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    ds = _task_rows(2, 3)
+    np.testing.assert_allclose(pool_features(merged, tokenizer, ds).embeddings,
+                               pool_features(unmerged, tokenizer, ds, share_prefixes=False).embeddings,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_only_rows_the_model_has_not_embedded_are_embedded(tiny_model, tmp_path, monkeypatch):
+    import cookbook_datasets.selection.embeddings as emb
+
+    ds = _task_rows()
+    seen = []
+    real = emb.pool_features
+
+    def counting(model, tokenizer, dataset, **kw):
+        seen.append(len(dataset))
+        return real(model, tokenizer, dataset, **kw)
+
+    monkeypatch.setattr(emb, "pool_features", counting)
+    first = cached_pool_features("tiny-random", ds.select(range(10)), cache_dir=tmp_path)
+    full = cached_pool_features("tiny-random", ds, cache_dir=tmp_path)
+    assert seen == [10, len(ds) - 10 - 1]  # the duplicate of row 2 is not embedded again
+    np.testing.assert_array_equal(full.embeddings[:10], first.embeddings)
+    np.testing.assert_array_equal(full.embeddings[len(ds) - 2], full.embeddings[2])
+    stats = cached_pool_features("tiny-random", ds, cache_dir=tmp_path, token_stats=True)
+    assert seen[-1] == len(ds) - 1 and np.isfinite(stats.entropy).all()  # statistics were not there yet
+    cached_pool_features("tiny-random", ds, cache_dir=tmp_path)
+    cached_pool_features("tiny-random", ds, cache_dir=tmp_path, token_stats=True)
+    assert len(seen) == 3
+    cached_pool_features("tiny-random", ds, cache_dir=tmp_path, max_length=16)  # another setting: embedded again
+    assert len(seen) == 4
 
 
 def test_pool_features_are_cached_per_model_and_data(tiny_model, tmp_path, monkeypatch):
@@ -313,3 +408,85 @@ def test_default_model_embeddings_put_rows_of_one_task_together(default_model, s
     nearest = distances.argmin(1)
     same_task = np.mean([rows[i]["task"] == rows[j]["task"] for i, j in enumerate(nearest)])
     assert same_task >= 0.9
+
+
+# -- the round loop and the CLI ---------------------------------------------------------------
+def _pool_file(tmp_path, n=24, with_source=True):
+    rows = _rows(n)
+    rows = rows.map(lambda r, i: {"source": "long" if i % 3 == 0 else "short",
+                                  "prompt": [{"role": "user", "content": r["prompt"][0]["content"]
+                                              + (" padding words" * 20 if i % 3 == 0 else "")}]},
+                    with_indices=True)
+    if not with_source:
+        rows = rows.remove_columns("source")
+    path = tmp_path / "pool.parquet"
+    rows.to_parquet(str(path))
+    return path
+
+
+def _loop_config(tmp_path, pool, **kw):
+    from cookbook_datasets.trainers import DiverseEvolConfig
+
+    values = dict(pool="parquet", pool_params={"data_files": str(pool)}, output_dir=str(tmp_path / "out"),
+                  model="tiny-random", k0=3, per_round=6, rounds=1, diversity=False,
+                  features_cache_dir=str(tmp_path / "features"),
+                  train={"max_steps": 1, "per_device_train_batch_size": 4, "precision": "fp32"})
+    values.update(kw)
+    return DiverseEvolConfig(**values)
+
+
+def test_the_loop_balances_by_source_and_records_the_space(tiny_model, tmp_path):
+    from cookbook_datasets.trainers import run_diverse_evol
+
+    report = run_diverse_evol(_loop_config(tmp_path, _pool_file(tmp_path), strategy="kcenter_balanced",
+                                           space="cosine"))
+    picked = report["rounds"][1]
+    assert picked["space"] == "cosine" and "L2-normalised" in picked["distance"]
+    assert picked["balanced_by"] == "source" and picked["allocation"] == "proportional"
+    state = json.loads((tmp_path / "out" / "state.json").read_text())
+    sources = ["long" if i % 3 == 0 else "short" for i in range(24)]
+    chosen = [sources[i] for r in state["rounds"] for i in r["new_indices"]]
+    assert chosen.count("long") == 3 and chosen.count("short") == 6  # a third of the pool is long rows
+    assert state["recipe"]["space"] == "cosine" and "whiten_components" not in state["recipe"]
+
+
+@pytest.mark.parametrize("kw,with_source,message", [
+    ({"strategy": "kcenter_balanced"}, False, r"no column 'source'.*add_column\('source'"),
+    ({"strategy": "kcenter", "space": "whiten", "whiten_components": 30}, True,
+     r"whiten_components=30 needs a pool of more than 30 rows"),
+])
+def test_a_pool_the_strategy_cannot_use_fails_before_any_model_is_loaded(tmp_path, monkeypatch, kw, with_source,
+                                                                        message):
+    import cookbook_datasets.models as models
+    from cookbook_datasets.trainers import run_diverse_evol
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ValueError, match=message):
+        run_diverse_evol(_loop_config(tmp_path, _pool_file(tmp_path, with_source=with_source), **kw))
+    assert not (tmp_path / "out").exists()
+
+
+def test_strategy_fields_of_the_config_are_checked():
+    from cookbook_datasets.trainers import DiverseEvolConfig
+
+    assert DiverseEvolConfig(pool="p", space="whiten", whiten_components=8).strategy_kwargs() == {
+        "space": "whiten", "whiten_components": 8}
+    with pytest.raises(ValueError, match="bad parameters for strategy 'random'.*space"):
+        DiverseEvolConfig(pool="p", strategy="random", space="cosine")
+    with pytest.raises(ValueError, match="space is set twice"):
+        DiverseEvolConfig(pool="p", space="cosine", strategy_params={"space": "raw"})
+    with pytest.raises(ValueError, match="unknown allocation 'even'"):
+        DiverseEvolConfig(pool="p", strategy="kcenter_balanced", allocation="even")
+
+
+def test_cookbook_select_takes_the_space_and_the_balanced_options(tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
+    pool = _pool_file(tmp_path, with_source=False)
+    args = ["select", "parquet", "--pool-param", f"data_files={pool}", "--model", "tiny-random", "--k0", "3",
+            "--per-round", "3", "--rounds", "1", "--out", str(tmp_path / "sel")]
+    assert main(args + ["--strategy", "kcenter_balanced", "--source-column", "task", "--space", "whiten",
+                        "--whiten-components", "4", "--allocation", "equal"]) == 2
+    assert "no column 'task'" in capsys.readouterr().err
+    assert main(args + ["--space", "whiten", "--whiten-components", "40"]) == 2
+    assert "needs a pool of more than 40 rows" in capsys.readouterr().err

@@ -51,6 +51,17 @@ class DiverseEvolConfig:
     pool_params: dict = field(default_factory=dict, metadata={"help": "Extra load_dataset kwargs for the pool."})
     strategy: str = field(default="kcenter", metadata={"help": "Selection strategy (see selection.STRATEGIES)."})
     strategy_params: dict = field(default_factory=dict, metadata={"help": "Constructor parameters of the strategy."})
+    space: Optional[str] = field(default=None, metadata={
+        "help": "kcenter / kcenter_balanced: the space distances are measured in: raw (the paper's), cosine "
+                "(L2-normalised) or whiten (the reference code's whitening); default raw."})
+    whiten_components: Optional[int] = field(default=None, metadata={
+        "help": "space=whiten: components kept (default: as many as the pool's rows allow)."})
+    source_column: Optional[str] = field(default=None, metadata={
+        "help": "kcenter_balanced: the pool column that says which task/template/file a row comes from "
+                "(default: source)."})
+    allocation: Optional[str] = field(default=None, metadata={
+        "help": "kcenter_balanced: picks per source proportional to its share of the pool, or equal "
+                "(default proportional)."})
     k0: int = field(default=100, metadata={"help": "Random rows in round 0."})
     per_round: int = field(default=100, metadata={"help": "Rows added per round."})
     rounds: int = field(default=10, metadata={"help": "Selection rounds after round 0."})
@@ -84,7 +95,7 @@ class DiverseEvolConfig:
                 raise ValueError(f"{name} must be a positive integer (got {value!r})")
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 0:
             raise ValueError(f"rounds must be a non-negative integer (got {self.rounds!r})")
-        get_strategy(self.strategy, **self.strategy_params)  # unknown names list the valid ones
+        get_strategy(self.strategy, **self.strategy_kwargs())  # unknown names list the valid ones
         reserved = sorted({"model", "datasets", "output_dir"} & set(self.train))
         if reserved:
             raise ValueError(f"train may not set {reserved[0]!r}: the round loop sets it")
@@ -96,6 +107,18 @@ class DiverseEvolConfig:
             raise ValueError(f"eval_tasks holds {bad!r}: give task files, template names or Task objects")
         if self.eval_limit is not None and (not isinstance(self.eval_limit, int) or self.eval_limit < 1):
             raise ValueError(f"eval_limit must be a positive integer (got {self.eval_limit!r})")
+
+    def strategy_kwargs(self) -> dict:
+        """``strategy_params`` with the strategy fields of this config that are set."""
+        kwargs = dict(self.strategy_params)
+        for name in ("space", "whiten_components", "source_column", "allocation"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name in kwargs and kwargs[name] != value:
+                raise ValueError(f"{name} is set twice: {value!r} and strategy_params[{name!r}]={kwargs[name]!r}")
+            kwargs[name] = value
+        return kwargs
 
     def _train_fields(self, output_dir: str, data: Optional[DataSpec] = None) -> dict:
         fields_ = {"num_train_epochs": 3.0, "eval_split": None, "seed": self.seed, **self.train}
@@ -113,6 +136,9 @@ class DiverseEvolConfig:
         d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
         # a Task is recorded by what identifies its scored rows (name, source, ids hash, split), not its rows
         d["eval_tasks"] = [t.describe() if isinstance(t, Task) else str(t) for t in self.eval_tasks]
+        for key in ("space", "whiten_components", "source_column", "allocation"):
+            if d[key] is None:  # unset: the same recipe as a run made before these fields existed
+                d.pop(key)
         return d
 
 
@@ -192,24 +218,25 @@ def _load_state(config: DiverseEvolConfig, path: Path) -> dict:
     return state
 
 
-def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str], fingerprint: str):
+def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str], keys):
     from cookbook_datasets.selection import cached_pool_features
 
     return cached_pool_features(config.model, pool, adapter=adapter, dtype=config.dtype,
                                 batch_size=config.embed_batch_size, max_length=config.max_length,
                                 token_stats=needs == "token_stats", cache_dir=config.features_cache_dir,
-                                fingerprint=fingerprint)
+                                keys=keys)
 
 
 def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     """Run (or resume) the rounds; return the report (also written as JSON, Markdown and PNG)."""
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
     from cookbook_datasets.selection import covering_radius, get_strategy, vendi_score
-    from cookbook_datasets.selection.embeddings import data_fingerprint
+    from cookbook_datasets.selection.embeddings import row_keys
     from cookbook_datasets.selection.random_sampling import RandomSampling
 
-    strategy = get_strategy(config.strategy, **config.strategy_params)
+    strategy = get_strategy(config.strategy, **config.strategy_kwargs())
     pool = load_pool(config)  # every input check happens before anything is written
+    strategy.check_pool(pool)  # e.g. too few rows to whiten, no source column: before any model is loaded
     if config.eval_tasks:
         EvalConfig(model=config.model, tasks=config.eval_tasks, limit=config.eval_limit)
     out = Path(config.output_dir)
@@ -217,8 +244,8 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     state_path = out / "state.json"
     state = _load_state(config, state_path)
     state["pool_size"] = len(pool)
-    # once: every round's cached features are keyed by it (it reads every row)
-    fingerprint = data_fingerprint(pool) if strategy.needs or config.diversity else ""
+    # once: every round's cached features are keyed by them (it reads every row)
+    keys = row_keys(pool) if strategy.needs or config.diversity else None
     base_embeddings = None
     selected: list[int] = []
     for r in range(config.rounds + 1):
@@ -234,12 +261,15 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
                 features = None
                 if strategy.needs:
                     previous = str(out / "rounds" / f"round_{r - 1}" / "model")
-                    features = _features(config, pool, previous, strategy.needs, fingerprint)
+                    features = _features(config, pool, previous, strategy.needs, keys)
                     release_memory()  # the pass's buffers: training and scoring have other shapes
                     embed_seconds = time.time() - start
+                features = strategy.with_pool_columns(features, pool)
                 new = strategy.select(config.per_round, pool_size=len(pool), selected=selected, features=features)
             rec = {"round": r, "new_indices": [int(i) for i in new], "size": len(selected) + len(new),
                    "select_seconds": round(time.time() - start, 2), "embed_seconds": round(embed_seconds, 2)}
+            if r:  # how the strategy measured the pool (space, distance), in the round report
+                rec.update(strategy.describe(features, len(pool)))
             rounds.append(rec)
             _write_subsets(config, pool, state)
             _atomic_json(state_path, state)
@@ -268,7 +298,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             _atomic_json(state_path, state)
         if config.diversity and "covering_radius" not in rec:
             if base_embeddings is None:
-                base_embeddings = _features(config, pool, None, "embeddings", fingerprint).embeddings
+                base_embeddings = _features(config, pool, None, "embeddings", keys).embeddings
             rec.update(covering_radius=covering_radius(base_embeddings, selected),
                        vendi_score=vendi_score(base_embeddings[selected]))
             _atomic_json(state_path, state)

@@ -14,7 +14,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pool-param", action="append", default=[], metavar="KEY=VALUE",
                    help="load_dataset parameter (repeatable)")
     p.add_argument("--strategy", default="kcenter", metavar="NAME",
-                   help="kcenter, random, least_confidence, margin or entropy")
+                   help="kcenter, kcenter_balanced, random, least_confidence, margin or entropy")
+    p.add_argument("--space", choices=["raw", "cosine", "whiten"], default=None,
+                   help="kcenter(_balanced): distances on the raw embeddings (default), L2-normalised ones, or "
+                        "whitened + normalised ones (the reference code's option)")
+    p.add_argument("--whiten-components", type=int, default=None, metavar="N",
+                   help="--space whiten: components kept (default: as many as the pool's rows allow)")
+    p.add_argument("--source-column", default=None, metavar="COLUMN",
+                   help="kcenter_balanced: the pool column naming each row's task/template/file (default: source)")
+    p.add_argument("--allocation", choices=["proportional", "equal"], default=None,
+                   help="kcenter_balanced: picks per source by its share of the pool (default) or equal")
     p.add_argument("--k0", type=int, default=100, metavar="N", help="random rows in round 0")
     p.add_argument("--per-round", type=int, default=100, metavar="N", help="rows added per round")
     p.add_argument("--rounds", type=int, default=10, metavar="N", help="selection rounds after round 0")
@@ -41,7 +50,9 @@ def run(args) -> int:
     config = DiverseEvolConfig(
         pool=args.pool, pool_config=args.pool_config, pool_split=args.pool_split,
         pool_params=parse_assignments(args.pool_param, "--pool-param"), output_dir=args.out,
-        strategy=args.strategy, k0=args.k0, per_round=args.per_round, rounds=args.rounds, model=args.model,
+        strategy=args.strategy, space=args.space, whiten_components=args.whiten_components,
+        source_column=args.source_column, allocation=args.allocation, k0=args.k0, per_round=args.per_round,
+        rounds=args.rounds, model=args.model,
         train=train_overrides(args), eval_tasks=args.eval, eval_limit=args.eval_limit,
         eval_num_shots=args.eval_num_shots, seed=args.seed, embed_batch_size=args.embed_batch_size,
         max_length=args.max_length, dtype=args.dtype, diversity=not args.no_diversity)

@@ -4,32 +4,49 @@
   padding masked) of the last layer's hidden states.
 - Token statistics (the reference code's uncertainty baselines): over the response tokens, the
   mean probability of the model's top token, the mean gap between its top two, and the mean
-  entropy of its prediction.
+  entropy of its prediction. Computed only when asked (``token_stats=True``): K-center needs none.
 
-Rows are batched by length (little padding). Results are cached on disk per (model, adapter
-weights, data content, settings), so re-selecting with the same model reads them back.
+Where the time went, and what this module does about it (the values are the same up to float
+rounding; ``benchmarks/selection.py`` measures both paths and their largest difference):
+
+- **Shared prefixes are computed once.** A pool of narrow tasks repeats each task's instruction
+  (the system message) on every row, often most of the row's tokens (NIV2: 60% of all tokens). A
+  causal model's hidden states over a prefix do not depend on what follows, so rows that share a
+  leading run of tokens are run as one forward pass over the prefix, whose key/value cache the
+  rows' own tokens then continue. Which rows share what is found from the sorted token sequences
+  (:func:`prefix_groups`).
+- **Identical rows are embedded once.**
+- **Batches are bounded by tokens** as well as rows (``max_batch_tokens``): on a CPU a batch of
+  16 long rows is slower per token than a few, its activations no longer fit the caches.
+- **A LoRA adapter is merged** into the weights before the pass (in float32, then cast), so each
+  layer is one matrix product instead of three plus an add (:func:`load_for_features`).
+- **Rows are cached one by one**, keyed by the model (path, adapter weights, dtype, max_length)
+  and a fingerprint of the row's prompt and completion: re-selecting with the same model, or a
+  pool that shares rows with one embedded before, embeds only the rows it has not seen.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..models import cache_root, load_model, resolve_model_path
+from ..models import cache_root, default_device, default_dtype, load_model, resolve_model_path
 from .base import PoolFeatures
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("prompt", "completion")
-FEATURES_VERSION = 1  # bump when the computation changes: old cache entries are then ignored
+FEATURES_VERSION = 2  # bump when the computation changes: old cache entries are then ignored
+STATS = ("max_prob", "margin", "entropy")
 
 
 def require_rows(dataset, what: str = "the pool") -> None:
@@ -62,65 +79,229 @@ def _encode(tokenizer, dataset, max_length: int) -> list[tuple[list[int], int]]:
     return out
 
 
+# ---------------------------------------------------------------- which rows share a prefix
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    if n and a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo], a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def prefix_groups(seqs: Sequence[Sequence[int]], *, min_prefix: int = 16,
+                  group_cost: int = 32) -> list[tuple[int, list[int]]]:
+    """Rows that share a leading run of tokens: ``[(prefix_length, rows)]``, every row in exactly one
+    group; prefix_length 0 means "shares nothing worth a pass of its own".
+
+    In lexicographic order, rows sharing a prefix are contiguous and the prefix a run of rows shares
+    is the smallest common prefix of neighbours in it. A run is split at that smallest one when its
+    two halves save more tokens on their own ((rows - 1) x prefix, less ``group_cost`` tokens for the
+    extra pass each group costs). A shared prefix leaves every row at least one token of its own.
+    """
+    n = len(seqs)
+    order = sorted(range(n), key=lambda i: seqs[i])
+    lcp = np.zeros(n, dtype=np.int64)  # lcp[j]: rows order[j-1] and order[j]
+    for j in range(1, n):
+        a, b = seqs[order[j - 1]], seqs[order[j]]
+        lcp[j] = min(_common_prefix(a, b), len(a) - 1, len(b) - 1)
+    best: dict[tuple[int, int], tuple[int, list[tuple[int, int, int]]]] = {}
+    stack = [(0, n, False)]
+    while stack:  # post-order over the splits (no recursion: a pool can be deep)
+        a, b, children_done = stack.pop()
+        if b - a < 2:
+            best[(a, b)] = (0, [(0, a, b)] if b > a else [])
+            continue
+        m = a + 1 + int(np.argmin(lcp[a + 1:b]))
+        if not children_done:
+            stack += [(a, b, True), (a, m, False), (m, b, False)]
+            continue
+        common = int(lcp[m])
+        whole = (b - a - 1) * common - group_cost if common >= min_prefix else 0
+        (left, lg), (right, rg) = best.pop((a, m)), best.pop((m, b))
+        best[(a, b)] = (whole, [(common, a, b)]) if whole > 0 and whole >= left + right else (left + right, lg + rg)
+    groups, alone = [], []
+    for prefix, a, b in best[(0, n)][1] if n else []:
+        rows = [order[j] for j in range(a, b)]
+        (groups.append((prefix, rows)) if prefix else alone.extend(rows))
+    return ([(0, sorted(alone))] if alone else []) + groups
+
+
+# ---------------------------------------------------------------- the forward passes
+
+def _cache_argument(decoder) -> Optional[str]:
+    params = inspect.signature(decoder.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in params), None)
+
+
+def _prefix_state(decoder, prefix: list[int], device):
+    """(key/value tensors per layer, hidden states (p, d)) of ``prefix``, or None when this model's
+    cache is not the plain growing kind a prefix can be shared through."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    argument = _cache_argument(decoder)
+    if argument is None:
+        return None
+    cache = DynamicCache(config=decoder.config)
+    ids = torch.tensor([prefix], device=device)
+    out = decoder(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **{argument: cache})
+    if not all(type(layer) is DynamicLayer for layer in cache.layers):
+        return None  # sliding windows, quantised or offloaded caches: no sharing
+    return [(layer.keys, layer.values) for layer in cache.layers], out.last_hidden_state[0]
+
+
+def _forward(decoder, seqs: list[list[int]], pad: int, device, prefix=None) -> list[torch.Tensor]:
+    """Each sequence's last hidden states (len, d), the sequences right-padded into one batch (real
+    tokens keep positions 0..len-1, after the prefix's when given, which is then prepended)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, :len(seq)] = torch.tensor(seq)
+        mask[row, :len(seq)] = 1
+    if prefix is None:
+        hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
+        return [hidden[row, :len(seq)] for row, seq in enumerate(seqs)]
+    from transformers import DynamicCache
+
+    layers, prefix_hidden = prefix
+    b = len(seqs)
+    cache = DynamicCache(ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in layers],
+                         config=decoder.config)
+    mask = torch.cat([torch.ones((b, len(prefix_hidden)), dtype=torch.long), mask], 1)
+    hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True,
+                     **{_cache_argument(decoder): cache}).last_hidden_state
+    return [torch.cat([prefix_hidden, hidden[row, :len(seq)]]) for row, seq in enumerate(seqs)]
+
+
+def _batches(rows: list[int], lengths: list[int], batch_size: int, max_batch_tokens: int):
+    """Rows longest first, each batch at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens."""
+    rows = sorted(rows, key=lambda i: -lengths[i])
+    start = 0
+    while start < len(rows):
+        fit = max(1, min(batch_size, max_batch_tokens // max(1, lengths[rows[start]])))
+        yield rows[start:start + fit]
+        start += fit
+
+
+def _token_stats(head, hidden: torch.Tensor, response: int) -> Optional[tuple[float, float, float]]:
+    if response >= len(hidden):
+        return None  # no response token left: no score
+    # the logits at position t predict token t+1
+    logits = head(hidden[response - 1 if response else 0:len(hidden) - 1]).float()
+    probs = torch.softmax(logits, -1)
+    top2 = probs.topk(2, dim=-1).values
+    return (top2[:, 0].mean().item(), (top2[:, 0] - top2[:, 1]).mean().item(),
+            -(probs * torch.log_softmax(logits, -1)).sum(-1).mean().item())
+
+
 @torch.inference_mode()
 def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length: int = 512,
-                  token_stats: bool = True, desc: str = "embedding pool") -> PoolFeatures:
-    """Embeddings (and, with ``token_stats``, uncertainty scores) for every row of ``dataset``."""
+                  token_stats: bool = False, share_prefixes: bool = True, max_batch_tokens: int = 1024,
+                  desc: str = "embedding pool") -> PoolFeatures:
+    """Embeddings (and, with ``token_stats``, uncertainty scores) for every row of ``dataset``.
+
+    ``share_prefixes``: run a prefix that several rows share once (see module doc); off, every row
+    is run whole, as the reference code does (same values up to float rounding)."""
     require_rows(dataset)
     if len(dataset) == 0:
         raise ValueError("the pool is empty: nothing to embed")
+    for name in ("batch_size", "max_length", "max_batch_tokens"):
+        value = locals()[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer (got {value!r})")
     encoded = _encode(tokenizer, dataset, max_length)
     n = len(encoded)
+    # identical rows (same tokens, same response start) are run once
+    first_of: dict[tuple, int] = {}
+    source = [first_of.setdefault((tuple(ids), start), i) for i, (ids, start) in enumerate(encoded)]
+    unique = sorted(set(source))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     head = model.get_output_embeddings()
     # the decoder alone gives the last (normed) hidden states without keeping every layer's;
-    # a PEFT model's LoRA layers sit inside it, so the adapter is applied all the same
+    # a PEFT model's LoRA layers sit inside it, so an unmerged adapter is applied all the same
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder = base.get_decoder()
     device = model.device
+    groups = prefix_groups([encoded[i][0] for i in unique]) if share_prefixes else [(0, list(range(len(unique))))]
+    groups = [(p, [unique[j] for j in rows]) for p, rows in groups]
     embeddings = None
-    stats = {key: np.full(n, np.nan, dtype=np.float32) for key in ("max_prob", "margin", "entropy")}
-    order = sorted(range(n), key=lambda i: -len(encoded[i][0]))
-    for start in tqdm(range(0, n, batch_size), desc=desc, leave=False):
-        idx = order[start:start + batch_size]
-        width = max(len(encoded[i][0]) for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):  # right padding: real tokens keep positions 0..len-1
-            seq = encoded[i][0]
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
-        m = mask.to(device=device, dtype=hidden.dtype)[..., None]
-        mean = ((hidden * m).sum(1) / m.sum(1)).float().cpu().numpy()
-        if embeddings is None:
-            embeddings = np.zeros((n, mean.shape[1]), dtype=np.float32)
-        embeddings[idx] = mean
-        if not token_stats:
-            continue
-        for row, i in enumerate(idx):
-            seq, response = encoded[i]
-            if response >= len(seq):
-                continue  # no response token left: no score
-            # the logits at position t predict token t+1
-            logits = head(hidden[row, response - 1 if response else 0:len(seq) - 1]).float()
-            probs = torch.softmax(logits, -1)
-            top2 = probs.topk(2, dim=-1).values
-            stats["max_prob"][i] = top2[:, 0].mean().item()
-            stats["margin"][i] = (top2[:, 0] - top2[:, 1]).mean().item()
-            stats["entropy"][i] = -(probs * torch.log_softmax(logits, -1)).sum(-1).mean().item()
+    stats = {key: np.full(n, np.nan, dtype=np.float32) for key in STATS}
+    progress = tqdm(total=len(unique), desc=desc, leave=False)
+    for prefix_len, rows in groups:
+        state = None
+        if prefix_len:
+            state = _prefix_state(decoder, encoded[rows[0]][0][:prefix_len], device)
+            if state is None:
+                prefix_len = 0  # this model's cache cannot be shared: run the rows whole
+        lengths = {i: len(encoded[i][0]) - prefix_len for i in rows}
+        for batch in _batches(rows, lengths, batch_size, max_batch_tokens):
+            hidden = _forward(decoder, [encoded[i][0][prefix_len:] for i in batch], pad, device, state)
+            mean = torch.stack([h.float().mean(0) for h in hidden]).cpu().numpy()
+            if embeddings is None:
+                embeddings = np.zeros((n, mean.shape[1]), dtype=np.float32)
+            embeddings[batch] = mean
+            if token_stats:
+                for h, i in zip(hidden, batch):
+                    values = _token_stats(head, h, encoded[i][1])
+                    if values is not None:
+                        for key, value in zip(STATS, values):
+                            stats[key][i] = value
+            progress.update(len(batch))
+    progress.close()
+    copies = np.asarray(source)
+    embeddings = embeddings[copies]
     if not token_stats:
         return PoolFeatures(embeddings=embeddings)
-    return PoolFeatures(embeddings=embeddings, **stats)
+    return PoolFeatures(embeddings=embeddings, **{k: v[copies] for k, v in stats.items()})
+
+
+# ---------------------------------------------------------------- loading and the per-row cache
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+           "float16": torch.float16, "fp16": torch.float16}
+
+
+def load_for_features(model_spec: str, adapter: Optional[str] = None, dtype: Optional[str] = None):
+    """``(model, tokenizer)`` for embedding: a LoRA adapter merged into the weights (in float32, then
+    cast to ``dtype``), so each layer is one matrix product; adapters that cannot merge stay as they are."""
+    if adapter is None:
+        return load_model(model_spec, dtype=dtype)
+    device = default_device()
+    target = dtype or default_dtype(device)
+    model, tokenizer = load_model(model_spec, adapter=adapter, dtype="float32", device="cpu")
+    try:
+        model = model.merge_and_unload()
+    except (AttributeError, ValueError, NotImplementedError) as e:
+        logger.info("adapter %s not merged (%s): embedding through the adapter layers", adapter, e)
+    if isinstance(target, str):
+        target = _DTYPES[target]
+    model.to(device=device, dtype=target)
+    model.eval()
+    return model, tokenizer
+
+
+def row_keys(dataset) -> np.ndarray:
+    """One fingerprint per row (32 hex digits) of its prompt and completion (stable across processes)."""
+    keys = []
+    for batch in dataset.select_columns(list(REQUIRED_COLUMNS)).iter(batch_size=1000):
+        for prompt, completion in zip(batch["prompt"], batch["completion"]):
+            text = json.dumps([prompt, completion], sort_keys=True, ensure_ascii=False)
+            keys.append(hashlib.blake2b(text.encode(), digest_size=16).hexdigest())
+    return np.asarray(keys, dtype="<U32")
 
 
 def data_fingerprint(dataset) -> str:
     """A hash of the rows' prompt and completion content (stable across processes, unlike the
     random fingerprints of in-memory datasets)."""
-    h = hashlib.sha256()
-    for batch in dataset.select_columns(list(REQUIRED_COLUMNS)).iter(batch_size=1000):
-        h.update(json.dumps(batch, sort_keys=True, ensure_ascii=False).encode())
-    return h.hexdigest()[:24]
+    return hashlib.sha256("".join(row_keys(dataset).tolist()).encode()).hexdigest()[:24]
 
 
 def _adapter_digest(adapter: Optional[str]) -> Optional[str]:
@@ -132,27 +313,65 @@ def _adapter_digest(adapter: Optional[str]) -> Optional[str]:
     return h.hexdigest()[:24]
 
 
-def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = None, dtype: Optional[str] = None,
-                         batch_size: int = 16, max_length: int = 512, token_stats: bool = True,
-                         cache_dir: Optional[str | os.PathLike] = None,
-                         fingerprint: Optional[str] = None) -> PoolFeatures:
-    """:func:`pool_features` of ``model_spec`` (with ``adapter``), read from the on-disk cache
-    when this model, adapter, data and settings were embedded before. ``fingerprint``: the
-    data's :func:`data_fingerprint`, when the caller already has it (it reads every row)."""
-    key = {"version": FEATURES_VERSION, "model": resolve_model_path(model_spec), "adapter": _adapter_digest(adapter),
-           "data": fingerprint or data_fingerprint(dataset), "dtype": dtype, "max_length": max_length, "token_stats": token_stats}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    folder = Path(cache_dir) if cache_dir else cache_root() / "selection_features"
-    path = folder / f"{digest}.npz"
-    if path.exists():
-        logger.info("pool features from cache %s", path)
+def _read_cache(folder: Path, token_stats: bool) -> dict[str, tuple[np.ndarray, Optional[tuple]]]:
+    """row key -> (embedding, (max_prob, margin, entropy) or None), from every shard of ``folder``."""
+    found: dict[str, tuple] = {}
+    for path in sorted(folder.glob("*.npz")):
+        if path.name.endswith(".tmp.npz"):
+            continue  # what a killed run was writing
         with np.load(path) as f:
-            return PoolFeatures(**{k: f[k] for k in f.files})
-    model, tokenizer = load_model(model_spec, adapter=adapter, dtype=dtype)
-    features = pool_features(model, tokenizer, dataset, batch_size=batch_size, max_length=max_length,
-                             token_stats=token_stats)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{k: v for k, v in vars(features).items() if v is not None})
-    os.replace(tmp, path)  # atomic: a killed run never leaves half a cache entry
+            has_stats = all(k in f.files for k in STATS)
+            arrays = {k: f[k] for k in f.files}
+        for j, key in enumerate(arrays["keys"].tolist()):
+            if key in found and found[key][1] is not None:
+                continue  # a row with its statistics wins over the same row without
+            values = tuple(float(arrays[k][j]) for k in STATS) if has_stats else None
+            found[key] = (arrays["embeddings"][j], values)
+    return found if not token_stats else {k: v for k, v in found.items() if v[1] is not None}
+
+
+def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = None, dtype: Optional[str] = None,
+                         batch_size: int = 16, max_length: int = 512, token_stats: bool = False,
+                         cache_dir: Optional[str | os.PathLike] = None, keys: Optional[np.ndarray] = None,
+                         share_prefixes: bool = True) -> PoolFeatures:
+    """:func:`pool_features` of ``model_spec`` (with ``adapter``), row by row from the on-disk cache:
+    only rows this model (path, adapter weights, dtype, max_length) has not embedded before are
+    computed, and then stored. ``keys``: the pool's :func:`row_keys`, when the caller has them."""
+    model_key = {"version": FEATURES_VERSION, "model": resolve_model_path(model_spec),
+                 "adapter": _adapter_digest(adapter), "dtype": dtype, "max_length": max_length}
+    digest = hashlib.sha256(json.dumps(model_key, sort_keys=True).encode()).hexdigest()[:32]
+    folder = (Path(cache_dir) if cache_dir else cache_root() / "selection_features") / digest
+    keys = (row_keys(dataset) if keys is None else np.asarray(keys, dtype="<U32")).tolist()
+    if len(keys) != len(dataset):
+        raise ValueError(f"keys has {len(keys)} entries but the pool has {len(dataset)} rows")
+    found = _read_cache(folder, token_stats) if folder.exists() else {}
+    todo, seen = [], set()  # one row per key: duplicates in the pool are embedded once
+    for i, key in enumerate(keys):
+        if key not in found and key not in seen:
+            seen.add(key)
+            todo.append(i)
+    if todo:
+        logger.info("embedding %d of %d pool rows (the others are cached)", len(todo), len(keys))
+        model, tokenizer = load_for_features(model_spec, adapter=adapter, dtype=dtype)
+        new = pool_features(model, tokenizer, dataset.select(todo), batch_size=batch_size, max_length=max_length,
+                            token_stats=token_stats, share_prefixes=share_prefixes)
+        del model
+        shard = {"keys": np.asarray([keys[i] for i in todo], dtype="<U32"), "embeddings": new.embeddings}
+        if token_stats:
+            shard.update({k: getattr(new, k) for k in STATS})
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256((",".join(shard["keys"].tolist()) + str(token_stats)).encode()).hexdigest()[:24]
+        tmp = folder / f"{name}.tmp.npz"
+        np.savez(tmp, **shard)
+        os.replace(tmp, folder / f"{name}.npz")  # atomic: a killed run never leaves half a shard
+        for j, i in enumerate(todo):
+            found[keys[i]] = (new.embeddings[j],
+                              tuple(float(getattr(new, k)[j]) for k in STATS) if token_stats else None)
+    else:
+        logger.info("pool features of all %d rows from cache %s", len(keys), folder)
+    rows = [found[key] for key in keys]
+    features = PoolFeatures(embeddings=np.stack([r[0] for r in rows]).astype(np.float32))
+    if token_stats:
+        for j, k in enumerate(STATS):
+            setattr(features, k, np.asarray([r[1][j] for r in rows], dtype=np.float32))
     return features
