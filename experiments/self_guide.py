@@ -1,35 +1,49 @@
 """SELF-GUIDE on real NIV2 dev tasks: does the model's own synthetic data beat prompting it?
 
-For each task in ../shared/data/niv2/dev (``--tasks``; classification and generation), the
-project's ``run_self_guide`` with the default model:
+For each task in ../shared/data/niv2/dev (``--tasks``; classification and generation alternate),
+the project's ``run_self_guide`` with the default model:
 1. synthesis from the task's definition and its first 3 positive examples (never its instances),
-   with the paper's settings except the size (``--num-examples`` pairs, at most ``--max-rounds``
-   rounds, both sized to this 2-core CPU);
-2. LoRA fine-tuning on the kept pairs, 3 epochs, the epoch that scores best on a validation split
-   of the synthetic data kept;
-3. scoring on ``--eval-limit`` real instances (a seeded subset) with the paper's metrics (exact match
-   of the last label mentioned / ROUGE-L): 2-shot prompting vs the tuned model (0-shot, as it was
-   trained), plus the paper's ablation: the same synthetic pairs in context instead (the 2 real
-   demonstrations + ``--in-context`` synthetic pairs), and the tuned model given the same 2
-   demonstrations as prompting.
+   the paper's settings except the size (``--num-examples`` pairs, at most ``--max-rounds`` rounds,
+   sized to this 2-core CPU); classification annotated by ranking the label set (``--annotation``);
+2. fine-tuning on the kept pairs posed as they are scored (the instruction, the 2 demonstrations,
+   the input; loss on the output), LoRA (``--finetune full``: the reference's full fine-tuning,
+   lr 5e-5), 3 epochs, the epoch best on the synthetic validation split or, with
+   ``--val-instances N``, on N labelled real instances disjoint from the scored ones (the paper);
+3. scoring on ``--eval-limit`` (200) real instances per task (a seeded subset, fewer only where the
+   task has fewer beside its validation part), which the pipeline never reads, with the paper's
+   metrics (exact match of the last label mentioned / ROUGE-L): 2-shot prompting vs the tuned
+   model (2-shot, as trained), plus the paper's ablation: the same synthetic pairs in context (the
+   2 real demonstrations + ``--in-context`` synthetic pairs).
 
-``--calibrate-labels`` runs the variant whose annotation votes are calibrated against the model's
-label prior (not in the paper; see ``SelfGuideConfig.calibrate_labels``), in separate directories.
+``--recipe`` picks a rung of the issue's ablation ladder (each adds one change to the one before):
+``wave2`` (generate annotation, 0-shot training and scoring, no early stop, fixed length window),
+``train-as-scored``, ``rank`` (rank annotation for classification), ``headline`` (+ rounds that stop
+when wasted and the adaptive length window: the default). ``--finetune full`` and
+``--val-instances`` add the fourth change to any rung. A run that is not the default writes to
+``<out>_<variant>`` and ``<work>/<variant>``; variants whose synthesis recipe is the same share
+its pairs (copied, not made again). ``--ladder`` only writes ``<out>/self_guide_ladder.md``: the
+gain over prompting per task of every variant found next to ``--out``.
 
-Writes ``self_guide.{json,md,png}`` and ``self_guide_intervals.png`` under ``--out`` after every task:
-each arm vs 2-shot prompting on the same instances, with paired-bootstrap 95% intervals per task
-and on the task average. Resumable: a task finished with the same settings is kept
-(``<out>/arms/<task>.json``); an unfinished one resumes inside ``run_self_guide`` (per-round
-synthesis checkpoints, training checkpoints, per-task eval files). Each task holds
-/tmp/cookbook_cpu.lock, so other experiments sharing the machine do not distort its timings.
+Writes ``self_guide.{json,md,png}`` and ``self_guide_intervals.png`` under the variant's out dir
+after every task: each arm vs 2-shot prompting on the same instances, paired-bootstrap 95%
+intervals per task and on the task average, and the cost of each task in minutes (synthesis,
+training, scoring). Resumable: a task finished with the same settings is kept
+(``arms/<task>.json``); an unfinished one resumes inside ``run_self_guide`` (per-round synthesis
+checkpoints, training checkpoints, per-task eval files). Each task holds /tmp/cookbook_cpu.lock,
+so other experiments sharing the machine do not distort its timings. ``--smoke``: the tiny random
+model on one task and a handful of rows, under /tmp/self_guide_smoke (checks the script, measures
+nothing).
 
     python experiments/self_guide.py --out experiments/results/self_guide
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,83 +59,175 @@ TASKS = ("task190_snli_classification", "task036_qasc_topic_word_to_generate_rel
          "task1344_glue_entailment_classification", "task1195_disflqa_disfluent_to_fluent_conversion",
          "task738_perspectrum_classification", "task039_qasc_find_overlapping_words",
          "task935_defeasible_nli_atomic_classification", "task1557_jfleg_answer_generation")
-# the arms of the paired table (eval file under <work>/<task>/eval/), prompting first: the baseline
-ARMS = {"prompting": "2-shot prompting", "self_guide": "SELF-GUIDE tuned (0-shot)",
-        "self_guide_2shot": "tuned, 2-shot", "in_context": "pairs in context"}
+NUM_SHOTS = 2  # the prompting baseline's demonstrations, and the tuned model's (trained as scored)
+# the issue's ladder, in order: each rung adds one change (SelfGuideConfig fields; annotation 'auto':
+# rank for classification, generate for generation, which has no label set to rank)
+RECIPES = {
+    "wave2": {"annotation": "generate", "train_num_shots": 0, "stop_window": 0, "length_adapt_share": None},
+    "train-as-scored": {"annotation": "generate", "train_num_shots": NUM_SHOTS, "stop_window": 0,
+                        "length_adapt_share": None},
+    "rank": {"annotation": "auto", "train_num_shots": NUM_SHOTS, "stop_window": 0, "length_adapt_share": None},
+    "headline": {"annotation": "auto", "train_num_shots": NUM_SHOTS, "stop_window": 5, "length_adapt_share": 0.5},
+}
+DEFAULT_RECIPE = "headline"
+# the smoke run: the tiny random model writes anything, so the filters let it through
+SMOKE_PARAMS = {"length_std": None, "consistency_threshold": 0.1, "prompts_per_round": 4, "input_max_new_tokens": 10,
+                "annotation_max_new_tokens": 6, "annotation_samples": 3}
+
+
+def arm_labels(recipe: dict) -> dict:
+    """The arms of the paired table (eval file under <work>/<task>/eval/), prompting first: the baseline."""
+    tuned = f"SELF-GUIDE tuned ({recipe['train_num_shots']}-shot)"
+    return {"prompting": f"{NUM_SHOTS}-shot prompting", "self_guide": tuned, "in_context": "pairs in context"}
+
+
+def variant(args) -> str:
+    """The name of the settings that differ from the headline recipe ('' for the headline itself)."""
+    parts = [] if args.recipe == DEFAULT_RECIPE else [args.recipe]
+    if args.annotation is not None:
+        parts.append(f"annotation-{args.annotation}")
+    if args.finetune != "lora":
+        parts.append(args.finetune)
+    if args.val_instances is not None:
+        parts.append(f"val{args.val_instances}")
+    if args.calibrate_labels:
+        parts.append("calibrated")
+    return "_".join(parts)
+
+
+def resolved_recipe(args) -> dict:
+    recipe = dict(RECIPES[args.recipe])
+    if args.annotation is not None:
+        recipe["annotation"] = args.annotation
+    return recipe
+
+
+def self_guide_config(args, recipe: dict, kind: str):
+    from cookbook_datasets.self_guide import SelfGuideConfig
+
+    annotation = recipe["annotation"]
+    if kind != "classification":
+        annotation = "generate"  # no label set to rank
+    elif annotation == "auto":
+        annotation = "rank"
+    return SelfGuideConfig(num_examples=args.num_examples, max_rounds=args.max_rounds, seed=args.seed,
+                           calibrate_labels=args.calibrate_labels, annotation=annotation,
+                           train_num_shots=recipe["train_num_shots"], stop_window=recipe["stop_window"],
+                           length_adapt_share=recipe["length_adapt_share"],
+                           **(SMOKE_PARAMS if args.smoke else {}))
+
+
+def share_synthesis(work_root: Path, name: str, work: Path, spec, config, model: str) -> None:
+    """Start ``work`` from another variant's synthesis when it is this one's: its ``data/`` and
+    ``work/`` when the whole data recipe matches (a fine-tuning or validation variant trains on the
+    same pairs), else its round checkpoints (``work/``) when only the row format differs (the rounds
+    are replayed from them, the rows rebuilt). Copied, so each variant's directory stands alone."""
+    from cookbook_datasets.self_guide.pipeline import recipe, same_recipe, work_identity
+
+    if (work / "data").exists() or (work / "work").exists():
+        return  # this variant's own synthesis, done or under way
+    rec = recipe(spec, config, model)
+    whole, rounds = None, None
+    for other in sorted(p for p in work_root.glob(f"*/{name}") if p != work):
+        written = json.loads((other / "data" / "recipe.json").read_text()).get(name, {}) if (
+            other / "data" / "recipe.json").exists() else {}
+        if written and written["counts"].get("stopped", {}).get("reason") != "budget" and same_recipe(
+                {k: v for k, v in written.items() if k != "counts"}, rec):
+            whole = other
+            break
+        if rounds is None and (other / "work" / "recipe.json").exists() and work_identity(
+                json.loads((other / "work" / "recipe.json").read_text())) == work_identity(rec):
+            rounds = other
+    source = whole or rounds
+    if source is None:
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    for part in ("work", "data") if whole else ("work",):  # data last: its presence says the copy is whole
+        if (source / part).exists():
+            shutil.copytree(source / part, work / f".{part}.tmp")
+            os.replace(work / f".{part}.tmp", work / part)
+    print(f"{name}: {'pairs' if whole else 'synthesis rounds'} shared from {source}", flush=True)
 
 
 def in_context_task(task_file: Path, data_dir: Path, name: str, k: int, out: Path) -> Path:
-    """The task file with ``k`` synthetic pairs appended to its positive examples (same instances)."""
+    """The task file with ``k`` synthetic pairs appended to its first 2 positive examples (same instances)."""
     import datasets
 
     data = json.loads(task_file.read_text())
     pairs = datasets.load_dataset(str(data_dir), name, split="train").select(range(k))
     synthetic = [{"input": p[-1]["content"], "output": c[0]["content"], "explanation": "synthetic"}
                  for p, c in zip(pairs["prompt"], pairs["completion"])]
-    data["Positive Examples"] = data["Positive Examples"][:2] + synthetic
+    data["Positive Examples"] = data["Positive Examples"][:NUM_SHOTS] + synthetic
     out.write_text(json.dumps(data))
     return out
 
 
-def run_task(name: str, args) -> dict:
+def run_task(name: str, args, recipe: dict) -> dict:
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
-    from cookbook_datasets.self_guide import SelfGuideConfig, run_self_guide
+    from cookbook_datasets.self_guide import TaskSpec, run_self_guide
+    from cookbook_datasets.tasks import load_task
 
     task_file = SHARED / f"{name}.json"
+    task = load_task(task_file)
     work = Path(args.work) / name
-    config = SelfGuideConfig(num_examples=args.num_examples, max_rounds=args.max_rounds, seed=args.seed,
-                             calibrate_labels=args.calibrate_labels)
-    report = run_self_guide(task_file, work, model=args.model, config=config, dtype=args.dtype,
-                            train_args={"num_train_epochs": args.epochs}, eval_limit=args.eval_limit,
-                            num_shots=2, tuned_num_shots=0)
-    k = min(args.in_context, report["counts"]["kept"])
+    config = self_guide_config(args, recipe, task.kind)
+    # >= eval_limit scored rows where the task holds them beside its validation part
+    eval_limit = min(args.eval_limit, len(task) - (args.val_instances or 0))
+    share_synthesis(Path(args.work).parent, name, work, TaskSpec.from_task(task), config, args.model)
     start = time.time()
+    report = run_self_guide(task, work, model=args.model, config=config, dtype=args.dtype,
+                            train_args={"num_train_epochs": args.epochs, **(
+                                {"per_device_train_batch_size": 4} if args.smoke else {})},
+                            finetune=args.finetune, val_instances=args.val_instances, eval_limit=eval_limit,
+                            num_shots=NUM_SHOTS)
+    k = min(args.in_context, report["counts"]["kept"])
     ablation = evaluate_model(EvalConfig(model=args.model, tasks=[str(in_context_task(
-        task_file, Path(report["data"]), name, k, work / f"{name}.json"))], num_shots=2 + k, limit=args.eval_limit,
-        seed=args.seed, dtype=args.dtype), out=work / "eval" / "in_context.json")
+        task_file, Path(report["data"]), name, k, work / f"{name}.json"))], num_shots=NUM_SHOTS + k,
+        limit=eval_limit, seed=config.seed, dtype=args.dtype), out=work / "eval" / "in_context.json")
     res = next(iter(ablation["tasks"].values()))
-    report["scores"]["in_context"] = {"metric": main_metric(res)[0], "score": main_metric(res)[1], "num_shots": 2 + k,
-                                      "num_examples": res["num_examples"], "seconds": round(time.time() - start, 1)}
+    report["scores"]["in_context"] = {"metric": main_metric(res)[0], "score": main_metric(res)[1],
+                                      "num_shots": NUM_SHOTS + k, "num_examples": res["num_examples"],
+                                      "seconds": res["seconds"]}
+    report["eval_limit"], report["wall_seconds"] = eval_limit, round(time.time() - start, 1)
     return report
 
 
-def tuned_with_demonstrations(name: str, report: dict, args) -> dict:
-    """The tuned model given the same 2 demonstrations as the prompting baseline (an extra arm:
-    with few pairs, a 0-shot tuned model may lose the answer format the demonstrations show)."""
-    from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
-
-    work = Path(args.work) / name
-    start = time.time()
-    result = evaluate_model(EvalConfig(model=args.model, adapter=report["adapter"], tasks=[str(SHARED / f"{name}.json")],
-                                       num_shots=2, limit=args.eval_limit, seed=args.seed, dtype=args.dtype),
-                            out=work / "eval" / "self_guide_2shot.json")
-    res = next(iter(result["tasks"].values()))
-    return {"metric": main_metric(res)[0], "score": main_metric(res)[1], "num_shots": 2,
-            "num_examples": res["num_examples"], "seconds": round(time.time() - start, 1)}
+def cost_minutes(r: dict) -> dict:
+    """Minutes per stage: synthesis (its rounds), training, scoring (epoch picks + every arm)."""
+    scoring = sum(s.get("seconds") or 0 for s in r["scores"].values()) + r["training"].get("pick_seconds", 0)
+    return {"synthesis": r["counts"]["generation_seconds"] / 60, "training": r["training"]["train_seconds"] / 60,
+            "scoring": scoring / 60}
 
 
 def summarise(results: dict) -> str:
     rows = results["tasks"]
-    lines = ["| task | kind | metric | 2-shot prompting | SELF-GUIDE tuned (0-shot) | gain | tuned, 2-shot | "
-             "synthetic pairs in context | pairs kept | rounds | generation min | training min |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    labels = arm_labels(results["recipe"])
+    lines = [f"Recipe: {results['variant'] or DEFAULT_RECIPE} ({json.dumps(results['recipe'])}); fine-tuning "
+             f"{results['settings']['finetune']}; epoch picked on "
+             + (f"{results['settings']['val_instances']} real validation instances"
+                if results["settings"]["val_instances"] else "the synthetic validation split"), "",
+             f"| task | kind | metric | n | {labels['prompting']} | {labels['self_guide']} | gain | pairs in context | "
+             "pairs kept | labels before balancing | rounds (stop) | best epoch | synthesis min | training min | "
+             "scoring min |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|"]
     for name, r in rows.items():
-        s = r["scores"]
-        two = f"{s['self_guide_2shot']['score']:.3f}" if "self_guide_2shot" in s else ""
-        lines.append(f"| {name} | {r['kind']} | {s['prompting']['metric']} | {s['prompting']['score']:.3f} | "
-                     f"{s['self_guide']['score']:.3f} | {r['gain']:+.3f} | {two} | {s['in_context']['score']:.3f} | "
-                     f"{r['counts']['kept']} | {r['counts']['rounds']} | {r['counts']['generation_seconds'] / 60:.1f} | "
-                     f"{r['training']['train_seconds'] / 60:.1f} |")
+        s, c, cost = r["scores"], r["counts"], cost_minutes(r)
+        before = ", ".join(f"{k} {v}" for k, v in c.get("labels_before_balancing", {}).items())
+        lines.append(f"| {name} | {r['kind']} | {s['prompting']['metric']} | {s['prompting']['num_examples']} | "
+                     f"{s['prompting']['score']:.3f} | {s['self_guide']['score']:.3f} | {r['gain']:+.3f} | "
+                     f"{s['in_context']['score']:.3f} | {c['kept']} | {before} | "
+                     f"{c['rounds']} ({c.get('stopped', {}).get('reason', '')}) | {r['training']['best_epoch']} | "
+                     f"{cost['synthesis']:.1f} | {cost['training']:.1f} | {cost['scoring']:.1f} |")
     if rows:
         for kind in ("classification", "generation", None):
             sel = [r for r in rows.values() if kind is None or r["kind"] == kind]
             if not sel:
                 continue
             mean = lambda arm: sum(r["scores"][arm]["score"] for r in sel) / len(sel)  # noqa: E731
-            two = f"{mean('self_guide_2shot'):.3f}" if all("self_guide_2shot" in r["scores"] for r in sel) else ""
-            lines.append(f"| **mean ({kind or 'all'}, {len(sel)})** | | | {mean('prompting'):.3f} | "
-                         f"{mean('self_guide'):.3f} | {mean('self_guide') - mean('prompting'):+.3f} | {two} | "
-                         f"{mean('in_context'):.3f} | | | | |")
+            total = {k: sum(cost_minutes(r)[k] for r in sel) for k in ("synthesis", "training", "scoring")}
+            lines.append(f"| **mean ({kind or 'all'}, {len(sel)})** | | | | {mean('prompting'):.3f} | "
+                         f"{mean('self_guide'):.3f} | {mean('self_guide') - mean('prompting'):+.3f} | "
+                         f"{mean('in_context'):.3f} | | | | | {total['synthesis']:.1f} (sum) | "
+                         f"{total['training']:.1f} (sum) | {total['scoring']:.1f} (sum) |")
     lines += ["", "Per-stage counts (summed over tasks):", "", "| stage | count |", "|---|---:|"]
     keys = [("inputs", "generated"), ("inputs", "dropped_empty"), ("inputs", "dropped_length"),
             ("inputs", "dropped_noise"), ("inputs", "dropped_duplicate"), ("annotation", "annotated"),
@@ -141,12 +247,11 @@ def plot(results: dict, path: Path) -> None:
     import numpy as np
 
     names = list(results["tasks"])
-    arms = [("prompting", "2-shot prompting"), ("self_guide", "SELF-GUIDE tuned (0-shot)"),
-            ("self_guide_2shot", "tuned, 2-shot"), ("in_context", "pairs in context")]
+    arms = list(arm_labels(results["recipe"]).items())
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names) + 2), 4))
     for i, (arm, label) in enumerate(arms):
-        ax.bar(x + (i - 1.5) * 0.2, [results["tasks"][n]["scores"].get(arm, {}).get("score", 0) for n in names], 0.2,
+        ax.bar(x + (i - 1) * 0.27, [results["tasks"][n]["scores"].get(arm, {}).get("score", 0) for n in names], 0.27,
                label=label)
     ax.set_xticks(x)
     ax.set_xticklabels([n.split("_")[0] for n in names], rotation=30, ha="right")
@@ -158,50 +263,114 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def run_and_record(name: str, args) -> dict:
+def run_and_record(name: str, args, recipe: dict) -> dict:
     """One task, every arm, with the per-row scores of each arm (for the paired table)."""
-    with cpu_lock():
-        report = run_task(name, args)
-        report["scores"]["self_guide_2shot"] = tuned_with_demonstrations(name, report, args)
+    with contextlib.nullcontext() if args.smoke else cpu_lock():  # a smoke run measures nothing: no waiting
+        report = run_task(name, args, recipe)
     evals = Path(args.work) / name / "eval"
-    report["row_scores"] = {arm: eval_rows(evals / f"{arm}.json", name) for arm in ARMS}
+    report["row_scores"] = {arm: eval_rows(evals / f"{arm}.json", name) for arm in arm_labels(recipe)}
     return report
 
 
 def comparison(results: dict):
+    labels = arm_labels(results["recipe"])
     return paired_table({label: {name: r.get("row_scores", {}).get(arm) for name, r in results["tasks"].items()}
-                         for arm, label in ARMS.items()}, baseline=ARMS["prompting"])
+                         for arm, label in labels.items()}, baseline=labels["prompting"])
+
+
+def ladder(out: Path) -> str:
+    """Gain over prompting per task (paired 95% interval) of every variant written next to ``out``."""
+    found = {}
+    for path in sorted(out.parent.glob(f"{out.name}*/self_guide.json")):
+        results = json.loads(path.read_text())
+        if results.get("comparison") and "recipe" in results:
+            found[results.get("variant") or DEFAULT_RECIPE] = results
+    order = list(RECIPES) + sorted(v for v in found if v not in RECIPES)
+    found = {v: found[v] for v in order if v in found}
+    tasks = list(dict.fromkeys(t for r in found.values() for t in r["comparison"]["tasks"]))
+    lines = ["# SELF-GUIDE ablation ladder", "", "SELF-GUIDE tuned minus prompting per task, with its paired 95% "
+             "interval (**bold**: excludes zero); each rung adds one change to the one above.", "",
+             "| variant | " + " | ".join(t.split("_")[0] for t in tasks) + " | average |",
+             "|---|" + "---:|" * (len(tasks) + 1)]
+    for name, r in found.items():
+        comp = r["comparison"]
+        label = next(x for x in comp["labels"] if x.startswith("SELF-GUIDE"))
+
+        def cell(entry):
+            if entry is None or label not in entry["differences"]:
+                return ""
+            d = entry["differences"][label]
+            text = f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            return f"**{text}**" if d["excludes_zero"] else text
+
+        lines.append(f"| {name} | " + " | ".join(cell(comp["tasks"].get(t)) for t in tasks)
+                     + f" | {cell(comp.get('average'))} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = experiment_parser(__doc__, "self_guide")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
+    p.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                   help="a rung of the ablation ladder (default: the headline recipe)")
+    p.add_argument("--annotation", choices=["auto", "generate", "rank"], default=None,
+                   help="classification annotation (default: the recipe's; auto: rank for classification)")
+    p.add_argument("--finetune", choices=["lora", "full"], default="lora",
+                   help="LoRA, or the reference's full fine-tuning (lr 5e-5)")
+    p.add_argument("--val-instances", type=int, default=None, metavar="N",
+                   help="pick the epoch on N labelled real instances disjoint from the scored ones (the paper); "
+                        "default: on the synthetic validation split")
     p.add_argument("--num-examples", type=int, default=48, help="pairs to keep per task")
     p.add_argument("--max-rounds", type=int, default=40, help="most rounds of 10 input prompts per task")
     p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--eval-limit", type=int, default=100, help="real instances scored per task")
+    p.add_argument("--eval-limit", type=int, default=200, help="real instances scored per task")
     p.add_argument("--in-context", type=int, default=6, help="synthetic pairs given in context (ablation)")
     p.add_argument("--calibrate-labels", action="store_true",
-                   help="the variant with label calibration (not in the paper); results go to <out>_calibrated")
+                   help="label calibration of the annotation votes (not in the paper)")
+    p.add_argument("--ladder", action="store_true",
+                   help="only write <out>/self_guide_ladder.md from the variants found next to --out (runs nothing)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny random model, the first task, a handful of rows, under a temporary directory")
     args = p.parse_args()
-    if args.calibrate_labels:
-        args.out, args.work = args.out.rstrip("/") + "_calibrated", args.work.rstrip("/") + "_calibrated"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.ladder:
+        table = ladder(Path(args.out))
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "self_guide_ladder.md").write_text(table)
+        print(table)
+        return
+    if args.smoke:
+        root = Path(tempfile.gettempdir()) / "self_guide_smoke"  # kept: a second smoke variant shares its pairs
+        args.model, args.tasks = "tiny-random", args.tasks[:1]
+        args.out, args.work = str(root / "out"), str(root / "work")
+        args.num_examples, args.max_rounds, args.epochs, args.eval_limit, args.in_context = 6, 4, 2.0, 4, 2
+        args.dtype = "float32"
+        args.val_instances = 3 if args.val_instances is not None else None
+    tag = variant(args)
+    if tag:
+        args.out = f"{args.out.rstrip('/')}_{tag}"
+    args.work = str(Path(args.work) / (tag or DEFAULT_RECIPE))  # variants side by side: they share synthesis
+    if args.val_instances is not None and args.val_instances < 1:
+        p.error(f"--val-instances must be a positive count (got {args.val_instances})")
+    recipe = resolved_recipe(args)
     out = Path(args.out)
-    common = settings(args, exclude=("tasks", "out", "work"))
+    common = settings(args, exclude=("tasks", "out", "work", "ladder"))
     arms = Arms(out / "arms")
-    results = {"settings": common, "tasks": {}}
+    results = {"settings": common, "variant": tag, "recipe": recipe, "tasks": {}}
     for name in args.tasks:
-        results["tasks"][name] = arms.run(name, {**common, "task": name}, lambda: run_and_record(name, args))
+        results["tasks"][name] = arms.run(name, {**common, "recipe": recipe, "task": name},
+                                          lambda: run_and_record(name, args, recipe))
         paired = comparison(results)
         results["comparison"] = paired.to_dict() if paired else None
         table = summarise(results) + "\n" + interval_section(
-            paired, "Paired differences vs 2-shot prompting (same instances)",
+            paired, f"Paired differences vs {NUM_SHOTS}-shot prompting (same instances)",
             "Main metric per instance (exact match of the last label mentioned / ROUGE-L).")
         write_report(out, "self_guide", results, table, {
             "self_guide.png": lambda path: plot(results, path),
             "self_guide_intervals.png": plot_intervals(paired, "SELF-GUIDE arms vs 2-shot prompting")})
         print(table, flush=True)
+    if args.smoke:
+        print(f"smoke run written under {Path(args.out).parent}")
 
 
 if __name__ == "__main__":

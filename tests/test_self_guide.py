@@ -738,7 +738,8 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
                            eval_limit=2)
     assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 2
     assert again["training"]["validation"] == "synthetic validation split"
-    assert again["split"]["epoch_picked_on"] == "synthetic validation split" and "validation" not in again["split"]["ids"]
+    assert again["split"]["epoch_picked_on"] == "synthetic validation split"
+    assert "validation" not in again["split"]["ids"]
     assert again["split"]["ids"]["scored"] == split["ids"]["scored"]
     assert (out / "eval" / "self_guide.json").stat().st_mtime_ns != scored_at  # the model picked may differ
 
@@ -768,8 +769,8 @@ def test_training_is_reused_only_for_the_same_rows_and_training_config(tmp_path,
     out, task = tmp_path / "run", copy_task_file(tmp_path)
 
     def run(**config):
-        report = run_self_guide(task, out, model="tiny-random", config=SelfGuideConfig(num_examples=6, **LOOSE, **config),
-                                train_args=QUICK_TRAIN, evaluate=False)
+        config = SelfGuideConfig(num_examples=6, **LOOSE, **config)
+        report = run_self_guide(task, out, model="tiny-random", config=config, train_args=QUICK_TRAIN, evaluate=False)
         marker = json.loads((out / "training.json").read_text())
         return report, marker, (out / "model" / "run_card.json").stat().st_mtime_ns
 

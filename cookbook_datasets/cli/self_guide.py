@@ -22,8 +22,9 @@ def add_parser(subparsers) -> None:
                    help="score prompting vs the tuned model on the task's instances")
     p.add_argument("--eval-limit", type=int, default=100, metavar="N", help="real instances scored")
     p.add_argument("--val-instances", type=int, default=None, metavar="N",
-                   help="pick the best epoch on N labelled real instances, disjoint from the scored ones (the paper's "
-                        "protocol; the task needs --eval-limit + N instances); default: on the synthetic validation split")
+                   help="pick the best epoch on N labelled real instances, disjoint from the scored ones (the "
+                        "paper's protocol; the task needs --eval-limit + N instances); default: on the synthetic "
+                        "validation split")
     p.add_argument("--finetune", choices=["lora", "full"], default="lora",
                    help="lora (the project's LoRA recipe, learning rate 2e-4) or full (the reference code's full "
                         "fine-tuning: learning rate 5e-5, linear, 3 epochs); --lr and --epochs override either")

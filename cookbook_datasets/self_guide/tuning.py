@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -172,7 +173,7 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
             return _summary(picked, card)
     checkpoints = sorted((p for p in (out / "model").glob("checkpoint-*") if p.is_dir()),
                          key=lambda p: int(p.name.split("-")[1]))
-    scores = []
+    scores, start = [], time.time()
     if vtask is not None and len(vtask) and len(checkpoints) > 1:
         for ckpt in checkpoints:
             m, tok = load_model(str(ckpt), dtype=dtype) if finetune == "full" else load_model(
@@ -192,7 +193,7 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
         stale.unlink()
     picked = {**picking, "finetune": finetune, "epochs": epochs, "validation_rows": len(vtask) if vtask else 0,
               "per_epoch": scores, "best_epoch": best + 1, "best_checkpoint": source.name, "tuned": str(target),
-              "learning_rate": config.learning_rate}
+              "learning_rate": config.learning_rate, "pick_seconds": round(time.time() - start, 1)}
     _atomic_json(picked_path, picked)
     return _summary(picked, card)
 
