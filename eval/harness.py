@@ -47,6 +47,9 @@ class EvalConfig:
     num_samples: int = field(default=3, metadata={"help": "Predictions kept per task in the results."})
     template_params: dict = field(default_factory=dict, metadata={
         "help": "Parameters of the template tasks (e.g. vocab), as the training data used them."})
+    dataset_task: dict = field(default_factory=dict, metadata={
+        "help": "Read the tasks as datasets with this column mapping (input_field, output_field, choices_field, "
+                "label_field, id_field) and optionally instruction, config, split, labels, demonstrations."})
     mc_framing: str = field(default="loglik", metadata={
         "help": "Multiple choice: 'loglik' (each choice's log-likelihood, lm-evaluation-harness) or 'generate' "
                 "(options listed A., B., ...; the greedy answer's letter or option text)."})
@@ -66,6 +69,15 @@ class EvalConfig:
                 raise ValueError(f"{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} integer (got {value!r})")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit <= 0):
             raise ValueError(f"limit must be a positive integer (got {self.limit!r})")
+        if self.dataset_task:
+            from cookbook_datasets.tasks.load import MAPPING_FIELDS
+
+            allowed = MAPPING_FIELDS + ("instruction", "config", "split", "labels", "demonstrations")
+            unknown = sorted(set(self.dataset_task) - set(allowed))
+            if unknown:
+                raise ValueError(f"dataset_task has unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+            if "input_field" not in self.dataset_task:
+                raise ValueError("dataset_task needs an input_field (the column holding each row's input)")
         for name, kind in (("mc_framing", "multiple_choice"), ("cls_framing", "classification")):
             if getattr(self, name) not in FRAMINGS[kind]:
                 raise ValueError(f"{name} must be one of {list(FRAMINGS[kind])} (got {getattr(self, name)!r})")
@@ -169,7 +181,8 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
 
     from .compare import rows_path
 
-    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, template_params=config.template_params)
+    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, template_params=config.template_params,
+                       dataset_task=config.dataset_task)
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

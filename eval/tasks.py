@@ -31,10 +31,14 @@ def limit_task(task: Task, limit: Optional[int], seed: int = 0) -> Task:
 
 
 def load_tasks(specs: Sequence, limit: Optional[int] = None, seed: int = 0,
-               template_params: Optional[dict] = None) -> list[Task]:
+               template_params: Optional[dict] = None, dataset_task: Optional[dict] = None) -> list[Task]:
     """Tasks from specs (files, directories, template names, Tasks), each cut to ``limit``
-    instances (seeded). ``template_params`` apply to every template task that has them."""
-    tasks = _load_tasks(list(specs), num_examples=limit or 100, seed=seed, **(template_params or {}))
+    instances (seeded). ``template_params`` apply to every template task that has them;
+    ``dataset_task`` (a column mapping such as ``input_field``, plus ``instruction``, ``config``,
+    ``split``, ``labels``, ``demonstrations``) reads the specs as datasets (any file or name
+    ``load_dataset`` takes)."""
+    tasks = _load_tasks(list(specs), num_examples=limit or 100, seed=seed, **(template_params or {}),
+                        **(dataset_task or {}))
     return [limit_task(t, limit, seed) for t in tasks]
 
 

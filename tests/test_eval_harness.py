@@ -269,3 +269,28 @@ def test_cli_eval_in_bf16_records_the_dtype(tiny_model, task_dir, tmp_path):
     assert main(["eval", "--model", "tiny-random", "--tasks", str(task_dir / "arc_easy.jsonl"), "--limit", "2",
                  "--dtype", "bfloat16", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["dtype"] == "bfloat16"
+
+
+def test_cookbook_eval_reads_a_users_csv_through_a_column_mapping(tiny_model, tmp_path, monkeypatch, capsys):
+    """Any data file becomes a task: name its columns; a single-file dataset's rows are its one split."""
+    import csv
+
+    from cookbook_datasets.cli import main
+
+    with open(tmp_path / "reviews.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "sentiment", "rid"])
+        for i in range(6):
+            w.writerow([f"Review number {i}: {'great' if i % 2 else 'bad'} film.", "positive" if i % 2 else "negative",
+                        f"r{i}"])
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--model", "tiny-random", "--tasks", "reviews.csv", "--input-field", "review",
+                 "--output-field", "sentiment", "--id-field", "rid", "--instruction", "Is the review positive?",
+                 "--cls-framing", "rank", "--out", "r.json"]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())["tasks"]["reviews"]
+    assert result["kind"] == "classification" and result["framing"] == "rank" and result["num_examples"] == 6
+    ids = [json.loads(line)["id"] for line in (tmp_path / "r.rows.jsonl").read_text().splitlines()]
+    assert sorted(ids) == [f"r{i}" for i in range(6)]
+    assert main(["eval", "--model", "tiny-random", "--tasks", "reviews.csv", "--label-field", "sentiment",
+                 "--out", "x.json"]) == 2
+    assert "--input-field" in capsys.readouterr().err

@@ -20,6 +20,15 @@ def add_parser(subparsers) -> None:
                         "about twice as fast, with slightly different log-likelihoods)")
     p.add_argument("--template-param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter of the template tasks, e.g. vocab=tokenizer:smollm2-135m (repeatable)")
+    for part, what in (("input", "each row's input (or question)"), ("output", "the acceptable output(s)"),
+                       ("choices", "the options of a multiple-choice row"),
+                       ("label", "the gold choice index, or the class label"), ("id", "a stable row id")):
+        p.add_argument(f"--{part}-field", default=None, metavar="COLUMN",
+                       help=f"read --tasks as datasets (a file, directory or Hub id): the column with {what}")
+    p.add_argument("--instruction", default=None, metavar="TEXT", help="with --input-field: the task's instruction")
+    p.add_argument("--dataset-config", default=None, metavar="NAME", help="with --input-field: the dataset's config")
+    p.add_argument("--dataset-split", default=None, metavar="SPLIT",
+                   help="with --input-field: the split holding the rows to score (default: test)")
     p.add_argument("--mc-framing", choices=["loglik", "generate"], default="loglik", metavar="{loglik,generate}",
                    help="multiple choice: each choice's log-likelihood, or the options listed and the generated "
                         "answer's letter or text (default: %(default)s)")
@@ -54,10 +63,22 @@ def run(args) -> int:
     config = EvalConfig(model=args.model, adapter=args.adapter, tasks=args.tasks, limit=args.limit,
                         num_shots=args.num_shots, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
                         mc_framing=args.mc_framing, cls_framing=args.cls_framing,
-                        template_params=parse_assignments(args.template_param, "--template-param"))
+                        template_params=parse_assignments(args.template_param, "--template-param"),
+                        dataset_task=_dataset_task(args))
     if args.overwrite and Path(args.out).exists():
         Path(args.out).unlink()
     evaluate_model(config, out=args.out)
     print(Path(args.out).with_suffix(".md").read_text())
     print(f"Wrote {args.out} and {Path(args.out).with_suffix('.md')}")
     return 0
+
+
+def _dataset_task(args) -> dict:
+    """The column mapping (and instruction, config, split) that reads --tasks as datasets."""
+    options = {f"{part}_field": getattr(args, f"{part}_field") for part in ("input", "output", "choices", "label", "id")}
+    options.update(instruction=args.instruction, config=args.dataset_config, split=args.dataset_split)
+    options = {k: v for k, v in options.items() if v is not None}
+    if options and "input_field" not in options:
+        raise ValueError("--output-field, --label-field, --instruction, ... read --tasks as datasets: "
+                         "name the input column with --input-field too")
+    return options

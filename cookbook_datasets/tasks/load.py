@@ -46,7 +46,7 @@ def load_task_file(path: Path, kind: Optional[str] = None, name: Optional[str] =
 
 
 def load_task(spec: TaskSpecLike, *, kind: Optional[str] = None, name: Optional[str] = None,
-              num_examples: int = 100, seed: int = 0, split: str = "test", config: Optional[str] = None,
+              num_examples: int = 100, seed: int = 0, split: Optional[str] = None, config: Optional[str] = None,
               instruction: str = "", demonstrations: int = 0, labels: Optional[list] = None,
               **params) -> Task:
     """One Task from ``spec``. ``num_examples``/``seed``/``params`` make a template's test rows;
@@ -60,6 +60,13 @@ def load_task(spec: TaskSpecLike, *, kind: Optional[str] = None, name: Optional[
         from cookbook_datasets.loading import load_dataset
 
         ds = load_dataset(str(spec), config, split=split)
+        if split is None:  # a user's file has one split ('train'); a benchmark's rows are its test split
+            if "test" in ds or len(ds) == 1:
+                split = "test" if "test" in ds else next(iter(ds))
+                ds = ds[split]
+            else:
+                raise TaskFormatError(f"{spec} has splits {', '.join(ds)} and none is 'test': name the split "
+                                      f"holding the task's rows (split=, --dataset-split)")
         return task_from_dataset(ds, name or re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(spec)).stem),
                                  ColumnMapping(**mapping), instruction=instruction, demonstrations=demonstrations,
                                  labels=labels, kind=kind, source=f"{spec}" + (f" ({config})" if config else "")
@@ -85,7 +92,8 @@ def load_tasks(specs: Sequence[TaskSpecLike], **options) -> list[Task]:
     ``options`` go to :func:`load_task` (template parameters a template lacks are ignored)."""
     tasks = []
     for spec in specs:
-        if not isinstance(spec, Task) and Path(spec).is_dir():
+        as_dataset = any(k in options for k in MAPPING_FIELDS)  # a directory is then one dataset
+        if not isinstance(spec, Task) and Path(spec).is_dir() and not as_dataset:
             files = sorted(p for p in Path(spec).iterdir() if p.suffix in TASK_SUFFIXES)
             if not files:
                 raise TaskFormatError(f"{spec}: no .json (NIV2 or task JSON) or .jsonl (multiple choice) task files")
