@@ -15,8 +15,9 @@ killed run resumes with the arms it had not done:
   fixing only the loop gives, and the memory it still needs;
 - ``embed fp32`` / ``embed bf16``: pool rows per second through the default model with a LoRA
   adapter (as every selection round after round 0 embeds), on NIV2 dev rows in the experiment's
-  format (the task definition as system message, max 384 tokens). Three paths on the same rows,
-  interleaved task by task so that load from other processes hits them alike: ``previous`` (this
+  format (the task definition as system message, max 384 tokens; 8 of its tasks, 20 rows each).
+  Three paths on the same rows, each over the whole pool twice, the second time in reverse order
+  so that load from other processes hits them alike: ``previous`` (this
   module's copy of the embedding pass as it was before the speed-up: adapter unmerged, every row
   run whole, batches of 16 rows), ``merged`` (the same pass on the merged model: what the merge
   alone gives) and ``current`` (``pool_features`` on the merged model: shared prefixes run once,
@@ -27,7 +28,8 @@ killed run resumes with the arms it had not done:
 Peak memory is the process's peak resident memory *beyond* the embeddings themselves (the kernel's
 high-water mark, reset once the input exists). Picks are checked equal between the arms at 50k.
 
-    python benchmarks/selection.py --out results/selection.json
+    python benchmarks/selection.py --out benchmarks/results/selection.json
+    python benchmarks/selection.py --only "embed bf16" "embed fp32" --rerun
 """
 
 from __future__ import annotations
@@ -171,13 +173,15 @@ def run_reference(spec: dict) -> dict:
 EXPERIMENT_SKIPS = ("task121_zest_text_modification",)  # as experiments/diverse_evol.py
 
 
-def _niv2_pool(rows_per_task: int):
+def _niv2_pool(rows_per_task: int, task_step: int = 2):
+    """Rows of every ``task_step``-th experiment task (in name order): how many rows a task has sets
+    how much a shared instruction saves, so a small pool takes fewer tasks rather than fewer rows
+    per task (the experiment's pool has 100 a task, issue 20's 125 or more)."""
     import datasets
 
     rows = []
-    for path in sorted(SHARED.glob("*.json")):
-        if path.stem in EXPERIMENT_SKIPS:
-            continue
+    paths = [p for p in sorted(SHARED.glob("*.json")) if p.stem not in EXPERIMENT_SKIPS]
+    for path in paths[::task_step]:
         task = json.loads(path.read_text())
         for inst in task["Instances"][:rows_per_task]:
             out = inst["output"][0] if isinstance(inst["output"], list) else inst["output"]
@@ -291,22 +295,19 @@ def run_embed(spec: dict) -> dict:
         merged, _ = load_for_features("smollm2-135m", adapter=adapter, dtype=dtype)
         previous_pool_features(unmerged, tokenizer, pool.select(range(8)), token_stats=False, max_length=max_length)
         seconds = {"previous": 0.0, "merged": 0.0, "current": 0.0}
-        parts = {"previous": [], "merged": [], "current": []}
-        sources = pool["source"]
-        tasks = sorted(set(sources))
-        for t, task in enumerate(tasks):  # task by task, alternating which path goes first
-            rows = pool.select([i for i, s in enumerate(sources) if s == task])
-            runs = {
-                "previous": lambda: previous_pool_features(unmerged, tokenizer, rows, token_stats=False,
-                                                           max_length=max_length).embeddings,
-                "merged": lambda: previous_pool_features(merged, tokenizer, rows, token_stats=False,
-                                                         max_length=max_length).embeddings,
-                "current": lambda: pool_features(merged, tokenizer, rows, max_length=max_length).embeddings,
-            }
-            for name in (list(runs) if t % 2 == 0 else list(runs)[::-1]):
+        runs = {
+            "previous": lambda: previous_pool_features(unmerged, tokenizer, pool, token_stats=False,
+                                                       max_length=max_length).embeddings,
+            "merged": lambda: previous_pool_features(merged, tokenizer, pool, token_stats=False,
+                                                     max_length=max_length).embeddings,
+            "current": lambda: pool_features(merged, tokenizer, pool, max_length=max_length).embeddings,
+        }
+        parts = {}
+        for rep in range(2):  # the whole pool per pass; the second time in reverse order, so drift hits all
+            for name in (list(runs) if rep == 0 else list(runs)[::-1]):
                 start = time.perf_counter()
-                parts[name].append(runs[name]())
-                seconds[name] += time.perf_counter() - start
+                parts.setdefault(name, runs[name]())
+                seconds[name] += (time.perf_counter() - start) / 2
         for name in ("current end to end", "cached"):  # loading + merging included; then every row read back
             start = time.perf_counter()
             parts[name] = cached_pool_features("smollm2-135m", pool, adapter=adapter, dtype=dtype,
@@ -314,13 +315,13 @@ def run_embed(spec: dict) -> dict:
             seconds[name] = time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    before, after = np.concatenate(parts["previous"]), np.concatenate(parts["current"])
+    before, after = parts["previous"], parts["current"]
     cosine = (before * after).sum(1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1))
     encoded = [ids for ids, _ in _encode(tokenizer, pool, max_length)]
     tokens = sum(map(len, encoded))
     run_tokens = sum(sum(len(encoded[i]) - p for i in rows) + p for p, rows in prefix_groups(encoded))
     k = len(pool) // 10
-    return {"rows": len(pool), "tasks": len(tasks), "mean_tokens": tokens / len(pool),
+    return {"rows": len(pool), "tasks": len(set(pool["source"])), "mean_tokens": tokens / len(pool),
             "tokens_run_after_sharing": run_tokens / tokens, "seconds": seconds,
             "rows_per_second": {k_: len(pool) / v for k_, v in seconds.items()},
             "speedup": seconds["previous"] / seconds["current"],
@@ -409,7 +410,9 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/selection.json")
     p.add_argument("--only", nargs="*", default=None, help="run only these arms")
     p.add_argument("--reference-steps", type=int, default=400, help="reference loop steps timed before extrapolating")
-    p.add_argument("--embed-rows-per-task", type=int, default=12, help="NIV2 rows per task in the embed arms")
+    p.add_argument("--embed-rows-per-task", type=int, default=20,
+                   help="NIV2 rows per task in the embed arms (8 tasks)")
+    p.add_argument("--rerun", action="store_true", help="run the --only arms again even if results have them")
     p.add_argument("--arm", default=None, help=argparse.SUPPRESS)  # internal: run one arm, print JSON
     args = p.parse_args()
     all_arms = arms(args)
@@ -422,7 +425,7 @@ def main() -> None:
     results = json.loads(out.read_text()) if out.exists() else {"arms": {}}
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     for name in args.only or list(all_arms):
-        if name in results["arms"]:
+        if name in results["arms"] and not (args.rerun and args.only):
             continue
         print(f"running {name} ...", flush=True)
         proc = subprocess.run([sys.executable, __file__, "--arm", name, "--reference-steps", str(args.reference_steps),
@@ -440,7 +443,8 @@ def main() -> None:
         tmp.write_text(json.dumps(results, indent=2))
         os.replace(tmp, out)
         report(results, out)
-        print(f"  {name}: {results['arms'][name].get('seconds', 0):.1f} s", flush=True)
+        took = results["arms"][name].get("seconds", 0)
+        print(f"  {name}: {sum(took.values()) if isinstance(took, dict) else took:.1f} s", flush=True)
     print(out.with_suffix(".md").read_text())
 
 

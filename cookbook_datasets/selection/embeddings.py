@@ -7,13 +7,15 @@
   entropy of its prediction. Computed only when asked (``token_stats=True``): K-center needs none.
 
 Where the time went, and what this module does about it (the values are the same up to float
-rounding; ``benchmarks/selection.py`` measures both paths and their largest difference):
+rounding; ``benchmarks/selection.py`` measures both paths and their largest difference). What it
+leaves: on a CPU the matrix products (~60%) and the attention kernel (~25%, far above its share
+of the arithmetic) of the tokens that are still run.
 
 - **Shared prefixes are computed once.** A pool of narrow tasks repeats each task's instruction
-  (the system message) on every row, often most of the row's tokens (NIV2: 60% of all tokens). A
-  causal model's hidden states over a prefix do not depend on what follows, so rows that share a
-  leading run of tokens are run as one forward pass over the prefix, whose key/value cache the
-  rows' own tokens then continue. Which rows share what is found from the sorted token sequences
+  (the system message) on every row, often most of the row's tokens (NIV2 dev, 100 rows a task:
+  62% of all tokens). A causal model's hidden states over a prefix do not depend on what follows,
+  so rows that share a leading run of tokens are run as one forward pass over the prefix, whose
+  key/value cache the rows' own tokens then continue. Which rows share what is found from the sorted token sequences
   (:func:`prefix_groups`).
 - **Identical rows are embedded once.**
 - **Batches are bounded by tokens** as well as rows (``max_batch_tokens``): on a CPU a batch of
@@ -129,7 +131,10 @@ def prefix_groups(seqs: Sequence[Sequence[int]], *, min_prefix: int = 16,
     groups, alone = [], []
     for prefix, a, b in best[(0, n)][1] if n else []:
         rows = [order[j] for j in range(a, b)]
-        (groups.append((prefix, rows)) if prefix else alone.extend(rows))
+        if prefix:
+            groups.append((prefix, rows))
+        else:
+            alone.extend(rows)
     return ([(0, sorted(alone))] if alone else []) + groups
 
 
@@ -181,7 +186,7 @@ def _forward(decoder, seqs: list[list[int]], pad: int, device, prefix=None) -> l
     return [torch.cat([prefix_hidden, hidden[row, :len(seq)]]) for row, seq in enumerate(seqs)]
 
 
-def _batches(rows: list[int], lengths: list[int], batch_size: int, max_batch_tokens: int):
+def _batches(rows: list[int], lengths: dict[int, int], batch_size: int, max_batch_tokens: int):
     """Rows longest first, each batch at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens."""
     rows = sorted(rows, key=lambda i: -lengths[i])
     start = 0
