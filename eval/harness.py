@@ -121,12 +121,8 @@ def run_task(model, tokenizer, task: Task, batch_size: int = 16, num_samples: in
     result = {"kind": task.kind, "framing": framing, "source": task.source, "num_examples": len(scored.ids),
               "metrics": metrics, "ids_hash": ids_hash(scored.ids), "seconds": round(seconds, 2),
               "examples_per_second": round(len(scored.ids) / seconds, 3) if seconds else None, **scored.info}
-    if task.labels:
-        result["labels"] = task.labels
-    if task.template:
-        result["template"] = task.template
-    if task.split_info:
-        result["split"] = task.split_info
+    described = task.describe()  # one home for what a result records about its task
+    result.update({k: described[k] for k in ("labels", "template", "split") if k in described})
     key = main_metric(result)[0]
     result["samples"] = scored.samples
     result["rows"] = [{"task": task.name, "id": i, "prediction": p, "score": s, "framing": framing}
