@@ -121,7 +121,8 @@ def test_a_tiny_job_end_to_end_from_the_wheel(installed):
     (work / "task.json").write_text(json.dumps(task))
     _run([cookbook, "generate", "reverse_words", "nli", "--num-examples", "16", "--num-eval-examples", "4",
           "--mix", "--out", "data"], cwd=work, env=env)
-    _run([cookbook, "mix", "learn", "--tasks", "task.json", "--method", "rules", "--no-model", "--out", "mix"],
+    _run([cookbook, "mix", "learn", "--tasks", "task.json", "--method", "rules", "--no-model", "--fit-size", "4",
+          "--eval-size", "4", "--out", "mix"],
          cwd=work, env=env)
     assert json.loads((work / "mix" / "mix.json").read_text())
     _run([cookbook, "train", "--model", "tiny-random", "--dataset", "data", "--dataset-config", "mixture",
