@@ -42,6 +42,34 @@ def _left_padded(seqs: Sequence[list[int]], pad: int):
     return ids, mask
 
 
+MIN_SHARED_PREFIX = 8  # tokens; a shorter common prefix is not worth its own pass
+
+
+def _shared_prefix(model, contexts: Sequence[tuple], device):
+    """(length, per-layer keys and values) of the token prefix every context shares, or None.
+
+    A task's prompts repeat its instruction and demonstrations: a causal model's keys and values
+    over that prefix do not depend on what follows, so it is read once for all rows. Each context
+    keeps at least one token of its own (its last logits score the continuation's first token).
+    """
+    if len(contexts) < 2:
+        return None
+    first, length = contexts[0], min(len(c) for c in contexts) - 1
+    for c in contexts[1:]:
+        length = next((k for k in range(length) if c[k] != first[k]), length)
+        if length < MIN_SHARED_PREFIX:
+            return None
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    cache = DynamicCache(config=model.config)
+    ids = torch.tensor([list(first[:length])], device=device)
+    model(input_ids=ids, attention_mask=torch.ones_like(ids), cache=cache, use_cache=True, logits_to_keep=1)
+    if not all(type(layer) is DynamicLayer for layer in cache.layers):
+        return None  # sliding windows, quantised or offloaded caches: each row reads its whole context
+    return length, [(layer.keys, layer.values) for layer in cache.layers]
+
+
 @torch.inference_mode()
 def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, batch_size: int = 16,
                    max_length: int = 2048, desc: str = "scoring") -> list[float]:
@@ -50,7 +78,8 @@ def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, bat
     Requests are grouped by context (the choices of one question): the model reads each context
     once, and its keys and values are reused for all of that context's continuations, which are
     read in one more batched pass (one-token continuations need none: the context's last logits
-    score them).
+    score them). A prefix all contexts share (a task's instruction and demonstrations) is read
+    once for the whole call.
     """
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
@@ -64,12 +93,22 @@ def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, bat
     order = _by_length([len(c) + max(len(x) for _, x in groups[c]) for c in contexts])
     scores = [0.0] * len(requests)
     device = model.device
+    shared = _shared_prefix(model, contexts, device)
+    p = shared[0] if shared else 0
     for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
         idx = order[start:start + batch_size]
-        ids, ctx_mask = _left_padded([list(contexts[i]) for i in idx], pad)
-        positions = (ctx_mask.cumsum(-1) - 1).clamp(min=0)
+        ids, ctx_mask = _left_padded([list(contexts[i][p:]) for i in idx], pad)
+        positions = p + (ctx_mask.cumsum(-1) - 1).clamp(min=0)
+        extra = {}
+        if shared:  # the rows continue from the prefix's keys and values: [prefix][pads][own tokens]
+            from transformers import DynamicCache
+
+            b = len(idx)
+            extra["cache"] = DynamicCache(ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1))
+                                                          for k, v in shared[1]], config=model.config)
+            ctx_mask = torch.cat([torch.ones((b, p), dtype=torch.long), ctx_mask], dim=1)
         result = model(input_ids=ids.to(device), attention_mask=ctx_mask.to(device),
-                       position_ids=positions.to(device), use_cache=True, logits_to_keep=1)
+                       position_ids=positions.to(device), use_cache=True, logits_to_keep=1, **extra)
         first = torch.log_softmax(result.logits[:, -1].float(), dim=-1)  # scores each first token
         # one row per continuation, on top of its context's cached keys and values
         rows = [(b, r, cont) for b, i in enumerate(idx) for r, cont in groups[contexts[i]]]
@@ -83,7 +122,7 @@ def loglikelihoods(model, tokenizer, requests: Sequence[tuple[str, str]], *, bat
             for k, (_, _, cont) in enumerate(rows):
                 cont_ids[k, :len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
                 cont_mask[k, :len(cont) - 1] = 1
-            base = ctx_mask.sum(-1)[[b for b, _, _ in rows]]
+            base = (p + (ctx_mask[:, p:].sum(-1)))[[b for b, _, _ in rows]]
             cont_positions = base[:, None] + torch.arange(width)[None, :]
             mask = torch.cat([ctx_mask[[b for b, _, _ in rows]], cont_mask], dim=1)
             rest = model(input_ids=cont_ids.to(device), attention_mask=mask.to(device),

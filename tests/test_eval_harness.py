@@ -294,3 +294,20 @@ def test_cookbook_eval_reads_a_users_csv_through_a_column_mapping(tiny_model, tm
     assert main(["eval", "--model", "tiny-random", "--tasks", "reviews.csv", "--label-field", "sentiment",
                  "--out", "x.json"]) == 2
     assert "--input-field" in capsys.readouterr().err
+
+
+def test_a_prefix_every_context_shares_is_read_once_with_the_same_scores(tiny_model, monkeypatch):
+    from cookbook_datasets.eval import lm
+
+    model, tokenizer = tiny_model
+    shared = "Decide whether the sentence is positive or negative. Example: I loved it. Answer: positive.\n"
+    requests = [(shared + f"Sentence {i}: the plot was {w}. Answer:", c)
+                for i, w in enumerate(["dull", "fine", "a long and winding mess"]) for c in (" positive", " negative")]
+    calls = []
+    real = lm._shared_prefix
+    monkeypatch.setattr(lm, "_shared_prefix", lambda *a: calls.append(real(*a)) or calls[-1])
+    with_prefix = lm.loglikelihoods(model, tokenizer, requests, batch_size=2)
+    assert calls[0] is not None and calls[0][0] >= lm.MIN_SHARED_PREFIX
+    monkeypatch.setattr(lm, "_shared_prefix", lambda *a: None)
+    without = lm.loglikelihoods(model, tokenizer, requests, batch_size=2)
+    assert with_prefix == pytest.approx(without, abs=1e-4)
