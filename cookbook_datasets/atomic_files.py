@@ -23,3 +23,14 @@ def atomic_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_json(path: str | os.PathLike, data, indent: int = 2) -> Path:
     return atomic_text(path, json.dumps(data, indent=indent, sort_keys=True, default=str))
+
+
+def read_json(path: str | os.PathLike, what: str = "file"):
+    """A JSON file the project wrote (mix.json, schedule.json), with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None

@@ -48,18 +48,10 @@ def run(args) -> int:
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # only what was given
     overrides.update(train_overrides(args))
     overrides["output_dir"] = args.out
-    if args.full:
-        overrides["use_lora"] = False
-    if args.merge:
-        overrides["merge"] = True
-    if args.no_eval:
-        overrides["eval_split"] = None
-    if args.no_resume:
-        overrides["resume"] = False
-    if args.full_lm_head:
-        overrides["loss_positions_only"] = False
-    if args.group_by_length:
-        overrides["group_by_length"] = True
+    flags = {"full": ("use_lora", False), "merge": ("merge", True), "no_eval": ("eval_split", None),
+             "no_resume": ("resume", False), "full_lm_head": ("loss_positions_only", False),
+             "group_by_length": ("group_by_length", True)}  # a flag given sets its config field
+    overrides.update(dict(value for flag, value in flags.items() if getattr(args, flag)))
     if args.dataset:
         params = parse_assignments(args.dataset_param, "--dataset-param")
         overrides["datasets"] = [DataSpec(path=d, name=args.dataset_config, params=params) for d in args.dataset]

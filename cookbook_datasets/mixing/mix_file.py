@@ -6,7 +6,6 @@ The mixture builder reads ``weights`` and ``params`` (and ``components`` when pr
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Mapping, Optional
@@ -38,13 +37,10 @@ def read_mix(path: str | os.PathLike) -> dict:
     """A mix.json, checked: this format and version, and templates this package has."""
     from ..templates import list_templates
 
+    from ..atomic_files import read_json
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mix file {path} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, "mix file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a Cookbook-Mix file (its 'format' must be {FORMAT!r}; "
                          f"got {data.get('format') if isinstance(data, dict) else type(data).__name__!r})")

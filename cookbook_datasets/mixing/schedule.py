@@ -10,7 +10,6 @@ per step). Every entry names the same components (a zero weight leaves one out f
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -157,14 +156,9 @@ class WeightSchedule:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "WeightSchedule":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"schedule file {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
-        return cls.from_dict(data, where=str(path))
+        from ..atomic_files import read_json
+
+        return cls.from_dict(read_json(path, "schedule file"), where=str(path))
 
 
 def as_schedule(value) -> Optional[WeightSchedule]:
