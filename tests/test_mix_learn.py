@@ -174,7 +174,10 @@ def test_mix_learn_rules_writes_the_weights_report_and_a_trainable_mixture(tasks
     printed = capsys.readouterr().out
     assert "nli[E/N/C]" in printed and "multiple_choice_qa" in printed
     mix = read_mix(out / "mix.json")
-    assert mix["weights"] == pytest.approx({"nli[E/N/C]": 0.5, "multiple_choice_qa": 0.5})
+    # the rules' halves, less the floor of toy_nli's protecting component (its demonstrations);
+    # toy_choice has none and is protected by the choice template, already well above its floor
+    assert mix["weights"] == pytest.approx({"nli[E/N/C]": 0.49, "multiple_choice_qa": 0.49, "demos[toy_nli]": 0.02})
+    assert mix["protection"]["tasks"]["toy_choice"]["components"] == ["multiple_choice_qa"]
     assert mix["method"] == "rules" and len(mix["fit_rows"]["toy_nli"]) == 30
     for name in ("report.md", "weights.png", "signals.png", "data/README.md", "data/sft_recipe.yaml"):
         assert (out / name).exists(), name
@@ -220,10 +223,12 @@ def test_mix_learn_proxy_trains_each_proxy_once_and_resumes(tasks, tmp_path, mon
                             model="tiny-random", method="proxy", method_params={"num_random": 1}, fit_size=8,
                             eval_size=4, proxy_steps=1, proxy_rows=16, batch_size=4, num_examples=20)
     mix = learn(config)
-    assert len(trained) == 3 and mix["budget"]["proxy_runs"] == 3  # 2 components alone + 1 random mixture
+    # 3 components alone (2 template settings, toy_nli's demonstrations) + 1 random mixture
+    assert len(trained) == 4 and mix["budget"]["proxy_runs"] == 4
+    assert {"demos[toy_nli]": 1.0} in trained
     assert set(mix["explanation"]["predicted_gain"]) == {"toy_nli", "toy_choice"}
     learn(config)
-    assert len(trained) == 3  # every proxy run was cached
+    assert len(trained) == 4  # every proxy run was cached
     with pytest.raises(ValueError, match="other settings"):
         learn(MixLearnConfig(**{**config.__dict__, "fit_size": 9}))
 

@@ -212,7 +212,13 @@ def test_mix_learn_online_learns_in_one_run_and_its_schedule_replays_the_rows(ta
     trajectory = json.loads((out / "online" / "trajectory.json").read_text())
     assert [u["step"] for u in trajectory["updates"]] == [0, 2, 4, 6]
     assert mix["weights"] == pytest.approx(trajectory["final_weights"])
-    assert set(mix["weights"]) == {"nli[E/N/C]", "multiple_choice_qa"} and min(mix["weights"].values()) > 0
+    assert set(mix["weights"]) == {"nli[E/N/C]", "multiple_choice_qa", "demos[toy_nli]"}
+    floor = mix["protection"]["floors"]["demos[toy_nli]"]
+    assert floor == pytest.approx(0.02) and min(mix["weights"].values()) > 0
+    # the protecting component kept its floor at every update and in every interval's draws
+    assert all(u["weights"]["demos[toy_nli]"] >= floor - 1e-9 for u in trajectory["updates"])
+    assert all(w["weights"]["demos[toy_nli]"] >= floor - 1e-9 for w in json.loads(
+        (out / "online" / "schedule.json").read_text())["entries"])
     assert set(trajectory["updates"][1]["task_losses"]) == {"toy_nli", "toy_choice"}
     for name in ("online/weights.png", "online/schedule.json", "online/adapter/adapter_config.json", "report.md"):
         assert (out / name).exists(), name

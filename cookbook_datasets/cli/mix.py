@@ -29,6 +29,10 @@ def add_parser(subparsers) -> None:
         q.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fit/eval split")
         q.add_argument("--dtype", default=None, metavar="DTYPE",
                        help="dtype the model answers in, e.g. bfloat16 (default: the model's)")
+        q.add_argument("--field", action="append", default=[], metavar="ROLE=NAME",
+                       help="which input field plays a role, NAME as the inputs spell it (e.g. premise='Text A'; "
+                            "repeatable; roles: premise, hypothesis, sentence1, sentence2, passage, question, "
+                            "choices, context); overrides the detected roles")
         if name == "signals":
             q.add_argument("--out", default=os.path.join("runs", "mix_signals"), metavar="DIR",
                            help="cache of the model's answers")
@@ -49,23 +53,45 @@ def add_parser(subparsers) -> None:
                            help="--method online: re-weight every N steps from the tasks' fit-row losses")
             q.add_argument("--eta", type=float, default=0.5, metavar="X",
                            help="--method online: exponentiated-gradient step size")
+            q.add_argument("--protect-share", type=float, default=0.02, metavar="X",
+                           help="minimum share of each task's protecting component (its demonstrations or a "
+                                "component in its answer format), in every method")
             q.set_defaults(func=run_learn)
 
 
 def _mix_config(args, **overrides):
     from ..mixing.learn import MixLearnConfig
 
+    from ..mixing.fields import parse_field_map
+
     templates = [] if args.all else list(args.templates or [])
     return MixLearnConfig(tasks=args.tasks, out=args.out, templates=templates, model=args.model,
                           fit_size=args.fit_size, eval_size=args.eval_size, use_labels=not args.no_labels,
-                          seed=args.seed, dtype=args.dtype, **overrides)
+                          seed=args.seed, dtype=args.dtype, fields=parse_field_map(args.field), **overrides)
 
 
 def run_signals(args) -> int:
     from ..mixing.learn import measure
 
     config = _mix_config(args, max_components_per_task=0, use_model=not args.no_model)
-    signals, fit, _, aligned = measure(config)
+    signals, fit, _, aligned = measure(config, protect=False)
+    print("Fields found per task (role = field, how):")
+    for t in signals.tasks:
+        f = signals.fields.get(t)
+        if f is None:
+            print(f"  {t}: multiple choice (question, choices)")
+            continue
+        roles = "; ".join(f"{r} = {n} ({f['how'][r]})" for r, n in f["roles"].items()) or "no role filled"
+        sep = f" split at {f['separator']!r}" if f.get("separator") else ""
+        print(f"  {t}: fields {', '.join(f['fields'])}{sep} -> {roles}")
+        for note in f.get("notes", []):
+            print(f"    note: {note}")
+        if f.get("unassigned"):
+            print(f"    not placed: {', '.join(f['unassigned'])} (map with --field ROLE=NAME)")
+    for t, by in signals.label_codes.items():
+        for roles, meaning in by.items():
+            print(f"  {t}: labels read from the definition ({roles}): "
+                  + ", ".join(f"{lab} -> {'/'.join(rs)}" for lab, rs in meaning.items()))
     print(f"Fit rows per task: {config.fit_size} (seed {config.seed}); rule accuracy on the rows the rule maps "
           f"(coverage), chance, and the {'model' if aligned else 'untuned model (skipped: --no-model)'}'s alignment")
     width = max(len(c) for c in signals.components) if signals.components else 10
@@ -95,11 +121,17 @@ def run_learn(args) -> int:
     mix = learn(_mix_config(args, method=args.method, method_params=params,
                             max_components_per_task=args.max_components_per_task, use_model=not args.no_model,
                             num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows,
-                            online_steps=args.online_steps, update_every=args.update_every, eta=args.eta))
+                            online_steps=args.online_steps, update_every=args.update_every, eta=args.eta,
+                            protect_share=args.protect_share))
     out = Path(args.out)
+    if mix.get("auto"):
+        print(f"auto chose {mix['auto']['chosen']}: {mix['auto']['why']}")
     print(f"Weights ({mix['method']}):")
     for c, w in sorted(mix["weights"].items(), key=lambda kv: -kv[1]):
         print(f"  {c:<45} {w:.3f}")
+    for task, info in mix["protection"]["tasks"].items():
+        print(f"  {task} is protected by {info['components'][0]} ({info['how']})" if info["components"] else
+              f"  {task}: no component can answer in its format; nothing was added")
     print(f"Wrote {out / 'mix.json'}, {out / 'report.md'}, weights.png, signals.png and the mixture in {out / 'data'}")
     print(f"Train on it: trl sft --config {out / 'data' / 'sft_recipe.yaml'}   "
           f"or: cookbook generate ... --mix {out / 'mix.json'}")

@@ -27,6 +27,9 @@ class MixSignals:
     estimated: dict = field(default_factory=dict)  # task -> True when rule accuracies come from a label model
     base_scores: dict = field(default_factory=dict)  # task -> the untuned model's score
     runs: list = field(default_factory=list)  # [{"weights": {...}, "scores": {task: score}}]
+    fields: dict = field(default_factory=dict)  # task -> the fields found in its inputs and the roles they fill
+    label_codes: dict = field(default_factory=dict)  # task -> label roles -> {label: roles the definition gives it}
+    protection: dict = field(default_factory=dict)  # task -> its protecting components and how (protect.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,6 +37,12 @@ class MixSignals:
     @classmethod
     def from_dict(cls, d: dict) -> "MixSignals":
         return cls(**d)
+
+    def replace(self, **changes) -> "MixSignals":
+        """A copy with ``changes`` (lists and dicts shallow-copied, so the copy's runs are its own)."""
+        import copy
+
+        return MixSignals(**{**{k: copy.copy(v) for k, v in vars(self).items()}, **changes})
 
     def helpfulness(self) -> dict:
         """component -> task -> how far the rule beats chance on the rows it maps, times its coverage."""

@@ -10,6 +10,10 @@ A component is named in the mixture's ``weights``. A bare template name is that 
   this package with its parameters), whose columns are the row schema;
 - a string: shorthand for ``{"path": string}``.
 
+A dataset entry with ``"repeat": true`` is unbounded: it wraps around and never runs out, so a
+few rows (a task's demonstrations, protect.py) take part at their weight in a mixture of any
+length instead of ending it (``stopping_strategy`` counts only the parts that can run out).
+
 Every row's ``source`` is its component's name.
 """
 
@@ -69,7 +73,10 @@ class DatasetComponent:
         from ..loading import load_dataset
 
         self.name, self.spec, self.format = name, dict(spec), format
-        kwargs = {k: v for k, v in self.spec.items() if k not in ("path", "name")}
+        self.repeat = self.spec.get("repeat", False)
+        if not isinstance(self.repeat, bool):
+            raise ValueError(f"mixture component {name!r}: 'repeat' must be true or false (got {self.repeat!r})")
+        kwargs = {k: v for k, v in self.spec.items() if k not in ("path", "name", "repeat")}
         try:
             loaded = load_dataset(self.spec["path"], self.spec.get("name"), cache_dir=cache_dir, **kwargs)
         except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as e:
@@ -96,7 +103,7 @@ class DatasetComponent:
         self._arrow = {split: ds.with_format("arrow") for split, ds in loaded.items()}  # made once, read per batch
 
     def length(self, split: str) -> Optional[int]:
-        return len(self.data[split])
+        return None if self.repeat else len(self.data[split])  # repeat: wraps around, never runs out
 
     def rows(self, split: str, indices: np.ndarray) -> pa.Table:
         table = self._arrow[split][(indices % len(self.data[split])).tolist()]

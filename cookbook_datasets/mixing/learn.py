@@ -3,13 +3,16 @@
 Steps, each cached under ``out/work`` so a killed run resumes where it stopped:
 
 1. load each task's fit rows (they choose everything) and eval rows (never used here);
-2. rule signals per (template setting, task), see signals.py; keep each task's most helpful
-   components (``max_components_per_task``);
+2. rule signals per (template setting, task), see signals.py (each task's fields and their roles
+   from fields.py, ``fields`` for the user's mapping); each task's protecting component
+   (protect.py); keep each task's most helpful components (``max_components_per_task``) and its
+   protecting one;
 3. the untuned model's answers on the fit rows: base scores and template alignment;
 4. proxy fine-tunes when the method asks for them (same step budget each, cached by recipe);
-5. the method's weights; ``mix.json`` (weights, parameters, method, signals, budget, seeds, the
-   rows that chose them), ``report.md``, ``weights.png``, ``signals.png``, and the Hub-layout
-   mixture with its TRL recipe.
+5. the method's weights (``auto``: the method chosen on held-out fit rows, auto.py), each task's
+   protecting component floored at ``protect_share``; ``mix.json`` (weights, parameters, method,
+   signals, fields, protection, budget, seeds, the rows that chose them), ``report.md``,
+   ``weights.png``, ``signals.png``, and the Hub-layout mixture with its TRL recipe.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Optional
 from ..atomic_files import atomic_json as _atomic_json
 from ..models import DEFAULT_MODEL
 from .base import MixSignals, normalise
+from .fields import ROLES, parse_field_map
 from .methods import METHODS, get_method
 
 logger = logging.getLogger(__name__)
@@ -63,6 +67,13 @@ class MixLearnConfig:
     eval_batch_size: int = field(default=16, metadata={"help": "Batch size when the model answers tasks."})
     dtype: Optional[str] = field(default=None, metadata={"help": "Dtype to run the model in when answering."})
     seed: int = field(default=0, metadata={"help": "Seed of the row split, the proxies and the mixture."})
+    fields: dict = field(default_factory=dict, metadata={
+        "help": "Role -> field name as the inputs spell it (e.g. {'premise': 'Text A'}; CLI --field premise='Text A'): "
+                "overrides the detected roles (mixing/fields.py) in every task that has that field. Roles: "
+                + ", ".join(ROLES) + "."})
+    protect_share: float = field(default=0.02, metadata={
+        "help": "Each task's protecting component (mixing/protect.py) keeps at least this share of the mixture "
+                "in every method, online updates included (0 < x <= 0.5; the floors together take at most 0.5)."})
 
     def __post_init__(self):
         if not self.tasks:
@@ -78,9 +89,13 @@ class MixLearnConfig:
             raise ValueError(f"method {self.method!r} fine-tunes the model: it needs use_model=True")
         if not self.eta > 0:
             raise ValueError(f"eta must be > 0 (got {self.eta!r})")
-        if self.method == "online" and self.update_every > self.online_steps:
+        if self.method in ("online", "auto") and self.update_every > self.online_steps:
             raise ValueError(f"update_every ({self.update_every}) is larger than the run (online_steps "
                              f"{self.online_steps}): the weights would never change")
+        self.fields = parse_field_map(self.fields)  # unknown roles are named with the allowed ones
+        if isinstance(self.protect_share, bool) or not isinstance(self.protect_share, (int, float)) or \
+                not 0 < self.protect_share <= 0.5:
+            raise ValueError(f"protect_share must be a number in (0, 0.5] (got {self.protect_share!r})")
 
     def task_files(self) -> list:
         files = []
@@ -106,35 +121,39 @@ def load_rows(config: MixLearnConfig) -> tuple[dict, dict]:
     """(fit rows, eval rows) per task name."""
     from .task_rows import load_task_rows
 
+    from .task_examples import check_field_map
+
     fit, held = {}, {}
     for path in config.task_files():
-        f, e = load_task_rows(path, config.fit_size, config.eval_size, seed=config.seed, num_shots=config.num_shots)
+        f, e = load_task_rows(path, config.fit_size, config.eval_size, seed=config.seed, num_shots=config.num_shots,
+                              field_map=config.fields)
         if f.name in fit:
             raise ValueError(f"two task files are named {f.name!r}")
         fit[f.name], held[f.name] = f, e
+    check_field_map(config.fields, {t: r.examples.layout for t, r in fit.items()})
     return fit, held
 
 
-def select_components(signals: MixSignals, per_task: int) -> MixSignals:
-    """Keep each task's ``per_task`` most helpful components (all of them when ``per_task`` is 0)."""
+def select_components(signals: MixSignals, per_task: int, keep=()) -> MixSignals:
+    """Keep each task's ``per_task`` most helpful components (all of them when ``per_task`` is 0),
+    and the components in ``keep`` (the tasks' protecting components) whatever their help."""
     if per_task <= 0:
         return signals
     help_ = signals.helpfulness()
-    keep = set()
+    helpful: set = set()
     for task in signals.tasks:
         ranked = sorted((c for c in signals.components if help_[c][task] > 0), key=lambda c: -help_[c][task])
-        keep.update(ranked[:per_task])
-    if not keep:  # no rule beats chance anywhere: keep each task's most accurate setting
+        helpful.update(ranked[:per_task])
+    if not helpful:  # no rule beats chance anywhere: keep each task's most accurate setting
         for task in signals.tasks:
             acc = {c: signals.rule_accuracy[c][task] for c in signals.components
                    if signals.rule_accuracy[c][task] is not None}
             if acc:
-                keep.add(max(acc, key=acc.get))
-    names = [c for c in signals.components if c in keep]
-    return MixSignals(tasks=signals.tasks, components={c: signals.components[c] for c in names},
-                      rule_accuracy={c: signals.rule_accuracy[c] for c in names},
-                      coverage={c: signals.coverage[c] for c in names}, chance=signals.chance,
-                      estimated=signals.estimated, base_scores=signals.base_scores, runs=signals.runs)
+                helpful.add(max(acc, key=acc.get))
+    names = [c for c in signals.components if c in helpful or c in set(keep)]
+    return signals.replace(components={c: signals.components[c] for c in names},
+                           rule_accuracy={c: signals.rule_accuracy[c] for c in names},
+                           coverage={c: signals.coverage[c] for c in names})
 
 
 def answer_tasks(model_spec: str, adapter: Optional[str], rows: dict, cache: Path, config: MixLearnConfig) -> dict:
@@ -176,10 +195,12 @@ def train_mixture(weights: dict, components: dict, work: Path, config: MixLearnC
     return str(out)
 
 
-def measure(config: MixLearnConfig) -> tuple[MixSignals, dict, dict, dict]:
+def measure(config: MixLearnConfig, protect: bool = True) -> tuple[MixSignals, dict, dict, dict]:
     """Signals on the fit rows (with base scores and alignment when ``use_model``); also returns the
-    rows (fit, eval) and the alignment table {component: {task: value}}."""
-    from .signals import alignment, compute_signals
+    rows (fit, eval) and the alignment table {component: {task: value}}. ``protect``: choose each
+    task's protecting component (protect.py) and keep it in the components."""
+    from .protect import choose_protection
+    from .signals import alignment, compute_signals, measure_rules
     from .task_rows import score
     from ..templates import list_templates
 
@@ -187,18 +208,70 @@ def measure(config: MixLearnConfig) -> tuple[MixSignals, dict, dict, dict]:
     fit, held = load_rows(config)
     templates = config.templates or list_templates()
     signals, rule_answers = compute_signals(fit, templates, use_labels=config.use_labels)
-    signals = select_components(signals, config.max_components_per_task)
+    keep = ()
+    if protect:
+        protection, added = choose_protection(signals, fit, templates, work / "protect", num_shots=config.num_shots)
+        signals.protection = protection
+        keep = {c for p in protection.values() for c in p["components"]}
+        signals.components.update({c: s for c, s in added.items() if c not in signals.components})
+        if added:
+            rule_answers = measure_rules(signals, fit, use_labels=config.use_labels)
+    signals = select_components(signals, config.max_components_per_task, keep=keep)
     aligned = {}
     if config.use_model:
         answers = answer_tasks(config.model, None, fit, work / "base_fit_answers.json", config)
         signals.base_scores = {t: score(fit[t], answers[t]) for t in fit}
-        aligned = {c: {t: alignment(fit[t], answers[t], rule_answers[t][c]) for t in fit} for c in signals.components}
+        aligned = {c: {t: alignment(fit[t], answers[t], rule_answers[t][c]) for t in fit}
+                   for c in signals.components if c in rule_answers[next(iter(fit))]}
     return signals, fit, held, aligned
+
+
+def run_answers(weights: dict, signals: MixSignals, fit: dict, config: MixLearnConfig, work: Path) -> dict:
+    """task -> the answers, on every fit row, of a proxy fine-tune on ``weights`` (cached by weights
+    and components in ``work/proxy_answers.json``, and the run by its recipe)."""
+    cache = work / "proxy_answers.json"
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    key = _key({"weights": weights, "components": {c: signals.components[c] for c in weights
+                                                   if c in signals.components}})
+    if key not in done or set(done[key]["answers"]) != set(fit):
+        adapter = train_mixture(weights, signals.components, work / "proxies", config, config.proxy_steps,
+                                config.proxy_rows)
+        answers = answer_tasks(config.model, adapter, fit, Path(adapter) / "fit_answers.json", config)
+        done[key] = {"weights": weights, "answers": answers}
+        _atomic_json(cache, done)
+    return done[key]["answers"]
+
+
+def fit_weights(name: str, params: dict, signals: MixSignals, fit: dict, config: MixLearnConfig, out: Path,
+                floors: Optional[dict] = None, scored_rows: Optional[dict] = None, work: Optional[Path] = None):
+    """(method, weights) of method ``name`` on ``signals``: its proxy runs or its online run first.
+    ``scored_rows`` (task -> row indices into ``fit``) scores the proxy runs on those fit rows only
+    (``auto`` learns on one part of the fit rows and judges on the other); default all."""
+    from .task_rows import score, subset_rows
+
+    work = out / "work" if work is None else work  # where proxy runs are cached (shared by auto's candidates)
+    method = get_method(name, **params)
+    if getattr(method, "trains_online", False):  # one run that learns the weights as it trains (online.py)
+        method = get_method(name, **{"update_every": config.update_every, "eta": config.eta, **params})
+        rows = fit if scored_rows is None else {t: subset_rows(fit[t], scored_rows[t]) for t in fit}
+        method.train(signals, rows, out / "online", model=config.model, steps=config.online_steps,
+                     seed=config.seed, learning_rate=config.learning_rate, batch_size=config.batch_size,
+                     floors=floors)
+    elif method.uses_training:
+        signals = signals.replace(runs=[])
+        parts = {t: fit[t] if scored_rows is None else subset_rows(fit[t], scored_rows[t]) for t in fit}
+        for weights in method.runs(list(signals.components), seed=config.seed):
+            answers = run_answers(weights, signals, fit, config, work)
+            if scored_rows is not None:
+                answers = {t: [answers[t][i] for i in scored_rows[t]] for t in fit}
+            signals.runs.append({"weights": weights, "scores": {t: score(parts[t], answers[t]) for t in fit}})
+    return method, method.fit(signals), signals
 
 
 def learn(config: MixLearnConfig) -> dict:
     """Learn the weights and write everything (see the module doc); returns the mix.json content."""
     from .mix_file import write_mix
+    from .protect import apply_floors, floors as protect_floors
     from .report import write_report
 
     out = Path(config.out)
@@ -210,39 +283,32 @@ def learn(config: MixLearnConfig) -> dict:
         raise ValueError(f"{out} holds a mixture learned with other settings ({identity_path}); use another --out")
     _atomic_json(identity_path, identity)
     signals, fit, _, aligned = measure(config)
-    method = get_method(config.method, **config.method_params)
-    if getattr(method, "trains_online", False):  # one run that learns the weights as it trains (online.py)
-        method = get_method(config.method, **{"update_every": config.update_every, "eta": config.eta,
-                                               **config.method_params})
-        method.train(signals, fit, out / "online", model=config.model, steps=config.online_steps,
-                     seed=config.seed, learning_rate=config.learning_rate, batch_size=config.batch_size)
-    elif method.uses_training:
-        fit_cache = work / "proxy_scores.json"
-        scores = json.loads(fit_cache.read_text()) if fit_cache.exists() else {}
-        from .task_rows import score
+    floors = protect_floors(signals.protection, config.protect_share)
+    if config.method == "auto":
+        from .auto import choose
 
-        for weights in method.runs(list(signals.components), seed=config.seed):
-            key = _key(weights)
-            if key not in scores:
-                adapter = train_mixture(weights, signals.components, work / "proxies", config, config.proxy_steps,
-                                        config.proxy_rows)
-                answers = answer_tasks(config.model, adapter, fit, Path(adapter) / "fit_answers.json", config)
-                scores[key] = {"weights": weights, "scores": {t: score(fit[t], answers[t]) for t in fit}}
-                _atomic_json(fit_cache, scores)
-            signals.runs.append(scores[key])
-    weights = normalise(method.fit(signals))
+        method, raw, signals = choose(config, signals, fit, out, floors=floors)
+    else:
+        method, raw, signals = fit_weights(config.method, config.method_params, signals, fit, config, out,
+                                           floors=floors)
+    weights = apply_floors(normalise(raw), floors)
     record = {
         "method": config.method, "method_params": method.params(), "explanation": method.explain(),
         "signals": signals.to_dict(), "alignment": aligned,
+        "protection": {"share": config.protect_share, "floors": floors, "tasks": signals.protection,
+                       "weights_before_floors": normalise(raw)},
         "budget": {"proxy_runs": len(signals.runs), "proxy_steps": config.proxy_steps,
                    "proxy_rows": config.proxy_rows, "batch_size": config.batch_size,
-                   **({"online_steps": config.online_steps} if config.method == "online" else {})},
+                   **({"online_steps": config.online_steps} if config.method in ("online", "auto") else {})},
         "seeds": {"seed": config.seed}, "model": config.model,
         "fit_rows": {t: r.rows for t, r in fit.items()},
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
     }
-    params = {c: {k: v for k, v in spec.items() if k != "template"} for c, spec in signals.components.items()}
-    components = {c: spec for c, spec in signals.components.items() if c != spec["template"] or params[c]}
+    if config.method == "auto":
+        record["auto"] = method.explain().get("auto", {})
+    components = {c: spec for c, spec in signals.components.items()
+                  if "template" not in spec or c != spec["template"] or
+                  any(k != "template" for k in spec)}
     path = write_mix(out / "mix.json", weights, components=components, **record)
     write_report(out, json.loads(path.read_text()))
     _write_mixture(out, path, config)

@@ -2,7 +2,8 @@
 
 ``LiveMixture(builder)`` streams the ``mixture`` builder's train rows a few at a time (``chunk``
 rows per draw, one optimizer step's worth), so weights set with :meth:`set_weights` reach the
-rows drawn after the call. Each new entry starts at the first row not yet drawn, so the stream is
+rows drawn after the call; ``floors`` (component -> minimum share, protect.py) are applied to
+every weight set, so the schedule, and the replay, keep each protecting component's share. Each new entry starts at the first row not yet drawn, so the stream is
 at every moment a function of (seed, schedule): the same rows as the ``mixture`` builder given the
 saved schedule (``schedule=``), with no callback.
 
@@ -30,7 +31,8 @@ from .schedule import WeightSchedule
 class LiveMixture:
     """The train rows of a ``mixture`` builder, drawn on demand under ``schedule``."""
 
-    def __init__(self, builder, schedule: Optional[WeightSchedule] = None, chunk: int = 8, split: str = "train"):
+    def __init__(self, builder, schedule: Optional[WeightSchedule] = None, chunk: int = 8, split: str = "train",
+                 floors: Optional[Mapping[str, float]] = None):
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk must be a positive integer (got {chunk!r})")
         self.parts = builder.parts
@@ -39,6 +41,11 @@ class LiveMixture:
         self.schedule.check_components(builder.config.weights, what="mixture")
         self.seed = builder.config.draw_seed(split)
         self.split, self.chunk, self.format = split, chunk, builder.config.format
+        self.floors = dict(floors or {})  # component -> minimum share of every entry set (protect.py)
+        unknown = sorted(set(self.floors) - set(self.parts))
+        if unknown:
+            raise ValueError(f"floors for components this mixture did not build: {', '.join(unknown)} (built: "
+                             f"{', '.join(self.names)})")
         self.position = 0  # rows drawn so far (by the furthest reader)
         self._sources = np.zeros(0, dtype=np.int64)  # the source of every row drawn so far
 
@@ -49,6 +56,10 @@ class LiveMixture:
         if unknown:
             raise ValueError(f"weights for components this mixture did not build: {', '.join(unknown)} (built: "
                              f"{', '.join(self.names)}; a component must have a positive weight at the start)")
+        if self.floors:  # a protecting component never drops below its floor, whoever sets the weights
+            from .protect import apply_floors
+
+            weights = apply_floors(dict(weights), self.floors)
         self.schedule.append(self.position, weights, step=step)
         return self.position
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from .auto import Auto
 from .base import MixingMethod
 from .best_single import BestSingle
 from .online import Online
@@ -11,7 +12,7 @@ from .proxy import Proxy
 from .rules import Rules
 from .uniform import Uniform
 
-METHODS: dict[str, type[MixingMethod]] = {cls.name: cls for cls in (Rules, Proxy, Online, Uniform, BestSingle)}
+METHODS: dict[str, type[MixingMethod]] = {cls.name: cls for cls in (Rules, Proxy, Online, Uniform, BestSingle, Auto)}
 
 
 def get_method(name: str, **params) -> MixingMethod:

@@ -20,10 +20,11 @@ without extra steps) and because batches are random.
 ``lambda = softmax(log(L_j / L_j(0)) / task_temperature)``, so tasks whose loss fell least count
 most. The gradient of the weighted loss change is ``g_c = sum_j lambda_j A_jc``, and
 ``w_c <- w_c exp(-eta g_c / scale)`` (``scale``: the mean absolute change over the window, so
-``eta`` is unit-free), normalised. **Floor**: every component keeps at least ``min_share / K``
-(a fixed share of the uniform weight), so no component, and in particular no task's only
-protecting component (``mix learn`` keeps only components that are some task's most helpful),
-underflows to zero however long the run.
+``eta`` is unit-free), normalised. **Floors**: every component keeps at least ``min_share / K``
+(a fixed share of the uniform weight), and each task's protecting component (protect.py) at least
+its ``floors`` share, after every update and in the weights each interval draws with (the
+exploring lean included; live_mixture.py floors what it is given too), so no protecting
+component underflows to zero however long the run.
 
 The run (online_run.py) writes ``trajectory.json`` and ``weights.png`` (weights, sampling weights
 and task losses per update), ``schedule.json``, and the LoRA adapter with its run card.
@@ -46,7 +47,8 @@ class OnlineMixer:
     """Exponentiated-gradient weights from interval shares and task losses (see the module doc)."""
 
     def __init__(self, components: Sequence[str], tasks: Sequence[str], *, eta: float = 0.5, explore: float = 0.25,
-                 window: int = 8, ridge: float = 0.5, min_share: float = 0.1, task_temperature: float = 0.1):
+                 window: int = 8, ridge: float = 0.5, min_share: float = 0.1, task_temperature: float = 0.1,
+                 floors: Optional[Mapping[str, float]] = None):
         if not components or not tasks:
             raise ValueError("the online mixer needs at least one component and one task")
         checks = {"eta": eta > 0, "explore": 0 <= explore < 1, "window": isinstance(window, int) and window >= 1,
@@ -56,10 +58,17 @@ class OnlineMixer:
             raise ValueError(f"online: bad {bad[0]} ({locals()[bad[0]]!r}); eta > 0, 0 <= explore < 1, window >= 1, "
                              "ridge > 0, 0 < min_share < 1, task_temperature > 0")
         self.components, self.tasks = list(components), list(tasks)
+        self.floors = {c: float(f) for c, f in (floors or {}).items()}  # protecting components' minimum shares
+        unknown = sorted(set(self.floors) - set(self.components))
+        if unknown:
+            raise ValueError(f"online: floors for components the mixer does not have: {', '.join(unknown)} "
+                             f"(components: {', '.join(self.components)})")
+        if sum(self.floors.values()) > 1:
+            raise ValueError(f"online: the floors sum to {sum(self.floors.values()):.3f} > 1")
         self.eta, self.explore, self.window, self.ridge = eta, explore, window, ridge
         self.min_share, self.task_temperature = min_share, task_temperature
         k = len(self.components)
-        self.weights = np.full(k, 1.0 / k)
+        self.weights = self._floored(np.full(k, 1.0 / k))
         self.initial: Optional[np.ndarray] = None
         self.last: Optional[np.ndarray] = None
         self.history: list = []  # (shares, relative loss changes) per interval
@@ -78,7 +87,7 @@ class OnlineMixer:
         """The weights the next interval draws with: the learned ones leaning towards one component."""
         w = self.weights * (1 - self.explore)
         w[self.updates % len(self.components)] += self.explore
-        return dict(zip(self.components, map(float, w)))
+        return dict(zip(self.components, map(float, self._floored(w))))  # leaning never starves a protector
 
     def update(self, counts: Mapping[str, int], losses: Mapping[str, float]) -> dict:
         """One interval's rows per component and the task losses after it -> the new weights."""
@@ -101,11 +110,20 @@ class OnlineMixer:
         w /= w.sum()
         k = len(self.components)
         self.weights = (1 - self.min_share) * w + self.min_share / k  # the floor: a fixed share of uniform
+        self.weights = self._floored(self.weights)  # and each task's protecting component its own floor
         self.updates += 1
         return self.current()
 
     def current(self) -> dict:
         return dict(zip(self.components, map(float, self.weights)))
+
+    def _floored(self, w: np.ndarray) -> np.ndarray:
+        if not self.floors:
+            return w
+        from .protect import apply_floors
+
+        out = apply_floors(dict(zip(self.components, map(float, w))), self.floors)
+        return np.array([out[c] for c in self.components])
 
     def _estimate(self) -> np.ndarray:
         S = np.array([s for s, _ in self.history])  # (intervals, components), rows sum to 1
@@ -158,15 +176,17 @@ class Online(MixingMethod):
         self._run: Optional[dict] = None
 
     def train(self, signals: MixSignals, fit_rows: Mapping, out_dir: str | Path, *, model: str, steps: int,
-              seed: int = 0, learning_rate: float = 5e-4, batch_size: int = 8) -> dict:
-        """The online run over the signals' components, measured on each task's first fit rows."""
+              seed: int = 0, learning_rate: float = 5e-4, batch_size: int = 8,
+              floors: Optional[Mapping[str, float]] = None) -> dict:
+        """The online run over the signals' components, measured on each task's first fit rows;
+        ``floors``: component -> minimum share at every update (protect.py)."""
         from .online_run import train_online
         from .task_loss import generate_framing_rows
 
         rows = {t: generate_framing_rows(fit_rows[t], self.probe_rows) for t in signals.tasks}
         self._run = train_online(signals.components, rows, out_dir, model=model, steps=steps,
                                  update_every=self.update_every, seed=seed, learning_rate=learning_rate,
-                                 batch_size=batch_size, mixer_params=self.mixer_params)
+                                 batch_size=batch_size, mixer_params=self.mixer_params, floors=floors)
         return self._run
 
     def fit(self, signals: MixSignals) -> dict:

@@ -150,7 +150,7 @@ def plot_trajectory(record: dict, path: Path) -> None:
 def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequence[dict]], out_dir: str | Path, *,
                  model: str, steps: int, update_every: int, seed: int = 0, learning_rate: float = 5e-4,
                  batch_size: int = 8, max_length: int = 512, mixer_params: Optional[Mapping] = None,
-                 train_params: Optional[Mapping] = None) -> dict:
+                 train_params: Optional[Mapping] = None, floors: Optional[Mapping[str, float]] = None) -> dict:
     """One LoRA run on the live mixture of ``components`` (name -> spec) with the online mixer;
     ``task_rows``: task -> prompt/completion rows its loss is measured on. Returns the trajectory
     record (with ``adapter``, ``train_seconds``); a finished run in ``out_dir`` is read, not redone."""
@@ -168,11 +168,12 @@ def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequenc
         if record.get("finished"):
             return record
     names = list(components)
-    mixer = OnlineMixer(names, list(task_rows), **dict(mixer_params or {}))
+    floors = {c: f for c, f in (floors or {}).items() if c in components}
+    mixer = OnlineMixer(names, list(task_rows), **dict(mixer_params or {}), floors=floors)
     first = mixer.sampling_weights()
     builder = load_builder("mixture", "mixture", weights=first, components={c: components[c] for c in names},
                            seed=seed, num_examples=1)
-    live = LiveMixture(builder, WeightSchedule.constant(first), chunk=batch_size)
+    live = LiveMixture(builder, WeightSchedule.constant(first), chunk=batch_size, floors=floors)
     callback = OnlineMixingCallback(live, task_rows, mixer, update_every, out_dir, max_length=max_length)
     save_every = max(update_every, (steps // 4) // update_every * update_every)
     config = TrainConfig(model=model, datasets=[], output_dir=str(adapter), max_steps=steps,
@@ -182,7 +183,7 @@ def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequenc
     card = train(config, callbacks=[callback], train_dataset=live.dataset())
     record = callback.write()
     record.update(finished=True, adapter=str(adapter), train_seconds=card["train_seconds"], steps=steps,
-                  schedule=str(out_dir / "schedule.json"), seed=seed, mixer=dict(mixer_params or {}),
+                  schedule=str(out_dir / "schedule.json"), seed=seed, mixer=dict(mixer_params or {}), floors=floors,
                   components_spec={c: components[c] for c in names})
     atomic_json(done, record)
     return record

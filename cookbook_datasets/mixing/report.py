@@ -39,7 +39,68 @@ def markdown(mix: dict) -> str:
                   + ", ".join(f"{t} {g:+.3f}" for t, g in predicted.items())]
     if s.get("base_scores"):
         lines += ["", "Untuned model on the fit rows: " + ", ".join(f"{t} {v:.3f}" for t, v in s["base_scores"].items())]
+    lines += fields_lines(s)
+    lines += protection_lines(mix)
+    lines += auto_lines(mix)
     return "\n".join(lines) + "\n"
+
+
+def fields_lines(s: dict) -> list:
+    """Per task: the fields found in its inputs and the role each filled (and by which rule)."""
+    if not s.get("fields") and not s.get("label_codes"):
+        return []
+    lines = ["", "## Fields found in each task's inputs and the roles they fill", "",
+             "| task | fields found | roles (field, how) | not placed |", "|---|---|---|---|"]
+    for t in s["tasks"]:
+        f = s.get("fields", {}).get(t)
+        if f is None:
+            lines.append(f"| {t} | (multiple choice: question, choices) | | |")
+            continue
+        roles = "; ".join(f"{r} = {n} ({f['how'].get(r, '')})" for r, n in f["roles"].items()) or "none"
+        found = ", ".join(f["fields"]) + (f" (split at {f['separator']!r})" if f.get("separator") else "")
+        notes = "; ".join(f.get("notes", [])) if not f["roles"] else ""
+        lines.append(f"| {t} | {found} | {roles} | {', '.join(f.get('unassigned', []))} {notes} |")
+    codes = s.get("label_codes") or {}
+    if codes:
+        lines += ["", "Code labels read from the definitions (label -> roles): " + "; ".join(
+            f"{t} ({roles}): " + ", ".join(f"{lab} -> {'/'.join(rs)}" for lab, rs in meaning.items())
+            for t, by in codes.items() for roles, meaning in by.items())]
+    return lines
+
+
+def protection_lines(mix: dict) -> list:
+    """Which component protects which task's format, and its floor."""
+    p = mix.get("protection")
+    if not p:
+        return []
+    lines = ["", "## Which component protects which task's format", "",
+             f"Each task keeps a component that answers exactly as the task is scored; it keeps at least "
+             f"{p['share']:.3f} of the mixture in every method (the floor; online updates included).", "",
+             "| task | protecting component | how | floor | weight |", "|---|---|---|---:|---:|"]
+    for t, info in p["tasks"].items():
+        comps = info["components"]
+        if not comps:
+            lines.append(f"| {t} | **none** | {info['note']} | | |")
+            continue
+        c = comps[0]
+        lines.append(f"| {t} | {c} | {info['how']}: {info['note']} | {p['floors'].get(c, 0):.3f} | "
+                     f"{mix['weights'].get(c, 0):.3f} |")
+    unprotected = [t for t, info in p["tasks"].items() if not info["components"]]
+    if unprotected:
+        lines += ["", f"No component can answer in the format of: {', '.join(unprotected)}; nothing was added "
+                      "for them (no demonstrations, no template in their answer format)."]
+    return lines
+
+
+def auto_lines(mix: dict) -> list:
+    a = mix.get("auto")
+    if not a:
+        return []
+    lines = ["", "## Method chosen by auto", "", f"Chosen: **{a['chosen']}**. {a['why']}.", "",
+             f"Rule: {a['rule']}.", "", "| candidate | objective (judge half of the fit rows) |", "|---|---:|"]
+    for c in a["candidates"]:
+        lines.append(f"| {c} | {a['objectives'][c]:+.4f} |")
+    return lines
 
 
 def plot_weights(mix: dict, path: Path) -> None:

@@ -116,7 +116,8 @@ class WeightSchedule:
             if extra:
                 parts.append(f"the {what} has {', '.join(extra)}, which the schedule does not")
             raise ScheduleMismatchError(f"this weight schedule belongs to another mixture: {'; '.join(parts)} "
-                                        f"(schedule components: {', '.join(self.components)})")
+                                        f"(schedule components: {', '.join(self.components)}; {what} components: "
+                                        f"{', '.join(sorted(theirs))})")
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..templates import get_template, get_template_class
 from .base import MixSignals
+from .label_codes import label_meanings, roles_named
 from .task_rows import TaskRows, agreement, chance, gold
 
 logger = logging.getLogger(__name__)
@@ -102,13 +103,21 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         labels = _label_set(rows)
         if not labels:
             return None
+        named = {r: next((w for w in labels if _similar(r, w)), None) for r in cls.label_roles}
+        # codes ("1"/"0", "A"/"B") spell no role: the definition may say what they mean (label_codes.py)
+        defined = roles_named(rows.examples.definition, [w for w in labels if w not in named.values()],
+                              cls.label_roles)
+        named = {r: named[r] or defined.get(r) for r in cls.label_roles}
+        if all(named.values()) and len(set(named.values())) >= min(len(cls.label_roles), len(labels)):
+            # every role has its word from the labels or the definition: nothing left to judge
+            template = get_template(template_name, label_words=[named[r] for r in cls.label_roles])
+            return {"label_words": template.label_words} if rule_accuracy(template, rows)[1] > 0 else None
         judge = rows if (use_labels or rows.kind == "multiple_choice") else _demo_rows(rows)
         if judge is None:
             return None
         # A role whose name the task's labels spell (entailment -> "Entailment", yes -> "Yes.", contradiction
         # -> "C") takes that label; the other roles take the labels that make the rule most accurate. Every
         # label the roles can cover is used, so a component never answers one constant label.
-        named = {r: next((w for w in labels if _similar(r, w)), None) for r in cls.label_roles}
         choices = [[named[r]] if named[r] else labels for r in cls.label_roles]
         need = min(len(cls.label_roles), len(labels))
         options = [w for w in itertools.islice(itertools.product(*choices), _MAX_WORD_ASSIGNMENTS) if len(set(w)) >= need]
@@ -209,6 +218,26 @@ def compute_signals(fit_rows: dict, templates: Sequence[str], use_labels: bool =
     for t in uncovered:
         logger.warning("no template's rule applies to %s (templates: %s)", t, ", ".join(templates))
     signals = MixSignals(tasks=list(fit_rows), components=components)
+    for task, rows in fit_rows.items():
+        layout = rows.examples.layout
+        if layout is not None:
+            signals.fields[task] = layout.describe()
+        labels = _label_set(rows)
+        codes = {}
+        for roles in dict.fromkeys(get_template_class(t).label_roles for t in templates):
+            meaning = label_meanings(rows.examples.definition, labels, roles) if roles else {}
+            if meaning:
+                codes["/".join(roles)] = meaning
+        if codes:
+            signals.label_codes[task] = codes
+    return signals, measure_rules(signals, fit_rows, use_labels)
+
+
+def measure_rules(signals: MixSignals, fit_rows: dict, use_labels: bool = True) -> dict:
+    """Fill ``signals``' chance, rule accuracy and coverage of its template components on
+    ``fit_rows`` (dataset components: no rule, accuracy None); returns task -> component -> the
+    rule's answer per row."""
+    components = {c: s for c, s in signals.components.items() if "template" in s}
     answers = {}
     for task, rows in fit_rows.items():
         signals.chance[task] = chance(rows)
@@ -224,7 +253,11 @@ def compute_signals(fit_rows: dict, templates: Sequence[str], use_labels: bool =
                 acc = _label_model_accuracy(answers[task], name, rows)
             signals.rule_accuracy.setdefault(name, {})[task] = acc
             signals.coverage.setdefault(name, {})[task] = cov
-    return signals, answers
+        for name in signals.components:
+            if name not in components:
+                signals.rule_accuracy.setdefault(name, {})[task] = None
+                signals.coverage.setdefault(name, {})[task] = 0.0
+    return answers
 
 
 def _params(spec: dict) -> dict:

@@ -35,15 +35,27 @@ class TaskRows:
         return len(self.rows)
 
 
-def task_rows(task: Task, num_shots: int = 2) -> TaskRows:
-    """All of ``task``'s labelled instances as rows."""
+def task_rows(task: Task, num_shots: int = 2, layout=None, field_map: Optional[dict] = None) -> TaskRows:
+    """All of ``task``'s labelled instances as rows; ``layout`` (fields.py) splits their inputs
+    (default: detected on these rows), ``field_map`` (role -> field name) steers the detection."""
     part = task.select([i.id for i in task.labelled], split_info=task.split_info)
-    return TaskRows(task.name, task.kind, part.ids, task_examples(part), part, num_shots)
+    return TaskRows(task.name, task.kind, part.ids, task_examples(part, field_map=field_map, layout=layout), part,
+                    num_shots)
+
+
+def subset_rows(rows: TaskRows, index: Sequence[int]) -> TaskRows:
+    """The rows at ``index`` of ``rows`` (same layout, same order as given)."""
+    ids = [rows.rows[i] for i in index]
+    part = rows.task.select(ids, split_info=rows.task.split_info)
+    return TaskRows(rows.name, rows.kind, part.ids, task_examples(part, layout=rows.examples.layout), part,
+                    rows.num_shots)
 
 
 def load_task_rows(path: Union[str, Path, Task], fit_size: int, eval_size: int, seed: int = 0,
-                   num_shots: int = 2) -> tuple[TaskRows, TaskRows]:
-    """(fit rows, eval rows) of a task (a file or a Task), disjoint; fewer eval rows when it is short."""
+                   num_shots: int = 2, field_map: Optional[dict] = None) -> tuple[TaskRows, TaskRows]:
+    """(fit rows, eval rows) of a task (a file or a Task), disjoint; fewer eval rows when it is short.
+    The field layout is detected on the fit rows (and demonstrations) and reused for the eval rows,
+    so rows that are scored choose nothing, not even how inputs split."""
     if fit_size < 1 or eval_size < 1:
         raise ValueError(f"fit_size and eval_size must be >= 1 (got {fit_size}, {eval_size})")
     task = load_task(path)
@@ -53,7 +65,8 @@ def load_task_rows(path: Union[str, Path, Task], fit_size: int, eval_size: int, 
         raise ValueError(f"{path}: {n} rows, fewer than fit_size + 1 = {fit_size + 1} (fit rows and scored rows "
                          "must not overlap)")
     parts = labelled.split(seed=seed, fit=fit_size, eval=min(eval_size, n - fit_size))
-    return task_rows(parts["fit"], num_shots), task_rows(parts["eval"], num_shots)
+    fit = task_rows(parts["fit"], num_shots, field_map=field_map)
+    return fit, task_rows(parts["eval"], num_shots, layout=fit.examples.layout)
 
 
 # -- scoring -----------------------------------------------------------------------------------------
@@ -129,4 +142,5 @@ def chance(rows: TaskRows) -> float:
     return 0.0
 
 
-__all__ = ["TaskRows", "agreement", "chance", "gold", "load_task_rows", "model_answers", "score", "task_rows"]
+__all__ = ["TaskRows", "agreement", "chance", "gold", "load_task_rows", "model_answers", "score", "subset_rows",
+           "task_rows"]

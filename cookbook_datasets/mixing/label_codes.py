@@ -1,0 +1,115 @@
+"""What a task's code labels mean ("1"/"0", "E"/"N"/"C"), read from its definition.
+
+A label template answers by role (``nli``: entailment / neutral / contradiction; ``yes_no_qa``,
+``entity_matching``, ``paraphrase_detection``: yes / no). A task label that spells a role
+("Entailment", "yes.", or its initial "C") takes that role (signals.py). Codes do not spell
+anything, so :func:`label_meanings` reads the definition around each label:
+
+- a label next to a parenthesised meaning, either way round: ``E (entailment)``, ``entailment (E)``;
+- a quoted label (``'1'``, ``"0"``) and the clause it stands in: ``answer '1' if the first sentence
+  entails the second`` -> entailment;
+- a negated meaning or an "otherwise" clause (``'0' for non entailment``, ``otherwise answer '0'``)
+  gives the label every role but the ones the other labels took (a two-way task's "0" is both
+  neutral and contradiction).
+
+Each role has a few cue stems (``CUES``). What no cue settles is left to the fit rows' gold
+answers (or, without labels, the demonstrations): signals.py picks the words that make the rule
+most accurate there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+CUES = {
+    "entailment": ("entail", "impl", "agree", "support", "follow", "conclude", "true"),
+    "contradiction": ("contradict", "disagree", "oppos", "undermin", "refut", "conflict", "false"),
+    "neutral": ("neutral", "neither", "unrelated", "undetermin", "cannot be determined", "can't be determined",
+                "unknown", "not enough"),
+    "yes": ("yes", "true", "same", "match", "similar", "paraphrase", "equivalent", "entail", "correct", "agree",
+            "support", "answerable", "contain"),
+    "no": ("no", "false", "different", "mismatch", "incorrect", "disagree", "contradict", "unanswerable"),
+}
+_NEGATION = re.compile(r"\b(not|non|no|never|otherwise|else|n't)\b|n't|\bnon-", re.IGNORECASE)
+
+
+def _clauses(definition: str) -> list[str]:
+    return [c for c in re.split(r"(?<=[.;!?])\s+|,\s+|\s+or\s+", definition) if c.strip()]
+
+
+def _cued(text: str, roles: Sequence[str]) -> list[str]:
+    t = text.lower()
+    return [r for r in roles if any(re.search(r"(?<![a-z])" + re.escape(c), t) for c in CUES.get(r, ()))]
+
+
+def _contexts(definition: str, label: str, labels: Sequence[str] = ()) -> list[tuple[str, bool]]:
+    """(text that says what ``label`` means, whether it is a parenthesised gloss) per mention."""
+    esc = re.escape(label)
+    out = []
+    for m in re.finditer(rf"(?<![\w'\"]){esc}\s*\(([^()]{{2,40}})\)", definition):  # E (entailment)
+        out.append((m.group(1), True))
+    for m in re.finditer(rf"([A-Za-z][\w -]{{1,40}}?)\s*\(\s*['\"]?{esc}['\"]?\s*\)", definition):  # entailment (E)
+        out.append((m.group(1).split()[-1] if m.group(1).split() else m.group(1), True))
+    if out:
+        return out
+
+    def quoted(lab):
+        return re.compile(rf"['\"“‘]{re.escape(lab)}\.?['\"”’]")
+
+    for clause in _clauses(definition):
+        mine = [m for m in quoted(label).finditer(clause)]
+        if not mine:
+            continue
+        others = sorted(m.start() for lab in labels if lab != label for m in quoted(lab).finditer(clause))
+        for m in mine:
+            after_end = next((o for o in others if o > m.start()), len(clause))
+            before_start = max([o for o in others if o < m.start()], default=-1)
+            after = clause[m.end():after_end]
+            before = clause[before_start + 1 if before_start >= 0 else 0:m.start()]
+            if before_start >= 0:  # skip past the other label's own quote
+                before = before.split(" ", 1)[-1]
+            out.append((after if after.strip(" ,.") else before, False))
+            if _NEGATION.search(before) and not _NEGATION.search(after):
+                out.append((before, False))
+    return out
+
+
+def label_meanings(definition: str, labels: Sequence[str], roles: Sequence[str]) -> dict:
+    """label -> the roles its definition gives it (labels it says nothing about are left out)."""
+    if not definition or not labels or not roles:
+        return {}
+    out, negative = {}, []
+    for label in labels:
+        lab = str(label).strip()
+        if not lab:
+            continue
+        found: list[str] = []
+        neg = False
+        for text, gloss in _contexts(definition, lab, [str(x).strip() for x in labels]):
+            cued = _cued(text, roles)
+            negated = bool(_NEGATION.search(text)) and not gloss
+            if negated:
+                neg = True
+            elif cued:
+                found += [r for r in cued if r not in found]
+        if neg and not found:
+            negative.append(label)
+        elif len(found) == 1 or (found and len(found) < len(roles)):
+            out[label] = found[:1] if len(found) == 1 else found
+    taken = {r for rs in out.values() for r in rs}
+    for label in negative:  # every role the other labels did not take
+        rest = [r for r in roles if r not in taken]
+        if rest:
+            out[label] = rest
+    return out
+
+
+def roles_named(definition: str, labels: Sequence[str], roles: Sequence[str]) -> dict:
+    """role -> the one label the definition gives it (roles no label or several labels claim: absent)."""
+    by_role: dict = {}
+    for label, rs in label_meanings(definition, labels, roles).items():
+        for r in rs:
+            by_role.setdefault(r, []).append(label)
+    return {r: ls[0] for r, ls in by_role.items() if len(ls) == 1}
+
