@@ -1,37 +1,45 @@
 """Does the model's own K-center choice beat random rows, and can 10% of a pool match all of it?
 
-A multi-task pool from the NIV2 dev tasks in ../shared/data/niv2/dev: per task, a seeded shuffle of
-its instances gives ``--pool-per-task`` pool rows; the other instances are written as a task file,
-of which a seeded ``--eval-per-task`` are scored after every round (the file keeps them all, so a
-task's label set is read from all of them); pool rows (prompt = the task's definition as the system
-message + the instance input; completion = its first reference output). No scored instance is in
-the pool, and nothing is chosen by looking at the scored instances.
+A pool with kinds of very different lengths, as real pools have: per NIV2 dev task
+(../shared/data/niv2/dev), a seeded split of its instances gives ``--pool-per-task`` pool rows,
+``--eval-per-task`` scored instances and ``--val-per-task`` validation instances (never in the
+pool); plus ``--template-pool-rows`` rows of each of ``--templates`` (their train split), scored on
+``--template-eval`` rows of their test split and validated on ``--template-val`` rows of their
+validation split, any row whose prompt is also in the pool dropped. Every pool row carries its kind
+in ``source`` (the task or template name). Pool rows: prompt = the task's definition as the system
+message + the instance input (a template row's own prompt); completion = the first reference.
 
 Arms, each the project's DiverseEvol loop with the same round-0 rows, training recipe and scoring:
-- ``kcenter``: greedy K-center in the previous round's model's embedding space (DiverseEvol);
-- ``random``: uniform random rows;
-- ``least_confidence``: the rows whose responses the previous model is least sure about;
-- ``full``: one training run on the whole pool, same recipe.
-Reported per round: the mean main metric over tasks (exact match for classification, ROUGE-L for
-generation), the covering radius and Vendi score of the subset in the base model's space, and the
-seconds spent embedding, selecting, training and scoring.
+- ``kcenter``: greedy K-center in the previous round's model's embedding space, raw distances
+  (the paper); ``kcenter_cosine`` (L2-normalised) and ``kcenter_whiten`` (the reference code's
+  whitening) in the other spaces of the reference code;
+- ``kcenter_balanced``: picks per source in proportion to its share of the pool, farthest-first
+  within each (beyond the paper);
+- ``random``, ``least_confidence``; ``full``: one training run on the whole pool, same recipe.
 
-The last round of every arm (and the full pool) is compared with ``random`` on the same scored
-instances: paired-bootstrap 95% intervals per task and on the task average.
+Which K-center arm is the headline is decided on the validation instances only: the K-center arm
+with the best mean validation score over rounds 1..R (both seeds) is "the best K-center arm"; the
+scored instances choose nothing. Reported, seeds pooled (a row is (seed, instance), paired within
+its seed): the mean main metric per round (exact match / ROUGE-L), each arm minus random at every
+round with a paired-bootstrap 95% interval over the task average, the last round vs the full pool,
+the picks per kind of row, the covering radius in the base model's space, and each arm's cost.
 
-Resumable: an arm finished with the same settings is kept (``<out>/arms/<arm>.json``, so a fresh
-checkout does not redo it); the others resume at their round (the loop's state.json), training
-from its checkpoints, scoring from its results file. Heavy steps hold /tmp/cookbook_cpu.lock so runs sharing the machine
-do not distort each other's timings.
+Resumable: an arm finished with the same settings is kept (``<out>/seed_<s>/arms/<arm>.json``,
+so a fresh checkout does not redo it); the others resume at their round (the loop's state.json),
+training from its checkpoints, scoring from its results file. Heavy steps hold
+/tmp/cookbook_cpu.lock so runs sharing the machine do not distort each other's timings.
+``--smoke``: the tiny random model on a few tasks and rows under /tmp (checks the script only).
 
     python experiments/diverse_evol.py --out experiments/results/diverse_evol
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
-import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -42,41 +50,68 @@ from common import Arms, eval_rows, experiment_parser, interval_section, paired_
 from cookbook_datasets.cpu import cpu_lock
 
 SHARED = DATA / "niv2" / "dev"
-ARMS = ("kcenter", "random", "full", "least_confidence")
+ARMS = {  # arm -> DiverseEvolConfig strategy fields (None: the full pool)
+    "random": {"strategy": "random"},
+    "kcenter": {"strategy": "kcenter", "space": "raw"},
+    "kcenter_cosine": {"strategy": "kcenter", "space": "cosine"},
+    "kcenter_whiten": {"strategy": "kcenter", "space": "whiten"},
+    "kcenter_balanced": {"strategy": "kcenter_balanced", "space": "raw"},
+    "least_confidence": {"strategy": "least_confidence"},
+    "full": None,
+}
+KCENTER_ARMS = [a for a, spec in ARMS.items() if spec and spec["strategy"].startswith("kcenter")]
+TEMPLATES = ("count_word", "sort_words", "reverse_words", "document_qa", "entity_matching")
+LOCK = cpu_lock  # a smoke run measures nothing: it does not wait for the lock
+VAL = "@val"  # suffix of a validation task's name in the eval files
+SMOKE = {"model": "tiny-random", "tasks": 3, "pool_per_task": 8, "eval_per_task": 3, "val_per_task": 2,
+         "templates": ("count_word", "sort_words"), "template_pool_rows": 8, "template_eval": 3, "template_val": 2,
+         "k0": 4, "per_round": 4, "rounds": 2, "epochs": 1.0, "max_length": 128}
 
 
-def build_data(args, work: Path) -> tuple[Path, list[str]]:
-    """The pool (Hub layout) and the held-out task files; written once, then reused."""
+def user_text(prompt) -> str:
+    return "\n".join(m["content"] for m in prompt if m["role"] == "user")
+
+
+def build_data(args, seed: int, work: Path) -> tuple[Path, list, list]:
+    """The pool (Hub layout, written once) and the scored and validation tasks (rebuilt: a seeded split)."""
     import datasets
 
+    from cookbook_datasets import load_dataset
     from cookbook_datasets.hub_layout import write_hub_layout
+    from cookbook_datasets.tasks import load_task
+    from cookbook_datasets.tasks.template import template_task
 
-    pool_dir, task_dir = work / "pool", work / "tasks"
-    files = sorted(p for p in SHARED.glob("*.json") if p.stem not in args.skip_tasks)
-    if pool_dir.exists() and task_dir.exists():
-        return pool_dir, sorted(str(p) for p in task_dir.glob("*.json"))
-    task_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    files = sorted(p for p in SHARED.glob("*.json") if p.stem not in args.skip_tasks)[:args.max_tasks]
+    rows, scored, val = [], [], []
     for path in files:
-        task = json.loads(path.read_text())
-        definition = task["Definition"][0] if isinstance(task["Definition"], list) else task["Definition"]
-        rng = np.random.default_rng(np.random.SeedSequence([args.seed, *path.stem.encode()]))
-        order = rng.permutation(len(task["Instances"]))
-        pool = [task["Instances"][i] for i in order[:args.pool_per_task]]
-        held = [task["Instances"][i] for i in sorted(order[args.pool_per_task:])]
-        held_task = {k: v for k, v in task.items() if k != "Instances"} | {"Instances": held}
-        (task_dir / path.name).write_text(json.dumps(held_task))
-        for inst in pool:
-            output = inst["output"][0] if isinstance(inst["output"], list) else inst["output"]
-            rows.append({"prompt": [{"role": "system", "content": definition},
-                                    {"role": "user", "content": inst["input"]}],
-                         "completion": [{"role": "assistant", "content": output}],
-                         "source": path.stem, "meta": json.dumps({"task": path.stem, "id": inst.get("id")})})
-    ds = datasets.Dataset.from_list(rows)
-    write_hub_layout({"default": datasets.DatasetDict({"train": ds})}, pool_dir,
-                     {"pool": {"tasks": [p.stem for p in files], "per_task": args.pool_per_task, "seed": args.seed}},
-                     pretty_name="NIV2 dev pool", description="Instances of the NIV2 dev tasks as prompt/completion rows.")
-    return pool_dir, sorted(str(p) for p in task_dir.glob("*.json"))
+        task = load_task(path)
+        parts = task.split(seed=seed, pool=args.pool_per_task, score=args.eval_per_task, val=args.val_per_task)
+        for inst in parts["pool"].instances:
+            rows.append({"prompt": [{"role": "system", "content": task.instruction or ""},
+                                    {"role": "user", "content": inst.input}],
+                         "completion": [{"role": "assistant", "content": inst.answer}],
+                         "source": task.name, "meta": json.dumps({"task": task.name, "id": inst.id})})
+        scored.append(parts["score"])
+        val.append(dataclasses.replace(parts["val"], name=task.name + VAL))
+    for name in args.templates:
+        train = load_dataset("cookbook", name, num_examples=args.template_pool_rows, num_eval_examples=1, seed=seed,
+                             split="train")
+        in_pool = {user_text(p) for p in train["prompt"]}
+        rows += [{"prompt": r["prompt"], "completion": r["completion"], "source": name, "meta": r["meta"]}
+                 for r in train]
+        for split, n, into, suffix in (("test", args.template_eval, scored, ""),
+                                       ("validation", args.template_val, val, VAL)):
+            t = template_task(name, num_examples=n, seed=seed, split=split)
+            keep = [i for i in t.instances if i.input not in in_pool]  # a row the pool holds would be seen
+            into.append(dataclasses.replace(t, name=name + suffix, instances=keep))
+    pool_dir = work / "pool"
+    if not pool_dir.exists():
+        write_hub_layout({"default": datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)})}, pool_dir,
+                         {"pool": {"tasks": [p.stem for p in files], "per_task": args.pool_per_task, "seed": seed,
+                                   "templates": list(args.templates), "per_template": args.template_pool_rows}},
+                         pretty_name="NIV2 dev + template pool",
+                         description="NIV2 dev instances and Cookbook template rows as prompt/completion rows.")
+    return pool_dir, scored, val
 
 
 def train_fields(args) -> dict:
@@ -84,19 +119,39 @@ def train_fields(args) -> dict:
             "max_length": args.max_length}
 
 
-def run_arm(arm: str, args, work: Path, pool_dir: Path, tasks: list[str]) -> dict:
+def split_rows(rows: dict) -> tuple[dict, dict]:
+    """An eval file's per-row scores as (scored tasks, validation tasks)."""
+    return ({t: r for t, r in rows.items() if not t.endswith(VAL)},
+            {t[:-len(VAL)]: r for t, r in rows.items() if t.endswith(VAL)})
+
+
+def task_mean(rows: dict) -> float:
+    return float(np.mean([np.mean(list(r.values())) for r in rows.values()]))
+
+
+def run_arm(arm: str, args, seed: int, work: Path, pool_dir: Path, tasks: list) -> dict:
+    import datasets
+
     from cookbook_datasets.trainers import DiverseEvolConfig, run_diverse_evol
 
     config = DiverseEvolConfig(
-        pool=str(pool_dir), output_dir=str(work / arm), strategy=arm, k0=args.k0, per_round=args.per_round,
-        rounds=args.rounds, model=args.model, train=train_fields(args), eval_tasks=tasks, eval_limit=args.eval_per_task, eval_num_shots=0,
-        seed=args.seed, max_length=args.max_length, dtype=args.dtype, embed_batch_size=16)
+        pool=str(pool_dir), output_dir=str(work / arm), **ARMS[arm], k0=args.k0, per_round=args.per_round,
+        rounds=args.rounds, model=args.model, train=train_fields(args), eval_tasks=tasks, eval_num_shots=0,
+        seed=seed, max_length=args.max_length, dtype=args.dtype, embed_batch_size=16)
     share_round_0(config, work)
-    with cpu_lock():
+    with LOCK():
         report = run_diverse_evol(config)
-    # the last round's per-row scores, for the paired table
-    report["row_scores"] = eval_rows(work / arm / "rounds" / f"round_{args.rounds}" / "eval.json")
-    return report
+    state = json.loads((work / arm / "state.json").read_text())
+    sources = datasets.load_dataset(str(pool_dir), split="train")["source"]
+    picked, rounds = [], []
+    for r, rec in enumerate(report["rounds"]):
+        picked += state["rounds"][r]["new_indices"]
+        scored, val = split_rows(eval_rows(work / arm / "rounds" / f"round_{r}" / "eval.json"))
+        rounds.append({**{k: rec.get(k) for k in ("size", "select_seconds", "embed_seconds", "train_seconds",
+                                                  "eval_seconds", "covering_radius", "vendi_score", "distance")},
+                       "score": task_mean(scored), "val_score": task_mean(val), "rows": scored,
+                       "picks": dict(Counter(sources[i] for i in picked))})
+    return {"rounds": rounds}
 
 
 def share_round_0(config, work: Path) -> None:
@@ -109,158 +164,276 @@ def share_round_0(config, work: Path) -> None:
         return
     for other in ARMS:
         state_path = work / other / "state.json"
-        if other == config.strategy or not state_path.exists():
+        if other == Path(config.output_dir).name or not state_path.exists():
             continue
         state = json.loads(state_path.read_text())
         first = state["rounds"][0] if state["rounds"] else {}
-        if "score" not in first or "train_seconds" not in first:
+        if "scores" not in first or "train_seconds" not in first:
             continue
-        if {**state["recipe"], "strategy": config.strategy} != config.recipe():
+        strategy = {k: state["recipe"].get(k) for k in ("strategy", "space")}
+        mine = {k: config.recipe().get(k) for k in ("strategy", "space")}
+        if {**state["recipe"], **mine} != {**config.recipe(), **strategy, **mine}:
             continue
         shutil.copytree(work / other / "rounds" / "round_0", out / "rounds" / "round_0")
+        first = {k: v for k, v in first.items() if k not in ("covering_radius", "vendi_score")}
         state["recipe"], state["rounds"] = config.recipe(), [first]
         (out / "state.json").write_text(json.dumps(state, indent=2))
         return
 
 
-def run_full(args, work: Path, pool_dir: Path, tasks: list[str]) -> dict:
+def run_full(args, seed: int, work: Path, pool_dir: Path, tasks: list) -> dict:
     """One training run on the whole pool, same recipe, same scoring."""
-    from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
+    import time
+
+    from cookbook_datasets.eval.harness import EvalConfig, evaluate_model
     from cookbook_datasets.trainers import TrainConfig, train
 
     out = work / "full"
     card_path = out / "model" / "run_card.json"
-    with cpu_lock():
+    with LOCK():
         if not card_path.exists():
             train(TrainConfig(model=args.model, datasets=[{"path": str(pool_dir)}], output_dir=str(out / "model"),
-                              eval_split=None, seed=args.seed, **train_fields(args)))
+                              eval_split=None, seed=seed, **train_fields(args)))
         card = json.loads(card_path.read_text())
         start = time.time()
-        results = evaluate_model(EvalConfig(model=args.model, adapter=str(out / "model"), tasks=tasks, num_shots=0,
-                                            limit=args.eval_per_task, seed=args.seed, dtype=args.dtype), out=out / "eval.json")
-    scores = {name: main_metric(res)[1] for name, res in results["tasks"].items()}
-    return {"size": card["train_rows"], "train_seconds": card["train_seconds"], "scores": scores,
-            "score": float(np.mean(list(scores.values()))), "eval_seconds": round(time.time() - start, 1),
-            "row_scores": eval_rows(out / "eval.json")}
+        evaluate_model(EvalConfig(model=args.model, adapter=str(out / "model"), tasks=tasks, num_shots=0, seed=seed,
+                                  dtype=args.dtype), out=out / "eval.json")
+    scored, val = split_rows(eval_rows(out / "eval.json"))
+    return {"size": card["train_rows"], "train_seconds": card["train_seconds"],
+            "eval_seconds": round(time.time() - start, 1), "score": task_mean(scored), "val_score": task_mean(val),
+            "rows": scored}
 
 
-def comparison(results: dict, args):
-    """Every arm's last round (and the full pool) vs random's last round, on the same scored rows."""
-    arms = ["random"] + [a for a in args.arms if a != "random"]
-    return paired_table({a: results[a].get("row_scores") for a in arms if a in results}, baseline="random")
+def pooled(per_seed: dict, arm: str, r=None) -> dict:
+    """An arm's scored rows over every seed (round ``r``; the full pool has one), ids made (seed, id)."""
+    rows: dict = {}
+    for seed, results in per_seed.items():
+        if arm not in results:
+            return {}
+        res = results[arm]
+        src = res["rows"] if r is None else (res["rounds"][r]["rows"] if r < len(res["rounds"]) else {})
+        for task, scores in src.items():
+            rows.setdefault(task, {}).update({f"{seed}:{i}": s for i, s in scores.items()})
+    return rows
 
 
-def summarise(results: dict, args, pool_size: int) -> tuple[str, dict]:
-    arms = [a for a in args.arms if a in results and a != "full"]
-    sizes = [r["size"] for r in results[arms[0]]["rounds"]] if arms else []
-    lines = ["# DiverseEvol on a NIV2 dev pool\n",
-             f"Pool: {pool_size} rows ({args.pool_per_task} per task, {len(results.get('tasks', []))} tasks); "
-             f"scored on {args.eval_per_task} held-out instances per task, 0-shot; model `{args.model}`, LoRA, "
-             f"{args.epochs:g} epochs per round, lr {args.lr:g}.\n",
-             "Mean main metric over tasks (exact match / ROUGE-L):\n",
-             "| rows | % of pool | " + " | ".join(arms) + (" | full pool |" if "full" in results else " |"),
-             "|---:|---:|" + "---:|" * (len(arms) + ("full" in results))]
-    for i, size in enumerate(sizes):
-        cells = [f"{results[a]['rounds'][i].get('score', float('nan')):.4f}" if i < len(results[a]["rounds"])
-                 else "" for a in arms]
-        full = [""] if "full" in results else []  # the full pool is its own row below
-        lines.append(f"| {size} | {100 * size / pool_size:.1f} | " + " | ".join(cells + full) + " |")
-    if "full" in results:
-        lines.append(f"| {results['full']['size']} | 100.0 | " + " | ".join("" for _ in arms)
-                     + f" | {results['full']['score']:.4f} |")
-    lines += ["", "Cost per arm (seconds: embedding + selection, training, scoring, over all rounds):", "",
-              "| arm | select | train | score |", "|---|---:|---:|---:|"]
+def best_kcenter(per_seed: dict, args) -> tuple:
+    """The K-center arm with the best mean validation score over rounds 1..R, every seed: (arm, scores)."""
+    val = {}
+    for arm in KCENTER_ARMS:
+        scores = [rec["val_score"] for results in per_seed.values() if arm in results
+                  for rec in results[arm]["rounds"][1:]]
+        if scores and all(arm in results for results in per_seed.values()):
+            val[arm] = float(np.mean(scores))
+    return (max(val, key=val.get) if val else None), val
+
+
+def summarise(per_seed: dict, args, pools: dict) -> tuple[str, dict]:
+    arms = [a for a in args.arms if a != "full" and all(a in res for res in per_seed.values())]
+    seeds = list(per_seed)
+    rounds = args.rounds + 1
+    pool_size = next(iter(pools.values()))["size"] if pools else 0
+    sizes = [args.k0 + r * args.per_round for r in range(rounds)]
+    data: dict = {"arms": arms, "seeds": seeds}
+    comp0 = next(iter(pools.values()), {})
+    lines = ["# DiverseEvol on a pool of NIV2 dev tasks and template rows\n",
+             f"Pool: {pool_size} rows per seed ({args.pool_per_task} per NIV2 task, {args.template_pool_rows} per "
+             f"template: {', '.join(args.templates)}); mean prompt length per kind from "
+             f"{min(comp0.get('lengths', {0: 0}).values()):.0f} to {max(comp0.get('lengths', {0: 0}).values()):.0f} "
+             f"characters. Scored on {args.eval_per_task} instances per NIV2 task and {args.template_eval} test rows "
+             f"per template (validation: {args.val_per_task} / {args.template_val}, never in the pool), 0-shot; "
+             f"model `{args.model}`, LoRA, {args.epochs:g} epochs per round, lr {args.lr:g}; seeds "
+             f"{', '.join(map(str, seeds))}.\n",
+             "Mean main metric over scored tasks (exact match / ROUGE-L), mean over seeds:\n",
+             "| rows | % of pool | " + " | ".join(arms) + " |", "|---:|---:|" + "---:|" * len(arms)]
+    for r in range(rounds):
+        cells = []
+        for a in arms:
+            vals = [res[a]["rounds"][r]["score"] for res in per_seed.values() if r < len(res[a]["rounds"])]
+            cells.append(f"{np.mean(vals):.4f}" if len(vals) == len(seeds) else "")
+        lines.append(f"| {sizes[r]} | {100 * sizes[r] / max(pool_size, 1):.1f} | " + " | ".join(cells) + " |")
+    full_done = all("full" in res for res in per_seed.values()) and "full" in args.arms
+    if full_done:
+        full_score = float(np.mean([res["full"]["score"] for res in per_seed.values()]))
+        lines.append(f"| {pool_size} | 100.0 | full pool: {full_score:.4f} |" + " |" * (len(arms) - 1))
+    best, val = best_kcenter(per_seed, args)
+    data["validation"] = {"scores": val, "best_kcenter": best}
+    if val:
+        lines += ["", "Choice of the headline K-center arm, on the validation instances only (mean validation "
+                  "score over rounds 1.." + str(args.rounds) + ", every seed): "
+                  + ", ".join(f"{a} {v:.4f}" for a, v in val.items()) + f" → **{best}**."]
+    # every arm minus random at every round, seeds pooled
+    if "random" in arms:
+        others = [a for a in arms if a != "random"]
+        lines += ["", "Each arm minus random at each round: task-average difference with its paired-bootstrap "
+                  "95% interval (rows resampled within task and seed); **bold**: the interval excludes zero.", "",
+                  "| rows | " + " | ".join(others) + " |", "|---:|" + "---:|" * len(others)]
+        data["vs_random"] = {}
+        for r in range(1, rounds):
+            comp = paired_table({a: pooled(per_seed, a, r) for a in ["random"] + others}, baseline="random")
+            cells = []
+            for a in others:
+                d = comp.average.differences.get(a) if comp and comp.average else None
+                if d is None:
+                    cells.append("")
+                    continue
+                data["vs_random"].setdefault(a, []).append({"round": r, **d.to_dict()})
+                text = f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
+                cells.append(f"**{text}**" if d.excludes_zero else text)
+            lines.append(f"| {sizes[r]} | " + " | ".join(cells) + " |")
+        if best in data["vs_random"]:
+            above = sum(1 for d in data["vs_random"][best] if d["low"] > 0)
+            higher = sum(1 for d in data["vs_random"][best] if d["diff"] > 0)
+            lines += ["", f"Best K-center arm ({best}) vs random: above in {higher} of {rounds - 1} rounds, "
+                      f"significantly above in {above}."]
+    if full_done and best:
+        last = args.rounds
+        comp = paired_table({"full": pooled(per_seed, "full"), best: pooled(per_seed, best, last)}, baseline="full")
+        if comp and comp.average:
+            d = comp.average.differences[best]
+            se_full = comp.average.arms[0].stderr
+            data["vs_full"] = {**d.to_dict(), "full_stderr": se_full, "within_one_se": d.mean >= -se_full}
+            lines += ["", f"{best} at {sizes[last]} rows ({100 * sizes[last] / pool_size:.1f}% of the pool) minus the "
+                      f"full pool: {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]; the full pool's standard error is "
+                      f"{se_full:.4f}, so the subset is {'within one standard error of it or above' if d.mean >= -se_full else 'more than one standard error below it'}."]
+    # the kinds of rows each arm picked (the last round, first seed)
+    first = per_seed[seeds[0]]
+    kinds = sorted({k for a in arms for k in first[a]["rounds"][-1]["picks"]} | set(comp0.get("sources", {})))
+    lines += ["", f"Picks per kind of row after the last round (seed {seeds[0]}; pool: the rows of that kind in the pool):", "",
+              "| kind | pool | " + " | ".join(arms) + " |", "|---|---:|" + "---:|" * len(arms)]
+    for k in kinds:
+        lines.append(f"| {k} | {comp0.get('sources', {}).get(k, 0)} | "
+                     + " | ".join(str(first[a]["rounds"][-1]["picks"].get(k, 0)) for a in arms) + " |")
+    lines += ["", "Covering radius of the subset in the base model's space (lower covers better; seed "
+              f"{seeds[0]}) and the distance each arm measured in:", "",
+              "| rows | " + " | ".join(arms) + " |", "|---:|" + "---:|" * len(arms)]
+    for r in range(rounds):
+        lines.append(f"| {sizes[r]} | " + " | ".join(
+            f"{first[a]['rounds'][r]['covering_radius']:.3f}" if first[a]["rounds"][r].get("covering_radius") else ""
+            for a in arms) + " |")
+    lines.append("| distance | " + " | ".join(str(first[a]["rounds"][-1].get("distance") or "") for a in arms) + " |")
+    lines += ["", "Cost per arm (minutes, every round, mean over seeds; embedding is part of selection):", "",
+              "| arm | select | of which embedding | train | score |", "|---|---:|---:|---:|---:|"]
     cost = {}
-    for a in arms:
-        rounds = results[a]["rounds"]
-        cost[a] = {k: round(sum(r.get(k, 0) or 0 for r in rounds), 1)
-                   for k in ("select_seconds", "train_seconds", "eval_seconds")}
-        lines.append(f"| {a} | {cost[a]['select_seconds']} | {cost[a]['train_seconds']} | {cost[a]['eval_seconds']} |")
-    if "full" in results:
-        f = results["full"]
-        cost["full"] = {"select_seconds": 0, "train_seconds": f["train_seconds"], "eval_seconds": f["eval_seconds"]}
-        lines.append(f"| full | 0 | {f['train_seconds']} | {f['eval_seconds']} |")
-    if arms and any("covering_radius" in r for r in results[arms[0]]["rounds"]):
-        lines += ["", "Covering radius of the subset in the base model's embedding space (lower covers better):", "",
-                  "| rows | " + " | ".join(arms) + " |", "|---:|" + "---:|" * len(arms)]
-        for i, size in enumerate(sizes):
-            lines.append(f"| {size} | " + " | ".join(
-                f"{results[a]['rounds'][i].get('covering_radius', float('nan')):.3f}" if i < len(results[a]["rounds"])
-                else "" for a in arms) + " |")
+    for a in arms + (["full"] if full_done else []):
+        if a == "full":
+            parts = {"select_seconds": 0, "embed_seconds": 0,
+                     "train_seconds": np.mean([res["full"]["train_seconds"] for res in per_seed.values()]),
+                     "eval_seconds": np.mean([res["full"]["eval_seconds"] for res in per_seed.values()])}
+        else:
+            parts = {k: np.mean([sum(rec.get(k) or 0 for rec in res[a]["rounds"]) for res in per_seed.values()])
+                     for k in ("select_seconds", "embed_seconds", "train_seconds", "eval_seconds")}
+        cost[a] = {k: round(float(v) / 60, 2) for k, v in parts.items()}
+        c = cost[a]
+        lines.append(f"| {a} | {c['select_seconds']} | {c['embed_seconds']} | {c['train_seconds']} | "
+                     f"{c['eval_seconds']} |")
+    data["cost_minutes"] = cost
     lines += ["", "![scores per round](diverse_evol.png)"]
-    return "\n".join(lines) + "\n", cost
+    return "\n".join(lines) + "\n", data
 
 
-def plot(results: dict, args, path: Path) -> None:
+def plot(per_seed: dict, data: dict, args, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for arm in args.arms:
-        if arm == "full" or arm not in results:
-            continue
-        rounds = results[arm]["rounds"]
-        axes[0].plot([r["size"] for r in rounds if "score" in r], [r["score"] for r in rounds if "score" in r],
-                     marker="o", label=arm)
-        axes[1].plot([r["size"] for r in rounds if "covering_radius" in r],
-                     [r["covering_radius"] for r in rounds if "covering_radius" in r], marker="o", label=arm)
-    if "full" in results:
-        axes[0].axhline(results["full"]["score"], color="grey", linestyle="--",
-                        label=f"full pool ({results['full']['size']} rows)")
-    axes[0].set(xlabel="training rows", ylabel="mean score over tasks", title="held-out task score")
-    axes[1].set(xlabel="training rows", ylabel="covering radius", title="coverage (base model space)")
-    axes[0].legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sizes = [args.k0 + r * args.per_round for r in range(args.rounds + 1)]
+    for arm in data["arms"]:
+        scores = [np.mean([res[arm]["rounds"][r]["score"] for res in per_seed.values()])
+                  for r in range(len(next(iter(per_seed.values()))[arm]["rounds"]))]
+        axes[0].plot(sizes[:len(scores)], scores, marker="o", label=arm)
+    if all("full" in res for res in per_seed.values()):
+        axes[0].axhline(np.mean([res["full"]["score"] for res in per_seed.values()]), color="grey", linestyle="--",
+                        label="full pool")
+    for arm, diffs in data.get("vs_random", {}).items():
+        x = [sizes[d["round"]] for d in diffs]
+        y = np.array([d["diff"] for d in diffs])
+        err = [y - np.array([d["low"] for d in diffs]), np.array([d["high"] for d in diffs]) - y]
+        axes[1].errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm)
+    axes[1].axhline(0, color="grey", linewidth=0.8)
+    axes[0].set(xlabel="training rows", ylabel="mean score over scored tasks", title="held-out score per round")
+    axes[1].set(xlabel="training rows", ylabel="arm − random (95% CI)", title="paired difference vs random")
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def pool_summary(pool_dir: Path) -> dict:
+    import datasets
+
+    pool = datasets.load_dataset(str(pool_dir), split="train")
+    lengths: dict = {}
+    for source, prompt in zip(pool["source"], pool["prompt"]):
+        lengths.setdefault(source, []).append(sum(len(m["content"]) for m in prompt))
+    return {"size": len(pool), "sources": {k: len(v) for k, v in lengths.items()},
+            "lengths": {k: float(np.mean(v)) for k, v in lengths.items()}}
+
+
 def main() -> None:
     p = experiment_parser(__doc__, "diverse_evol")
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--pool-per-task", type=int, default=100)
-    p.add_argument("--eval-per-task", type=int, default=12)
+    p.add_argument("--eval-per-task", type=int, default=40)
+    p.add_argument("--val-per-task", type=int, default=10)
+    p.add_argument("--templates", nargs="+", default=list(TEMPLATES))
+    p.add_argument("--template-pool-rows", type=int, default=100)
+    p.add_argument("--template-eval", type=int, default=100)
+    p.add_argument("--template-val", type=int, default=20)
     p.add_argument("--skip-tasks", nargs="*", default=["task121_zest_text_modification"],
                    help="tasks left out (task121 has 127 instances and a 1,400-character definition)")
+    p.add_argument("--max-tasks", type=int, default=None, help="at most this many NIV2 tasks")
     p.add_argument("--k0", type=int, default=30)
     p.add_argument("--per-round", type=int, default=30)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--smoke", action="store_true", help="tiny random model, a few rows, under /tmp")
     args = p.parse_args()
+    if args.smoke:
+        args.out, args.work, args.seeds = "/tmp/diverse_evol_smoke/out", "/tmp/diverse_evol_smoke/work", args.seeds[:1]
+        for k, v in SMOKE.items():
+            setattr(args, "max_tasks" if k == "tasks" else k, v)
+        global LOCK
+        LOCK = contextlib.nullcontext
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    out, work = Path(args.out), Path(args.work)
-    out.mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    pool_dir, tasks = build_data(args, work)
-    import datasets
-
-    pool_size = len(datasets.load_dataset(str(pool_dir), split="train"))
-    results = {"settings": vars(args), "pool_size": pool_size, "tasks": [Path(t).stem for t in tasks]}
-    recipe = settings(args, exclude=("out", "work", "arms"))
-    arms = Arms(out / "arms")
+    out, work_root = Path(args.out), Path(args.work)
+    recipe = settings(args, exclude=("out", "work", "arms", "seeds"))
+    per_seed, pools = {}, {}
 
     def write() -> None:
-        table, cost = summarise(results, args, pool_size)
-        results["cost"] = cost
-        paired = comparison(results, args)
-        results["comparison"] = paired.to_dict() if paired else None
-        size = args.k0 + args.rounds * args.per_round
-        table += "\n" + interval_section(paired, f"Paired differences vs random ({size} rows; full: the whole pool)",
-                                         "Main metric per scored instance, the last round of each arm.")
+        table, data = summarise(per_seed, args, pools)
+        comp = paired_table({a: pooled(per_seed, a, args.rounds) if a != "full" else pooled(per_seed, a)
+                             for a in ["random"] + [a for a in args.arms if a != "random"]}, baseline="random")
+        table += "\n" + interval_section(comp, "Paired differences vs random at the last round, per task "
+                                         "(full: the whole pool)", "Main metric per scored instance, seeds pooled.")
+        results = {"settings": vars(args), "pools": pools, **data, "comparison": comp.to_dict() if comp else None,
+                   "per_seed": {s: {a: {**r, "rounds": [{k: v for k, v in rec.items() if k != "rows"}
+                                                         for rec in r.get("rounds", [])]}
+                                    if "rounds" in r else {k: v for k, v in r.items() if k != "rows"}
+                                    for a, r in res.items()} for s, res in per_seed.items()}}
         write_report(out, "diverse_evol", results, table, {
-            "diverse_evol.png": lambda path: plot(results, args, path),
-            "diverse_evol_intervals.png": plot_intervals(paired, "DiverseEvol arms vs random (last round)")})
+            "diverse_evol.png": lambda path: plot(per_seed, data, args, path),
+            "diverse_evol_intervals.png": plot_intervals(comp, "DiverseEvol arms vs random (last round)")})
         print(table, flush=True)
 
-    for arm in args.arms:
-        results[arm] = arms.run(arm, {**recipe, "arm": arm}, lambda: (
-            run_full(args, work, pool_dir, tasks) if arm == "full" else run_arm(arm, args, work, pool_dir, tasks)))
+    for seed in args.seeds:
+        work = work_root / f"seed_{seed}"
+        work.mkdir(parents=True, exist_ok=True)
+        pool_dir, scored, val = build_data(args, seed, work)
+        pools[seed] = pool_summary(pool_dir)
+        arms = Arms(out / f"seed_{seed}" / "arms")
+        per_seed[seed] = {}
+        for arm in args.arms:
+            per_seed[seed][arm] = arms.run(arm, {**recipe, "seed": seed, "arm": arm}, lambda: (
+                run_full(args, seed, work, pool_dir, scored + val) if arm == "full"
+                else run_arm(arm, args, seed, work, pool_dir, scored + val)))
         write()
-    write()  # also when every arm was already finished (the tables follow the current code)
 
 
 if __name__ == "__main__":

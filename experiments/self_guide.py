@@ -305,7 +305,60 @@ def ladder(out: Path) -> str:
 
         lines.append(f"| {name} | " + " | ".join(cell(comp["tasks"].get(t)) for t in tasks)
                      + f" | {cell(comp.get('average'))} |")
+    lines += ["", "Cost per variant (every task summed) and seconds of synthesis per kept pair:", "",
+              "| variant | tasks | pairs kept | synthesis min | training min | scoring min | s / kept pair |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in found.items():
+        rows = r["tasks"].values()
+        total = {k: sum(cost_minutes(t)[k] for t in rows) for k in ("synthesis", "training", "scoring")}
+        kept = sum(t["counts"]["kept"] for t in rows)
+        lines.append(f"| {name} | {len(r['tasks'])} | {kept} | {total['synthesis']:.1f} | {total['training']:.1f} | "
+                     f"{total['scoring']:.1f} | {60 * total['synthesis'] / max(kept, 1):.1f} |")
+    lines += ["", "What each change bought: the tuned model of a variant minus the one it changes (the rung "
+              "above, or the headline for the other variants), per task on the scored instances both share, "
+              "paired 95% interval (**bold**: excludes zero).", "",
+              "| change | " + " | ".join(t.split("_")[0] for t in tasks) + " | average |",
+              "|---|" + "---:|" * (len(tasks) + 1)]
+    names = list(found)
+    for i, name in enumerate(names):
+        before = names[i - 1] if name in RECIPES else DEFAULT_RECIPE
+        if name == before or before not in found or (name in RECIPES and i == 0):
+            continue
+        comp = tuned_difference(found[before], found[name])
+        if comp is None:
+            continue
+        d = comp.average.differences if comp.average else {}
+        by_task = {t.task: t.differences for t in comp.tasks}
+
+        def delta(diffs):
+            if not diffs:
+                return ""
+            x = diffs["after"]
+            text = f"{x.mean:+.3f} [{x.low:+.3f}, {x.high:+.3f}]"
+            return f"**{text}**" if x.excludes_zero else text
+
+        lines.append(f"| {before} → {name} | " + " | ".join(delta(by_task.get(t)) for t in tasks)
+                     + f" | {delta(d)} |")
     return "\n".join(lines) + "\n"
+
+
+def tuned_difference(before: dict, after: dict):
+    """The SELF-GUIDE tuned arm of ``after`` minus that of ``before`` on the tasks and scored rows both have."""
+    from cookbook_datasets.eval.compare import compare_rows
+
+    arms = {"before": {}, "after": {}}
+    for name in before["tasks"]:
+        if name not in after["tasks"]:
+            continue
+        a = (before["tasks"][name].get("row_scores") or {}).get("self_guide")
+        b = (after["tasks"][name].get("row_scores") or {}).get("self_guide")
+        shared = sorted(set(a or {}) & set(b or {}))
+        if shared:
+            arms["before"][name] = {i: a[i] for i in shared}
+            arms["after"][name] = {i: b[i] for i in shared}
+    if not arms["before"]:
+        return None
+    return compare_rows(arms, baseline="before")
 
 
 def main() -> None:

@@ -195,3 +195,13 @@ def test_fractions_that_add_up_to_one_use_every_instance():
 def test_split_errors_name_what_is_wrong(sizes, message):
     with pytest.raises(ValueError, match=message):
         _task(50).split(**sizes)
+
+
+def test_a_template_task_reads_its_validation_split_for_rows_that_choose_something():
+    from cookbook_datasets.tasks.template import template_task
+
+    test, val = template_task("reverse_words", num_examples=5), template_task("reverse_words", 5, split="validation")
+    assert len(val) == 5 and "validation split" in val.source and "test split" in test.source
+    assert set(val.ids).isdisjoint(test.ids)
+    with pytest.raises(ValueError, match="'test' or 'validation' split"):
+        template_task("reverse_words", 5, split="train")
