@@ -60,7 +60,7 @@ ARMS = {  # arm -> DiverseEvolConfig strategy fields (None: the full pool)
     "full": None,
 }
 KCENTER_ARMS = [a for a, spec in ARMS.items() if spec and spec["strategy"].startswith("kcenter")]
-TEMPLATES = ("count_word", "sort_words", "reverse_words", "document_qa", "entity_matching")
+TEMPLATES = ("sort_words", "entity_matching", "document_qa")  # short, middle and long prompts
 LOCK = cpu_lock  # a smoke run measures nothing: it does not wait for the lock
 VAL = "@val"  # suffix of a validation task's name in the eval files
 SMOKE = {"model": "tiny-random", "tasks": 3, "pool_per_task": 8, "eval_per_task": 3, "val_per_task": 2,
@@ -381,7 +381,7 @@ def main() -> None:
     p.add_argument("--eval-per-task", type=int, default=40)
     p.add_argument("--val-per-task", type=int, default=10)
     p.add_argument("--templates", nargs="+", default=list(TEMPLATES))
-    p.add_argument("--template-pool-rows", type=int, default=100)
+    p.add_argument("--template-pool-rows", type=int, default=200)
     p.add_argument("--template-eval", type=int, default=100)
     p.add_argument("--template-val", type=int, default=20)
     p.add_argument("--skip-tasks", nargs="*", default=["task121_zest_text_modification"],
