@@ -314,6 +314,15 @@ def ladder(out: Path) -> str:
         kept = sum(t["counts"]["kept"] for t in rows)
         lines.append(f"| {name} | {len(r['tasks'])} | {kept} | {total['synthesis']:.1f} | {total['training']:.1f} | "
                      f"{total['scoring']:.1f} | {60 * total['synthesis'] / max(kept, 1):.1f} |")
+    cls = [t for t in tasks if any(r["tasks"].get(t, {}).get("kind") == "classification" for r in found.values())]
+    if cls:
+        lines += ["", "Labels of the kept pairs before balancing, per classification task and variant (the "
+                  "annotation mode of each: generate for wave2 and train-as-scored, rank from the rank rung on):", "",
+                  "| variant | " + " | ".join(t.split("_")[0] for t in cls) + " |", "|---|" + "---|" * len(cls)]
+        for name, r in found.items():
+            cells = [", ".join(f"{k} {v}" for k, v in r["tasks"][t]["counts"].get("labels_before_balancing", {}).items())
+                     if t in r["tasks"] else "" for t in cls]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "What each change bought: the tuned model of a variant minus the one it changes (the rung "
               "above, or the headline for the other variants), per task on the scored instances both share, "
               "paired 95% interval (**bold**: excludes zero).", "",
