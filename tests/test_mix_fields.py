@@ -148,6 +148,11 @@ def test_code_labels_take_their_roles_from_the_definition():
     assert label_meanings(d, ["0", "1", "2"], NLI) == {"2": ["contradiction"], "1": ["entailment"],
                                                        "0": ["neutral"]}
     assert label_meanings("Classify the pair.", ["0", "1"], NLI) == {}
+    d = "Answer 'plus' or 'minus' if the note strengthens or weakens the claim, respectively."
+    assert label_meanings(d, ["minus", "plus"], NLI) == {"plus": ["entailment"], "minus": ["contradiction"]}
+    assert label_meanings(d, ["minus", "plus"], ("yes", "no")) == {"plus": ["yes"], "minus": ["no"]}
+    d = "The texts agree, disagree or neither. Reply X or Y respectively."  # 3 meanings, 2 labels: no guess
+    assert label_meanings(d, ["X", "Y"], NLI) == {}
 
 
 def test_without_labels_or_demonstrations_codes_still_map_to_the_templates_roles(tmp_path):

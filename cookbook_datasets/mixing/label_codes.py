@@ -8,6 +8,8 @@ anything, so :func:`label_meanings` reads the definition around each label:
 - a label next to a parenthesised meaning, either way round: ``E (entailment)``, ``entailment (E)``;
 - a quoted label (``'1'``, ``"0"``) and the clause it stands in: ``answer '1' if the first sentence
   entails the second`` -> entailment;
+- labels and meanings listed in the same order, "respectively" (``answer 'S' or 'W' if it supports
+  or undermines the claim, respectively``);
 - a negated meaning or an "otherwise" clause (``'0' for non entailment``, ``otherwise answer '0'``)
   gives the label every role but the ones the other labels took (a two-way task's "0" is both
   neutral and contradiction).
@@ -20,18 +22,24 @@ most accurate there.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Optional, Sequence
 
 CUES = {
-    "entailment": ("entail", "impl", "agree", "support", "follow", "conclude", "true"),
-    "contradiction": ("contradict", "disagree", "oppos", "undermin", "refut", "conflict", "false"),
+    "entailment": ("entail", "impl", "agree", "support", "follow", "conclude", "true", "strengthen"),
+    "contradiction": ("contradict", "disagree", "oppos", "undermin", "refut", "conflict", "false", "weaken"),
     "neutral": ("neutral", "neither", "unrelated", "undetermin", "cannot be determined", "can't be determined",
                 "unknown", "not enough"),
     "yes": ("yes", "true", "same", "match", "similar", "paraphrase", "equivalent", "entail", "correct", "agree",
-            "support", "answerable", "contain"),
-    "no": ("no", "false", "different", "mismatch", "incorrect", "disagree", "contradict", "unanswerable"),
+            "support", "answerable", "contain", "strengthen"),
+    "no": ("no", "false", "different", "mismatch", "incorrect", "disagree", "contradict", "unanswerable", "undermin",
+           "weaken", "oppos", "refut"),
 }
 _NEGATION = re.compile(r"\b(not|non|no|never|otherwise|else|n't)\b|n't|\bnon-", re.IGNORECASE)
+
+
+def _cue(c: str) -> str:
+    """A cue stem at a word's start; a short one ("no", "yes") is a whole word ("note" is not "no")."""
+    return r"(?<![a-z])" + re.escape(c) + (r"(?![a-z])" if len(c) < 4 else "")
 
 
 def _clauses(definition: str) -> list[str]:
@@ -40,7 +48,7 @@ def _clauses(definition: str) -> list[str]:
 
 def _cued(text: str, roles: Sequence[str]) -> list[str]:
     t = text.lower()
-    return [r for r in roles if any(re.search(r"(?<![a-z])" + re.escape(c), t) for c in CUES.get(r, ()))]
+    return [r for r in roles if any(re.search(_cue(c), t) for c in CUES.get(r, ()))]
 
 
 def _contexts(definition: str, label: str, labels: Sequence[str] = ()) -> list[tuple[str, bool]]:
@@ -75,10 +83,45 @@ def _contexts(definition: str, label: str, labels: Sequence[str] = ()) -> list[t
     return out
 
 
+def _respectively(definition: str, labels: Sequence[str], roles: Sequence[str]) -> Optional[dict]:
+    """ "output 'A' or 'B' if it supports or undermines it, respectively" -> {A: supports' role, B: ...}:
+    the labels in the order the sentence gives them, the meanings in the order they come after
+    them (or, when none does, in the sentence before). None: no such sentence; {}: one that does
+    not pair up (then nothing is guessed from it)."""
+    found = False
+    sentences = re.split(r"(?<=[.!?])\s+", definition)
+    for k, sentence in enumerate(sentences):
+        if "respectively" not in sentence.lower():
+            continue
+        at = {}
+        for lab in labels:
+            m = re.search(rf"(?<![\w]){re.escape(lab)}(?![\w])", sentence)
+            if m:
+                at[lab] = m
+        if len(at) < 2:
+            continue
+        found = True
+        order = sorted(at, key=lambda lab: at[lab].start())
+        last = max(m.end() for m in at.values())
+        for text in (sentence[last:], " ".join(sentences[max(0, k - 1):k])):
+            t = text.lower()
+            first = {}
+            for role in roles:
+                hits = [m.start() for c in CUES.get(role, ()) for m in re.finditer(_cue(c), t)]
+                if hits:
+                    first[role] = min(hits)
+            if len(first) == len(order):
+                return {lab: [role] for lab, role in zip(order, sorted(first, key=first.get))}
+    return {} if found else None
+
+
 def label_meanings(definition: str, labels: Sequence[str], roles: Sequence[str]) -> dict:
     """label -> the roles its definition gives it (labels it says nothing about are left out)."""
     if not definition or not labels or not roles:
         return {}
+    listed = _respectively(definition, [str(x).strip() for x in labels], roles)
+    if listed is not None:
+        return listed
     out, negative = {}, []
     for label in labels:
         lab = str(label).strip()
