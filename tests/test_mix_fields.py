@@ -153,6 +153,11 @@ def test_code_labels_take_their_roles_from_the_definition():
     assert label_meanings(d, ["minus", "plus"], ("yes", "no")) == {"plus": ["yes"], "minus": ["no"]}
     d = "The texts agree, disagree or neither. Reply X or Y respectively."  # 3 meanings, 2 labels: no guess
     assert label_meanings(d, ["X", "Y"], NLI) == {}
+    # the list names a code the label set lacks (E): pairing C, N with the first two meanings would be wrong
+    d = "Choose whether they agree (entailment)/disagree (contradiction). Answer E, C, and N respectively."
+    assert label_meanings(d, ["C", "N"], ("yes", "no")) == {}
+    assert label_meanings("They agree or disagree. Answer Y or Z respectively.", ["Y", "Z"], ("yes", "no")) == {
+        "Y": ["yes"], "Z": ["no"]}
 
 
 def test_without_labels_or_demonstrations_codes_still_map_to_the_templates_roles(tmp_path):

@@ -34,6 +34,8 @@ CUES = {
     "no": ("no", "false", "different", "mismatch", "incorrect", "disagree", "contradict", "unanswerable", "undermin",
            "weaken", "oppos", "refut"),
 }
+# a short list item and its separator just before the first label found: "E, " / "'E', " / "E or "
+_LIST_ITEM_BEFORE = re.compile(r"(?:(?<![\w])\w{1,3}|'[^']{1,12}'|\"[^\"]{1,12}\")\s*(?:,|\bor\b|\band\b)\s*['\"]?$")
 _NEGATION = re.compile(r"\b(not|non|no|never|otherwise|else|n't)\b|n't|\bnon-", re.IGNORECASE)
 
 
@@ -103,6 +105,10 @@ def _respectively(definition: str, labels: Sequence[str], roles: Sequence[str]) 
         found = True
         order = sorted(at, key=lambda lab: at[lab].start())
         last = max(m.end() for m in at.values())
+        if _LIST_ITEM_BEFORE.search(sentence[:at[order[0]].start()]):
+            # "the letters E, C, and N respectively" where E never occurs as a label: the list has
+            # more items than the labels found, so zipping them would shift every meaning by one
+            continue
         for text in (sentence[last:], " ".join(sentences[max(0, k - 1):k])):
             t = text.lower()
             first = {}
