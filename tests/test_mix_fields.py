@@ -153,9 +153,11 @@ def test_code_labels_take_their_roles_from_the_definition():
     assert label_meanings(d, ["minus", "plus"], ("yes", "no")) == {"plus": ["yes"], "minus": ["no"]}
     d = "The texts agree, disagree or neither. Reply X or Y respectively."  # 3 meanings, 2 labels: no guess
     assert label_meanings(d, ["X", "Y"], NLI) == {}
-    # the list names a code the label set lacks (E): pairing C, N with the first two meanings would be wrong
-    d = "Choose whether they agree (entailment)/disagree (contradiction). Answer E, C, and N respectively."
-    assert label_meanings(d, ["C", "N"], ("yes", "no")) == {}
+    # the list names a code the label set lacks (E): its meaning still takes its place in the pairing
+    d = ("Choose whether they agree (entailment)/disagree (contradiction), or if this cannot be determined "
+         "(neutral). Answer E, C, and N respectively.")
+    assert label_meanings(d, ["C", "N"], NLI) == {"C": ["contradiction"], "N": ["neutral"]}
+    assert label_meanings(d, ["C", "N"], ("yes", "no")) == {}  # three items, two meanings: no guess
     assert label_meanings("They agree or disagree. Answer Y or Z respectively.", ["Y", "Z"], ("yes", "no")) == {
         "Y": ["yes"], "Z": ["no"]}
 

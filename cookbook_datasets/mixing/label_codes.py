@@ -34,8 +34,19 @@ CUES = {
     "no": ("no", "false", "different", "mismatch", "incorrect", "disagree", "contradict", "unanswerable", "undermin",
            "weaken", "oppos", "refut"),
 }
-# a short list item and its separator just before the first label found: "E, " / "'E', " / "E or "
-_LIST_ITEM_BEFORE = re.compile(r"(?:(?<![\w])\w{1,3}|'[^']{1,12}'|\"[^\"]{1,12}\")\s*(?:,|\bor\b|\band\b)\s*['\"]?$")
+# an enumeration of short items: "E, C, and N" / "'A' or 'B'" / "yes/no"
+_ITEM = r"(?:'[^']{1,12}'|\"[^\"]{1,12}\"|(?<![\w'\"])\w{1,12}(?![\w'\"]))"
+_LIST = re.compile(_ITEM + r"(?:\s*(?:,\s*(?:and|or)?|\band\b|\bor\b|/)\s*" + _ITEM + r")+")
+
+
+def _listed_items(sentence: str, labels: Sequence[str]) -> Optional[list]:
+    """The items of the enumeration in ``sentence`` that holds every label in ``labels`` (quotes
+    stripped), when it also holds items that are not labels; None otherwise."""
+    for m in _LIST.finditer(sentence):
+        items = [x.strip("'\"") for x in re.findall(_ITEM, m.group(0)) if x.lower() not in ("and", "or")]
+        if set(labels) <= set(items) and len(items) > len(labels):
+            return items
+    return None
 _NEGATION = re.compile(r"\b(not|non|no|never|otherwise|else|n't)\b|n't|\bnon-", re.IGNORECASE)
 
 
@@ -105,10 +116,11 @@ def _respectively(definition: str, labels: Sequence[str], roles: Sequence[str]) 
         found = True
         order = sorted(at, key=lambda lab: at[lab].start())
         last = max(m.end() for m in at.values())
-        if _LIST_ITEM_BEFORE.search(sentence[:at[order[0]].start()]):
-            # "the letters E, C, and N respectively" where E never occurs as a label: the list has
-            # more items than the labels found, so zipping them would shift every meaning by one
-            continue
+        listed = _listed_items(sentence, order)
+        if listed:
+            # "the letters E, C, and N respectively" where E never occurs as a label: the meanings
+            # pair with every listed item, the labels found keep theirs
+            order = listed
         for text in (sentence[last:], " ".join(sentences[max(0, k - 1):k])):
             t = text.lower()
             first = {}
@@ -117,7 +129,7 @@ def _respectively(definition: str, labels: Sequence[str], roles: Sequence[str]) 
                 if hits:
                     first[role] = min(hits)
             if len(first) == len(order):
-                return {lab: [role] for lab, role in zip(order, sorted(first, key=first.get))}
+                return {lab: [role] for lab, role in zip(order, sorted(first, key=first.get)) if lab in at}
     return {} if found else None
 
 
