@@ -298,8 +298,7 @@ def test_command_synthesises_tunes_picks_an_epoch_and_scores(tmp_path, tiny_mode
     path.write_text(json.dumps(COPY_TASK))
     out = tmp_path / "run"
     args = [str(path), "--model", "tiny-random", "--out", str(out), "--num-examples", "6", "--epochs", "2",
-            "--batch-size", "4", "--eval-limit", "3", "--finetune", "lora"] + [f"--param={k}={json.dumps(v)}"
-                                                                             for k, v in LOOSE.items()]
+            "--batch-size", "4", "--eval-limit", "3"] + [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
     assert main(["self-guide", *args]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["kept"] == 6 and report["training"]["epochs"] == 2
@@ -715,7 +714,7 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
 
     monkeypatch.setattr(harness, "run_task", run_task)
     out, config = tmp_path / "run", SelfGuideConfig(num_examples=6, **LOOSE)
-    report = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config, finetune="lora",
+    report = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config,
                             train_args=QUICK_TRAIN, eval_limit=2, val_instances=3)
     split, training = report["split"], report["training"]
     assert split["sizes"] == {"scored": 2, "validation": 3} and split["of"] == 12
@@ -736,7 +735,7 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
     trained = (out / "model" / "run_card.json").stat().st_mtime_ns
     scored_at = (out / "eval" / "self_guide.json").stat().st_mtime_ns
     again = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config, train_args=QUICK_TRAIN,
-                           eval_limit=2, finetune="lora")
+                           eval_limit=2)
     assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 2
     assert again["training"]["validation"] == "synthetic validation split"
     assert again["split"]["epoch_picked_on"] == "synthetic validation split"
@@ -776,7 +775,7 @@ def test_training_is_reused_only_for_the_same_rows_and_training_config(tmp_path,
         return report, marker, (out / "model" / "run_card.json").stat().st_mtime_ns
 
     zero_shot, marker0, trained0 = run(train_num_shots=0)
-    assert marker0["finetune"] == "full" and marker0["train_config"]["num_train_epochs"] == 2  # the default
+    assert marker0["finetune"] == "lora" and marker0["train_config"]["num_train_epochs"] == 2
     k_shot, marker2, trained2 = run()  # the same pairs, now posed with the evaluation's 2 demonstrations
     assert marker2["data_fingerprint"] != marker0["data_fingerprint"] and trained2 != trained0
     assert k_shot["training"]["num_shots"] == 2

@@ -25,10 +25,9 @@ def add_parser(subparsers) -> None:
                    help="pick the best epoch on N labelled real instances, disjoint from the scored ones (the "
                         "paper's protocol; the task needs --eval-limit + N instances); default: on the synthetic "
                         "validation split")
-    p.add_argument("--finetune", choices=["lora", "full"], default="full",
-                   help="full (the reference code's full fine-tuning: learning rate 5e-5, linear, 3 epochs; "
-                        "measured at least as good as LoRA) or lora (the project's LoRA recipe, learning rate 2e-4: "
-                        "for a model too large to train every weight); --lr and --epochs override either")
+    p.add_argument("--finetune", choices=["lora", "full"], default="lora",
+                   help="lora (the project's LoRA recipe, learning rate 2e-4) or full (the reference code's full "
+                        "fine-tuning: learning rate 5e-5, linear, 3 epochs); --lr and --epochs override either")
     p.add_argument("--num-shots", type=int, default=2, metavar="K", help="demonstrations in the prompting baseline")
     p.add_argument("--train-num-shots", type=int, default=None, metavar="K",
                    help="demonstrations in each training row's prompt, posed as scored (default: --num-shots; 0: none)")

@@ -140,16 +140,15 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
                    model: str = DEFAULT_MODEL, config: Optional[SelfGuideConfig] = None,
                    backend: str = "transformers", engine_options: Optional[dict] = None, dtype: Optional[str] = None,
                    train: bool = True, evaluate: bool = True, train_args: Optional[dict] = None,
-                   finetune: str = "full", val_instances: Optional[int] = None,
+                   finetune: str = "lora", val_instances: Optional[int] = None,
                    eval_limit: int = 100, num_shots: int = 2, tuned_num_shots: Optional[int] = None,
                    num_demonstrations: int = 3) -> dict:
     """Synthesise task data with ``model`` itself, fine-tune ``model`` on it (``train``; ``finetune``:
-    ``"full"``, the reference code's recipe and the default, measured at least as good as LoRA on
-    both tasks tried; ``"lora"`` for a model too large to train every weight; see tuning.py) and
-    score prompting vs the tuned model on the task's real instances (``evaluate``; needs a Task or
-    task file with labelled instances). The epoch is picked on ``val_instances`` labelled real
-    instances disjoint from the ``eval_limit`` scored ones (the paper's protocol) or, without them,
-    on the synthetic validation split. Returns the report (also written as ``out/report.{json,md}``)."""
+    ``"lora"`` or ``"full"``, the reference code's recipe, see tuning.py) and score prompting vs the
+    tuned model on the task's real instances (``evaluate``; needs a Task or task file with labelled
+    instances). The epoch is picked on ``val_instances`` labelled real instances disjoint from the
+    ``eval_limit`` scored ones (the paper's protocol) or, without them, on the synthetic validation
+    split. Returns the report (also written as ``out/report.{json,md}``)."""
     config = config or SelfGuideConfig()
     check_finetune(finetune)
     if config.train_num_shots is None:  # trained as scored: the evaluation's demonstrations
