@@ -284,25 +284,12 @@ class SeedRun:
 # -- stages ----------------------------------------------------------------------------------------
 def write_mix_record(run: SeedRun, name: str, method, raw: dict, weights: dict, signals, aligned, floors, fit):
     """``mix.json`` and ``report.md`` for one method, as ``mix learn`` writes them (learn.learn)."""
-    from cookbook_datasets.mixing import write_mix
-    from cookbook_datasets.mixing.base import normalise
+    from cookbook_datasets.mixing.learn import write_learned_mix
     from cookbook_datasets.mixing.report import markdown
 
-    c = run.config
-    record = {"method": name, "method_params": method.params(), "explanation": method.explain(),
-              "signals": signals.to_dict(), "alignment": aligned,
-              "protection": {"share": c.protect_share, "floors": floors, "tasks": signals.protection,
-                             "weights_before_floors": normalise(raw)},
-              "budget": {"proxy_runs": len(signals.runs), "proxy_steps": c.proxy_steps, "proxy_rows": c.proxy_rows,
-                         "batch_size": c.batch_size, "online_steps": c.online_steps},
-              "seeds": {"seed": c.seed}, "model": c.model, "fit_rows": {t: r.rows for t, r in fit.items()},
-              "note": "Weights and label words were chosen on fit_rows only; score on other rows."}
-    if name == "auto":
-        record["auto"] = method.explain().get("auto", {})
-    components = {k: s for k, s in signals.components.items()
-                  if "template" not in s or k != s["template"] or any(x != "template" for x in s)}
     directory = run.out / "mixes" / name
-    path = write_mix(directory / "mix.json", weights, components=components, **record)
+    path = write_learned_mix(directory / "mix.json", name, method, raw, weights, signals, aligned, floors, fit,
+                             run.config)
     atomic_text(directory / "report.md", markdown(json.loads(path.read_text())))
 
 

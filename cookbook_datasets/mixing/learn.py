@@ -150,7 +150,8 @@ def select_components(signals: MixSignals, per_task: int, keep=()) -> MixSignals
                    if signals.rule_accuracy[c][task] is not None}
             if acc:
                 helpful.add(max(acc, key=acc.get))
-    names = [c for c in signals.components if c in helpful or c in set(keep)]
+    keep = set(keep)
+    names = [c for c in signals.components if c in helpful or c in keep]
     return signals.replace(components={c: signals.components[c] for c in names},
                            rule_accuracy={c: signals.rule_accuracy[c] for c in names},
                            coverage={c: signals.coverage[c] for c in names})
@@ -270,7 +271,6 @@ def fit_weights(name: str, params: dict, signals: MixSignals, fit: dict, config:
 
 def learn(config: MixLearnConfig) -> dict:
     """Learn the weights and write everything (see the module doc); returns the mix.json content."""
-    from .mix_file import write_mix
     from .protect import apply_floors, floors as protect_floors
     from .report import write_report
 
@@ -292,27 +292,37 @@ def learn(config: MixLearnConfig) -> dict:
         method, raw, signals = fit_weights(config.method, config.method_params, signals, fit, config, out,
                                            floors=floors)
     weights = apply_floors(normalise(raw), floors)
+    path = write_learned_mix(out / "mix.json", config.method, method, raw, weights, signals, aligned, floors, fit,
+                             config)
+    write_report(out, json.loads(path.read_text()))
+    _write_mixture(out, path, config)
+    return json.loads(path.read_text())
+
+
+def write_learned_mix(path: Path, name: str, method, raw: dict, weights: dict, signals: MixSignals, aligned: dict,
+                      floors: dict, fit: dict, config: MixLearnConfig) -> Path:
+    """Write ``mix.json`` for method ``name``'s ``weights`` (``raw``: before the floors) with everything
+    that chose them: signals, alignment, protection, budget, seeds and the fit rows."""
+    from .mix_file import write_mix
+
     record = {
-        "method": config.method, "method_params": method.params(), "explanation": method.explain(),
+        "method": name, "method_params": method.params(), "explanation": method.explain(),
         "signals": signals.to_dict(), "alignment": aligned,
         "protection": {"share": config.protect_share, "floors": floors, "tasks": signals.protection,
                        "weights_before_floors": normalise(raw)},
         "budget": {"proxy_runs": len(signals.runs), "proxy_steps": config.proxy_steps,
                    "proxy_rows": config.proxy_rows, "batch_size": config.batch_size,
-                   **({"online_steps": config.online_steps} if config.method in ("online", "auto") else {})},
+                   **({"online_steps": config.online_steps} if name in ("online", "auto") else {})},
         "seeds": {"seed": config.seed}, "model": config.model,
         "fit_rows": {t: r.rows for t, r in fit.items()},
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
     }
-    if config.method == "auto":
+    if name == "auto":
         record["auto"] = method.explain().get("auto", {})
+    # a template under its own name with no parameters needs no component entry
     components = {c: spec for c, spec in signals.components.items()
-                  if "template" not in spec or c != spec["template"] or
-                  any(k != "template" for k in spec)}
-    path = write_mix(out / "mix.json", weights, components=components, **record)
-    write_report(out, json.loads(path.read_text()))
-    _write_mixture(out, path, config)
-    return json.loads(path.read_text())
+                  if "template" not in spec or c != spec["template"] or any(k != "template" for k in spec)}
+    return write_mix(path, weights, components=components, **record)
 
 
 def _write_mixture(out: Path, mix_path: Path, config: MixLearnConfig) -> None:
