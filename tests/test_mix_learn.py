@@ -150,6 +150,15 @@ def test_proxy_maximises_the_predicted_gain_and_protects_every_task():
     assert best.fit(s) == {"x": 1.0, "y": 0.0, "z": 0.0}  # the best mean over both tasks alone (0.65 vs 0.6)
 
 
+def test_the_runs_seed_draws_the_proxys_random_mixtures():
+    comps = ["x", "y", "z"]
+    method = get_method("proxy", num_random=2)
+    assert method.runs(comps, seed=0) == method.runs(comps, seed=0)
+    one, other = method.runs(comps, seed=0), method.runs(comps, seed=1)
+    assert one[:3] == other[:3]  # each component alone, whatever the seed
+    assert one[3:] != other[3:]
+
+
 def test_unknown_methods_and_bad_parameters_are_named():
     with pytest.raises(ValueError, match="did you mean 'rules'"):
         get_method("rule")

@@ -24,9 +24,15 @@ class Proxy(MixingMethod):
         if num_random < 0 or candidates < 1 or penalty < 0:
             raise ValueError("proxy: num_random >= 0, candidates >= 1 and penalty >= 0 are required")
         self.num_random, self.law, self.penalty, self.candidates, self.seed = num_random, law, penalty, candidates, seed
+        self._run_seed = 0
 
     def runs(self, components: list, seed: int = 0) -> list:
-        return one_hot(components) + dirichlet_mixtures(components, self.num_random, seed=self.seed + 1)
+        """The proxy runs' mixtures: each component alone, then ``num_random`` random mixtures. The
+        run's ``seed`` (``MixLearnConfig.seed``) offsets the method's own, so two seeds of one
+        experiment draw different mixtures (and ``fit`` searches different candidates)."""
+        self._run_seed = int(seed)
+        return one_hot(components) + dirichlet_mixtures(components, self.num_random,
+                                                        seed=self.seed + self._run_seed + 1)
 
     def fit(self, signals: MixSignals) -> dict:
         comps = list(signals.components)
@@ -34,7 +40,7 @@ class Proxy(MixingMethod):
             raise ValueError("proxy needs proxy runs (signals.runs is empty)")
         X = np.array([[r["weights"].get(c, 0.0) / sum(r["weights"].values()) for c in comps] for r in signals.runs])
         laws = {t: fit_law(X, [r["scores"][t] for r in signals.runs], kind=self.law) for t in signals.tasks}
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.seed + self._run_seed)
         candidates = np.vstack([np.eye(len(comps)), np.full((1, len(comps)), 1 / len(comps)), X,
                                 rng.dirichlet(np.ones(len(comps)), size=self.candidates),
                                 rng.dirichlet(np.full(len(comps), 0.3), size=self.candidates)])
