@@ -53,6 +53,10 @@ def add_parser(subparsers) -> None:
                            help="--method online: re-weight every N steps from the tasks' fit-row losses")
             q.add_argument("--eta", type=float, default=0.5, metavar="X",
                            help="--method online: exponentiated-gradient step size")
+            q.add_argument("--component", action="append", default=[], metavar="NAME=DATA[@CONFIG]",
+                           help="your own rows as a component, mixed with the templates (repeatable): a row-schema "
+                                "file, a Hub-layout directory such as SELF-GUIDE's or augmentation's output, a Hub id; "
+                                "@CONFIG picks a config of a directory that has several")
             q.add_argument("--protect-share", type=float, default=0.02, metavar="X",
                            help="minimum share of each task's protecting component (its demonstrations or a "
                                 "component in its answer format), in every method")
@@ -112,6 +116,18 @@ def run_signals(args) -> int:
     return 0
 
 
+def _components(texts) -> dict:
+    from ..mixing.user_components import parse_component_arg
+
+    out = {}
+    for text in texts:
+        name, spec = parse_component_arg(text)
+        if name in out:
+            raise ValueError(f"--component {name!r} is given twice")
+        out[name] = spec
+    return out
+
+
 def run_learn(args) -> int:
     from pathlib import Path
 
@@ -122,7 +138,7 @@ def run_learn(args) -> int:
                             max_components_per_task=args.max_components_per_task, use_model=not args.no_model,
                             num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows,
                             online_steps=args.online_steps, update_every=args.update_every, eta=args.eta,
-                            protect_share=args.protect_share))
+                            protect_share=args.protect_share, components=_components(args.component)))
     out = Path(args.out)
     if mix.get("auto"):
         print(f"auto chose {mix['auto']['chosen']}: {mix['auto']['why']}")

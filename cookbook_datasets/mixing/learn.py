@@ -29,6 +29,7 @@ from ..models import DEFAULT_MODEL
 from .base import MixSignals, normalise
 from .fields import ROLES, parse_field_map
 from .methods import METHODS, get_method
+from .user_components import normalise_components
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ class MixLearnConfig:
         "help": "Role -> field name as the inputs spell it (e.g. {'premise': 'Text A'}; CLI --field premise='Text A'): "
                 "overrides the detected roles (mixing/fields.py) in every task that has that field. Roles: "
                 + ", ".join(ROLES) + "."})
+    components: dict = field(default_factory=dict, metadata={
+        "help": "Your own components, mixed with the templates in every method: name -> data reference (a "
+                "row-schema file, a Hub-layout directory such as SELF-GUIDE's or augmentation's output, a Hub id) "
+                "or {'path': DATA, 'name': CONFIG, 'repeat': True}; CLI --component NAME=DATA[@CONFIG]. They wrap "
+                "around unless 'repeat' is false (user_components.py)."})
     protect_share: float = field(default=0.02, metadata={
         "help": "Each task's protecting component (mixing/protect.py) keeps at least this share of the mixture "
                 "in every method, online updates included (0 < x <= 0.5; the floors together take at most 0.5)."})
@@ -93,6 +99,7 @@ class MixLearnConfig:
             raise ValueError(f"update_every ({self.update_every}) is larger than the run (online_steps "
                              f"{self.online_steps}): the weights would never change")
         self.fields = parse_field_map(self.fields)  # unknown roles are named with the allowed ones
+        self.components = normalise_components(self.components)
         if isinstance(self.protect_share, bool) or not isinstance(self.protect_share, (int, float)) or \
                 not 0 < self.protect_share <= 0.5:
             raise ValueError(f"protect_share must be a number in (0, 0.5] (got {self.protect_share!r})")
@@ -203,9 +210,13 @@ def measure(config: MixLearnConfig, protect: bool = True) -> tuple[MixSignals, d
     from .protect import choose_protection
     from .signals import alignment, compute_signals, measure_rules
     from .task_rows import score
+    from .user_components import add_components, check_components
     from ..templates import list_templates
 
     work = Path(config.out) / "work"
+    if config.components:  # a bad file fails here, before any rule or model runs
+        sizes = check_components(config.components)
+        logger.info("your components: %s", ", ".join(f"{n} ({sum(v.values())} rows)" for n, v in sizes.items()))
     fit, held = load_rows(config)
     templates = config.templates or list_templates()
     signals, rule_answers = compute_signals(fit, templates, use_labels=config.use_labels)
@@ -217,6 +228,9 @@ def measure(config: MixLearnConfig, protect: bool = True) -> tuple[MixSignals, d
         signals.components.update({c: s for c, s in added.items() if c not in signals.components})
         if added:
             rule_answers = measure_rules(signals, fit, use_labels=config.use_labels)
+    if config.components:
+        add_components(signals, config.components)
+        keep = set(keep) | set(config.components)  # the user asked for them: never dropped for lack of a rule
     signals = select_components(signals, config.max_components_per_task, keep=keep)
     aligned = {}
     if config.use_model:
@@ -278,6 +292,8 @@ def learn(config: MixLearnConfig) -> dict:
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     identity = {k: v for k, v in asdict(config).items() if k not in ("out", "eval_batch_size", "dtype")}
+    if not identity["components"]:  # a directory learned before `components` existed still resumes
+        del identity["components"]
     identity_path = work / "config.json"
     if identity_path.exists() and json.loads(identity_path.read_text()) != json.loads(json.dumps(identity, default=str)):
         raise ValueError(f"{out} holds a mixture learned with other settings ({identity_path}); use another --out")
@@ -291,6 +307,10 @@ def learn(config: MixLearnConfig) -> dict:
     else:
         method, raw, signals = fit_weights(config.method, config.method_params, signals, fit, config, out,
                                            floors=floors)
+    if config.method == "rules" and config.components:
+        logger.warning("rules cannot measure your components (%s): no rule reads a dataset, so they get weight only "
+                       "where no template helps a task; --method proxy, online or auto measure them",
+                       ", ".join(config.components))
     weights = apply_floors(normalise(raw), floors)
     path = write_learned_mix(out / "mix.json", config.method, method, raw, weights, signals, aligned, floors, fit,
                              config)
@@ -315,6 +335,7 @@ def write_learned_mix(path: Path, name: str, method, raw: dict, weights: dict, s
                    **({"online_steps": config.online_steps} if name in ("online", "auto") else {})},
         "seeds": {"seed": config.seed}, "model": config.model,
         "fit_rows": {t: r.rows for t, r in fit.items()},
+        "user_components": list(config.components),
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
     }
     if name == "auto":

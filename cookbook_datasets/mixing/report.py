@@ -19,6 +19,11 @@ def markdown(mix: dict) -> str:
     for c, w in sorted(mix["weights"].items(), key=lambda kv: -kv[1]):
         params = {k: v for k, v in specs.get(c, {}).items() if k != "template"}
         lines.append(f"| {c} | {w:.3f} | {params or ''} |")
+    yours = mix.get("user_components") or []
+    if yours:
+        lines += ["", f"Your components ({', '.join(yours)}) are datasets: no rule reads them, so "
+                  + ("`rules` gives them weight only where no template helps a task." if mix["method"] == "rules"
+                     else f"`{mix['method']}` weighed them on the same footing as the templates.")]
     lines += ["", "## Rule accuracy on the fit rows (coverage), chance, alignment of the untuned model", "",
               "| component | task | rule accuracy | coverage | chance | alignment |", "|---|---|---:|---:|---:|---:|"]
     for c in specs:
