@@ -31,6 +31,9 @@ FORMATS = {
     "snake_case": (lambda p, h: f"Sentence_A: {p}\nSentence_B: {h}", "Decide how the two sentences relate."),
     "shouting": (lambda p, h: f"SENTENCE 1 : {p} SENTENCE 2 : {h}", "Classify the pair."),
     "glued_index": (lambda p, h: f"Text1: {p} Text2: {h}", "Label the texts."),
+    "bracketed_index": (lambda p, h: f"Sentence (1): {p}\nSentence (2): {h}", "Relate the sentences."),
+    "square_letters": (lambda p, h: f"Text [A]: {p} Text [B]: {h}", "Relate the texts."),
+    "hash_index": (lambda p, h: f"Statement #1: {p} | Statement #2: {h}", "Compare the statements."),
     "definition_order": (lambda p, h: f"Alpha: {h}\nBeta: {p}",
                          "You get a hypothesis and a premise; say whether the premise supports it."),
     "plain_order": (lambda p, h: f"Claimant: {p}\n  rejoinder: {h}", "Does the rejoinder follow?"),
@@ -55,6 +58,7 @@ def test_the_pair_is_found_in_formats_no_one_listed(fmt):
 def test_names_compare_by_their_normal_form_and_how_each_role_was_filled_is_recorded():
     assert normal_name("Sentence_A") == "sentence a" and normal_name("Text1") == "text 1"
     assert normal_name(" SENTENCE  2 ") == "sentence 2" and normal_name("hypo-thesis") == "hypo thesis"
+    assert normal_name("Sentence (2)") == normal_name("Sentence [2]") == normal_name("Sentence #2") == "sentence 2"
     rng = random.Random(1)
     texts = [FORMATS["definition_order"][0](*_pair(rng)[:2]) for _ in range(4)]
     d = detect_layout(texts, FORMATS["definition_order"][1]).describe()

@@ -7,7 +7,8 @@ is a list of known tasks' markers. :func:`detect_layout` reads all of a task's i
 (its demonstrations and the rows it is given, never their answers):
 
 1. **Fields.** Any ``Name:`` segment is a candidate: a word, optionally followed by an index
-   (``Sentence 2:``, ``Text1:``, ``Sentence_A :``, ``SENTENCE 1 :``), at the start of a line or
+   (``Sentence 2:``, ``Text1:``, ``Sentence_A :``, ``SENTENCE 1 :``, ``Sentence (2):``,
+   ``Text [B]:``, ``Statement #1:``), at the start of a line or
    after a separator, or capitalised mid-line (so "... a significant fact: she left" stays text).
    Names compare by a normal form (lower case, ``_``/``-`` as spaces, a word and its index
    apart: "Text1" = "text 1"). A candidate is a field when it marks at least half of the inputs.
@@ -48,10 +49,12 @@ _MIN_SHARE = 0.5  # a name is a field when it marks at least this share of the i
 _SPLIT_SHARE = 0.8  # a separator must split at least this share of the inputs alike
 _SEPARATORS = ("<sep>", "[SEP]", "|||", "\t", "\n")
 # A field name ends right before the colon: a word (letters, digits, _ and -, starting with a letter),
-# optionally an index token after spaces, then optional spaces.
-_NAME = re.compile(r"((?:[A-Za-z0-9][\w\-]*[ \t]+){0,2}[A-Za-z0-9][\w\-]*)[ \t]*$")
+# optionally an index token after spaces (also bracketed or after '#': "(2)", "[B]", "#1"), then
+# optional spaces.
+_INDEX = r"\(\w{1,3}\)|\[\w{1,3}\]|#\w{1,3}"
+_NAME = re.compile(r"((?:[A-Za-z0-9][\w\-]*[ \t]+){0,2}(?:[A-Za-z0-9][\w\-]*|" + _INDEX + r"))[ \t]*$")
 _ORDINALS = {"first": "1", "second": "2", "one": "1", "two": "2"}
-_SEP_TAIL = re.compile(r"(\s*(<sep>|\[SEP\]|\|\|\|)\s*)+$", re.IGNORECASE)
+_SEP_TAIL = re.compile(r"(\s*(<sep>|\[SEP\]|\|\|\||\|)\s*)+$", re.IGNORECASE)  # what separates two fields
 _DEFINITION_WORDS = {
     "premise": r"\bpremises?\b", "hypothesis": r"\bhypothes[ie]s\b",
 }
@@ -62,8 +65,9 @@ class FieldMappingError(ValueError):
 
 
 def normal_name(name: str) -> str:
-    """ "Sentence_A" -> "sentence a", "Text1" -> "text 1", "SENTENCE  1 " -> "sentence 1"."""
-    s = re.sub(r"[_\-]+", " ", str(name).strip().lower())
+    """ "Sentence_A" -> "sentence a", "Text1" -> "text 1", "SENTENCE  1 " -> "sentence 1",
+    "Sentence (2)" / "Sentence [2]" / "Sentence #2" -> "sentence 2"."""
+    s = re.sub(r"[_\-()\[\]#]+", " ", str(name).strip().lower())
     s = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", s)
     return " ".join(s.split())
 
