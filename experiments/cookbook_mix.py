@@ -732,7 +732,8 @@ def singles_lines(singles: list, align_gen: dict, align_ll: dict) -> list:
         return lines + ["Not finished in every seed yet."]
     lines += ["Pairs: a template component and a task whose fit rows its rule answers above chance; its own run "
               "(the proxy run of that component alone) scored on the task's scored rows in each framing. Fit gain: "
-              "the same run's gain on the fit rows (loglik for multiple choice), what chose the headline pair. "
+              "the same run's gain on the fit rows (multiple choice: both framings averaged), what chose the "
+              "headline pair. "
               "Alignment: the share of answers agreeing with the rule's, before and after.", "",
               "| component | scored task | seeds | base | tuned | gain [95% paired interval] | fit gain | alignment "
               "before | after | rule accuracy (fit) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

@@ -64,6 +64,25 @@ def tasks(tmp_path):
 
 
 # -- rows and signals ------------------------------------------------------------------------------
+def test_a_multiple_choice_fit_row_is_answered_and_scored_in_both_framings(tasks, tiny_model, tmp_path):
+    from cookbook_datasets.mixing.learn import answer_tasks
+    from cookbook_datasets.mixing.task_rows import agreement, model_answers
+
+    fit, _ = load_task_rows(tasks[1], fit_size=6, eval_size=4)
+    answers = model_answers(*tiny_model, fit, batch_size=4)
+    assert len(answers) == 6 and all(len(a) == 2 and isinstance(a[0], int) for a in answers)
+    assert all(a[1] is None or 0 <= a[1] < 3 for a in answers)  # the option its reply names, if any
+    # the score is the mean over framings: right in one framing of two is half a point
+    assert agreement(fit, [[0, 1], [2, 2]], [0, 2]) == pytest.approx(0.75)
+    assert agreement(fit, [0, 1], [0, 2]) == pytest.approx(0.5)  # a rule's answer: one choice
+    # an older cache (the log-likelihood choice alone) is answered again, not misread
+    cache = tmp_path / "answers.json"
+    cache.write_text(json.dumps({fit.name: [0] * 6}))
+    config = MixLearnConfig(tasks=[str(tasks[1])], out=str(tmp_path / "m"), model="tiny-random")
+    again = answer_tasks("tiny-random", None, {fit.name: fit}, cache, config)[fit.name]
+    assert all(isinstance(a, list) for a in again)
+
+
 def test_fit_rows_and_scored_rows_never_overlap(tasks):
     fit, held = load_task_rows(tasks[0], fit_size=30, eval_size=50, seed=3)
     assert len(fit) == 30 and len(held) == 50 and not set(fit.rows) & set(held.rows)

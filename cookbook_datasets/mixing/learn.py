@@ -171,7 +171,7 @@ def answer_tasks(model_spec: str, adapter: Optional[str], rows: dict, cache: Pat
     from .task_rows import model_answers
 
     done = json.loads(cache.read_text()) if cache.exists() else {}
-    todo = [t for t in rows if t not in done]
+    todo = [t for t in rows if not _current_answers(done.get(t), rows[t])]
     if todo:
         model, tokenizer = load_model(model_spec, adapter=adapter, dtype=config.dtype)
         for task in todo:
@@ -180,6 +180,14 @@ def answer_tasks(model_spec: str, adapter: Optional[str], rows: dict, cache: Pat
         del model
         release_memory()
     return {t: done[t] for t in rows}
+
+
+def _current_answers(answers, rows) -> bool:
+    """Whether cached answers are the current kind for ``rows``: one per row, and for multiple choice
+    a choice per framing (an older cache held the log-likelihood choice alone: it is answered again)."""
+    if answers is None or len(answers) != len(rows):
+        return False
+    return rows.kind != "multiple_choice" or all(isinstance(a, list) for a in answers)
 
 
 def train_mixture(weights: dict, components: dict, work: Path, config: MixLearnConfig, steps: int,
@@ -248,7 +256,8 @@ def run_answers(weights: dict, signals: MixSignals, fit: dict, config: MixLearnC
     done = json.loads(cache.read_text()) if cache.exists() else {}
     key = _key({"weights": weights, "components": {c: signals.components[c] for c in weights
                                                    if c in signals.components}})
-    if key not in done or set(done[key]["answers"]) != set(fit):
+    if key not in done or set(done[key]["answers"]) != set(fit) or \
+            not all(_current_answers(done[key]["answers"][t], fit[t]) for t in fit):
         adapter = train_mixture(weights, signals.components, work / "proxies", config, config.proxy_steps,
                                 config.proxy_rows)
         answers = answer_tasks(config.model, adapter, fit, Path(adapter) / "fit_answers.json", config)

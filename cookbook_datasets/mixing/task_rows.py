@@ -70,35 +70,54 @@ def load_task_rows(path: Union[str, Path, Task], fit_size: int, eval_size: int, 
 
 
 # -- scoring -----------------------------------------------------------------------------------------
+MC_FRAMINGS = ("loglik", "generate")  # a multiple-choice answer is one choice per framing, in this order
+
+
 def model_answers(model, tokenizer, rows: TaskRows, batch_size: int = 16) -> list:
-    """The model's answer per row: generated text, or the chosen option's index (multiple choice)."""
+    """The model's answer per row: generated text, or for multiple choice ``[loglik choice, generate
+    choice]``: the option of highest log-likelihood, and the option its greedy reply to the listed
+    options names (None when it names none). Scoring averages the two framings, so the fit rows
+    judge a mixture the way its arms are scored: in both framings (a model that learned to pick
+    among listed options shows it only in the generate framing)."""
     from cookbook_datasets.eval.lm import generate, loglikelihoods
-    from cookbook_datasets.eval.tasks import chat_prompts, loglik_requests, max_new_tokens
+    from cookbook_datasets.eval.option_answers import parse_option
+    from cookbook_datasets.eval.tasks import chat_prompts, loglik_requests, max_new_tokens, options_prompt
 
     task = rows.task
     if rows.kind == "multiple_choice":
         requests = loglik_requests(task)
         ll = loglikelihoods(model, tokenizer, [pair for req in requests for pair in req], batch_size=batch_size,
                             desc=rows.name)
-        answers, pos = [], 0
+        by_loglik, pos = [], 0
         for req in requests:
-            answers.append(int(np.argmax(ll[pos:pos + len(req)])))
+            by_loglik.append(int(np.argmax(ll[pos:pos + len(req)])))
             pos += len(req)
-        return answers
+        replies = generate(model, tokenizer, [options_prompt(task, inst) for inst in task.instances],
+                           max_new_tokens=max_new_tokens(task), batch_size=batch_size, desc=f"{rows.name} (generate)")
+        picked = [parse_option(r, inst.choices) for r, inst in zip(replies, task.instances)]
+        return [[a, b] for a, b in zip(by_loglik, picked)]
     return generate(model, tokenizer, chat_prompts(task, rows.num_shots), max_new_tokens=max_new_tokens(task),
                     batch_size=batch_size, desc=rows.name)
+
+
+def _mc_hit(answer, target) -> float:
+    """A multiple-choice answer against a target choice: one choice, or the mean over its framings."""
+    if isinstance(answer, (list, tuple)):
+        return float(np.mean([a == target for a in answer]))
+    return float(answer == target)
 
 
 def agreement(rows: TaskRows, answers: Sequence, targets: Sequence, keep: Optional[Sequence[int]] = None) -> float:
     """The task's own metric of ``answers`` (model texts or choice indices) against ``targets``
     (one answer per row: gold or a rule's), over the rows ``keep`` (default all):
-    label exact match (classification), ROUGE-L (generation), accuracy (multiple choice)."""
+    label exact match (classification), ROUGE-L (generation), accuracy (multiple choice; an answer
+    per framing counts as the mean over its framings)."""
     keep = list(range(len(answers))) if keep is None else list(keep)
     if not keep:
         return float("nan")
     a, t = [answers[i] for i in keep], [targets[i] for i in keep]
     if rows.kind == "multiple_choice":
-        return float(np.mean([x == y for x, y in zip(a, t)]))
+        return float(np.mean([_mc_hit(x, y) for x, y in zip(a, t)]))
     refs = [y if isinstance(y, list) else [y] for y in t]
     if rows.kind == "classification":
         labels = sorted({*rows.task.labels, *(r for ref in refs for r in ref)})
@@ -142,5 +161,5 @@ def chance(rows: TaskRows) -> float:
     return 0.0
 
 
-__all__ = ["TaskRows", "agreement", "chance", "gold", "load_task_rows", "model_answers", "score", "subset_rows",
-           "task_rows"]
+__all__ = ["MC_FRAMINGS", "TaskRows", "agreement", "chance", "gold", "load_task_rows", "model_answers", "score",
+           "subset_rows", "task_rows"]
