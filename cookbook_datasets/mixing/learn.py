@@ -5,8 +5,8 @@ Steps, each cached under ``out/work`` so a killed run resumes where it stopped:
 1. load each task's fit rows (they choose everything) and eval rows (never used here);
 2. rule signals per (template setting, task), see signals.py (each task's fields and their roles
    from fields.py, ``fields`` for the user's mapping); each task's protecting component
-   (protect.py); keep each task's most helpful components (``max_components_per_task``) and its
-   protecting one;
+   (protect.py); keep each task's most helpful components (``max_components_per_task``), its
+   protecting one and your own (``components``: datasets in the row schema, user_components.py);
 3. the untuned model's answers on the fit rows: base scores and template alignment;
 4. proxy fine-tunes when the method asks for them (same step budget each, cached by recipe);
 5. the method's weights (``auto``: the method chosen on held-out fit rows, auto.py), each task's
