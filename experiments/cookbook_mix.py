@@ -537,13 +537,14 @@ def estimate(counts: dict, args) -> dict:
         return s
 
     train = args.steps * args.batch_size / 8 * u["train_step_s"] + u["run_overhead_s"]
-    proxy_run = train + u["load_s"] + scoring(counts["fit"])  # a fine-tune scored on the fit rows (loglik for MC)
+    # a fine-tune scored on the fit rows (multiple choice in both framings, as learn.run_answers does)
+    proxy_run = train + u["load_s"] + scoring(counts["fit"], MC_FRAMINGS)
     online = train + (args.steps // args.update_every + 1) * u["online_update_s"]
     full = scoring(counts["scored"], MC_FRAMINGS) + 2 * u["load_s"]
     singles = sum(2 * u["load_s"] + scoring({t: counts["scored"][t] for t in tasks}, MC_FRAMINGS)
                   for tasks in counts["singles"].values())
     seconds = {
-        "signals": 10 + u["load_s"] + scoring(counts["fit"]),
+        "signals": 10 + u["load_s"] + scoring(counts["fit"], MC_FRAMINGS),
         "base_scores": full,
         "proxy_runs": (counts["components"] + PROXY_RANDOM) * proxy_run,
         # auto: uniform, rules, best-single and proxy on the learn half, each a scored fine-tune; online:
