@@ -253,11 +253,16 @@ def measure_rules(signals: MixSignals, fit_rows: dict, use_labels: bool = True) 
                 acc = _label_model_accuracy(answers[task], name, rows)
             signals.rule_accuracy.setdefault(name, {})[task] = acc
             signals.coverage.setdefault(name, {})[task] = cov
-        for name in signals.components:
-            if name not in components:
-                signals.rule_accuracy.setdefault(name, {})[task] = None
-                signals.coverage.setdefault(name, {})[task] = 0.0
+    for name in signals.components:
+        if name not in components:
+            mark_no_rule(signals, name)
     return answers
+
+
+def mark_no_rule(signals: MixSignals, name: str) -> None:
+    """A dataset component has no rule: accuracy None and coverage 0 on every task."""
+    signals.rule_accuracy[name] = {t: None for t in signals.tasks}
+    signals.coverage[name] = {t: 0.0 for t in signals.tasks}
 
 
 def _params(spec: dict) -> dict:

@@ -81,7 +81,8 @@ def add_components(signals: MixSignals, components: Mapping) -> None:
     clash = sorted(set(components) & set(signals.components))
     if clash:
         raise ValueError(f"component name {clash[0]!r} is already a component of this mixture; choose another name")
+    from .signals import mark_no_rule
+
     for name, spec in components.items():
         signals.components[name] = dict(spec)
-        signals.rule_accuracy[name] = {t: None for t in signals.tasks}
-        signals.coverage[name] = {t: 0.0 for t in signals.tasks}
+        mark_no_rule(signals, name)
