@@ -45,7 +45,10 @@ Reported (seeds pooled: a row is (seed, row id), paired within its seed; and per
    alignment gain per (template, task) pair, least squares, R² (the log-likelihood framing beside);
 5. auto's choice and why; which component protects which task, its floor and its weight per arm;
 6. minutes per part and seed (signals, base scores, proxy runs, auto, online run, arms, singles),
-   beside the estimate.
+   beside the estimate;
+7. whether a gain is more than a label prior: every arm against the constant answer the fit rows make
+   most frequent (an arm with no model), on the classification and multiple-choice names, and the
+   share of rows that get each arm's most frequent answer (``prior`` stage, from the cached scores).
 
 Cost. ``--estimate-only`` prints the estimate for the settings without loading a model (unit
 costs in ``UNIT_COSTS``, measured on this 2-core machine; the components counted by the library's
@@ -432,6 +435,43 @@ def run_singles(run: SeedRun, mix: dict, num_resamples: int) -> dict:
     return {"pairs": pairs, "seconds": round(seconds, 1)}
 
 
+def run_prior(run: SeedRun, arms: dict) -> dict:
+    """What answering without reading scores, and how close each arm comes to doing just that.
+
+    ``constant``: per classification and multiple-choice scored name, the answer the fit rows make
+    most frequent (a label, or an option's position), given on every scored row and scored with the
+    task's own metric: an arm with no model, chosen on the fit rows. ``top_share``: per arm and
+    name, the share of scored rows that get the arm's most frequent answer (1.0: one answer for every
+    row), read from the arms' cached evaluations."""
+    from collections import Counter
+
+    from cookbook_datasets.mixing.task_rows import _norm, agreement, gold
+
+    fit, held = run.rows()
+    scored = run.scored
+    names = [n for n, (t, _) in scored.items() if fit[t].kind in ("classification", "multiple_choice")]
+    constant = {}
+    for name in names:
+        task, _ = scored[name]
+        f, h = fit[task], held[task]
+        if f.kind == "multiple_choice":
+            answer = Counter(gold(f)).most_common(1)[0][0]
+            per_row = [float(g == answer) for g in gold(h)]
+        else:
+            answer = Counter(inst.outputs[0] for inst in f.task.instances).most_common(1)[0][0]
+            per_row = [agreement(h, [answer], [g]) for g in gold(h)]
+        constant[name] = {"answer": answer, "rows": {str(i): v for i, v in zip(h.rows, per_row)}}
+    top_share = {}
+    for arm, result in arms.items():
+        # every scored name, as the arm was scored: its cached files, no model unless one is gone
+        predictions = run.evaluate(result.get("adapter"), list(scored))
+        top_share[arm] = {}
+        for name in names:
+            answers = [_norm(a) for a in predictions[name]["predictions"].values()]
+            top_share[arm][name] = Counter(answers).most_common(1)[0][1] / len(answers)
+    return {"constant": constant, "top_share": top_share}
+
+
 # -- pooling and summaries -------------------------------------------------------------------------
 def pool(per_seed_rows: dict) -> dict:
     """{seed: {name: {id: score}}} -> {name: {"seed:id": score}} over the names every seed has."""
@@ -638,6 +678,11 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
     if "auto" in lost:
         target("tasks significantly below base (auto)", ", ".join(x["task"] for x in lost["auto"]) or "none",
                "none", not lost["auto"])
+    prior = prior_summary(per_seed, done, kw)
+    if prior and prior["average"].get("auto"):
+        target("auto − the constant answer chosen on the fit rows, average over the classification and "
+               "multiple-choice names", fmt(prior["average"]["auto"]), "reported", None,
+               "a gain over it is more than a label prior")
     if align_gen.get("r2") is not None:
         target("R² of accuracy gain on alignment gain (generate framing)", f"{align_gen['r2']:.2f} over "
                f"{align_gen['pairs']} pairs (slope {align_gen['slope']:.2f})", "reported", None)
@@ -681,6 +726,7 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                                              for x in items) or "none"))
     lines += ["", "For each loss: the task's protecting component and its weight in that arm are in the protection "
                   "table below; why a task lost is for the closing note to say."]
+    lines += prior_lines(prior)
     lines += singles_lines(singles, align_gen, align_ll)
     lines += protection_lines(per_seed, order)
     lines += weights_lines(per_seed)
@@ -702,6 +748,7 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                                     "vs_uniform": {a: average_diff(t["vs_uniform"], a) for a in others}}
                                 for k, t in by_set.items()},
             "auto_vs_best_single": average_diff(vs_best, "auto"),
+            "label_prior": {k: v for k, v in (prior or {}).items() if k != "table"} or None,
             "singles": singles, "alignment": {"generate": align_gen, "loglik": align_ll},
             "costs_minutes": cost["minutes"], "estimate_minutes": cost["estimate"],
             "per_seed": {seed: {"weights": sd["mix"]["weights"], "floors": sd["mix"]["floors"],
@@ -714,6 +761,49 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                          for seed, sd in per_seed.items()}}
     data["_plots"] = {"vs_base": vs_base, "vs_uniform": vs_uniform}
     return "\n".join(lines) + "\n", data
+
+
+def prior_summary(per_seed: dict, arms: list, kw: dict) -> dict:
+    """Every arm against the constant answer (run_prior), seeds pooled, on the names it covers; {} until
+    every seed has the stage."""
+    if not per_seed or not all(sd.get("prior") for sd in per_seed.values()):
+        return {}
+    constant = pool({seed: {n: c["rows"] for n, c in sd["prior"]["constant"].items()} for seed, sd in per_seed.items()})
+    names = list(constant)
+    table = paired_table({"constant": constant, **{a: arm_rows(per_seed, a, names) for a in arms}},
+                         baseline="constant", **kw)
+    share = {a: {n: float(np.mean([sd["prior"]["top_share"][a][n] for sd in per_seed.values()])) for n in names}
+             for a in arms if all(a in sd["prior"]["top_share"] for sd in per_seed.values())}
+    answers = {n: [sd["prior"]["constant"][n]["answer"] for sd in per_seed.values()] for n in names}
+    return {"names": names, "answers": answers, "top_share": share, "table": table,
+            "average": {a: average_diff(table, a) for a in arms},
+            "per_task": {t.task: {a: d.to_dict() for a, d in t.differences.items()} for t in table.tasks}
+            if table else {}}
+
+
+def prior_lines(prior: dict) -> list:
+    if not prior or prior.get("table") is None:
+        return []
+    table = prior["table"]
+    lines = ["", "## Is it more than a label prior? (the constant answer chosen on the fit rows)", "",
+             "An arm with no model: on every scored row, the answer the task's fit rows make most frequent (a "
+             "label, or an option's position). Δ: the arm minus it, 95% paired interval. Top share: the share of "
+             "scored rows that get the arm's most frequent answer (1.00: the same answer on every row), mean "
+             "over seeds.", "",
+             "| task | constant answer | constant | base | auto | Δ base − constant | Δ auto − constant | "
+             "top share base | top share auto |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in table.tasks:
+        n = t.task
+        cells = [", ".join(str(x) for x in dict.fromkeys(prior["answers"][n]))]
+        means = {arm.label: arm.score for arm in t.arms}
+        cells += [f"{means.get('constant', float('nan')):.3f}", f"{means.get('base', float('nan')):.3f}",
+                  f"{means.get('auto', float('nan')):.3f}",
+                  _cell(prior["per_task"][n].get("base")), _cell(prior["per_task"][n].get("auto")),
+                  _f(prior["top_share"].get("base", {}).get(n)), _f(prior["top_share"].get("auto", {}).get(n))]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += ["", "Average over these names, each arm minus the constant answer: "
+              + "; ".join(f"{a} {_cell(d)}" for a, d in prior["average"].items() if d) + "."]
+    return lines
 
 
 def _cell(d) -> str:
@@ -974,7 +1064,7 @@ def main() -> None:
             return call
 
         mix = store.run("mix", {**base_recipe, "stage": "mix"}, locked(lambda: as_stored(mix_stage(run))))
-        per_seed[seed] = {"mix": mix, "arms": {}, "singles": None, "costs": run.ledger.read()}
+        per_seed[seed] = {"mix": mix, "arms": {}, "singles": None, "prior": None, "costs": run.ledger.read()}
         for arm in ARMS:
             per_seed[seed]["arms"][arm] = store.run(
                 arm, {**base_recipe, "arm": arm, "weights": recipe_weights(mix["weights"].get(arm))},
@@ -985,6 +1075,8 @@ def main() -> None:
                                                           "pairs": single_pairs(mix)},
                                               locked(lambda: as_stored(run_singles(run, mix, args.bootstrap))))
         per_seed[seed]["costs"] = run.ledger.read()
+        per_seed[seed]["prior"] = store.run("prior", {**base_recipe, "stage": "prior"},
+                                            lambda: as_stored(run_prior(run, per_seed[seed]["arms"])))
         write()
     table, _ = summarise(per_seed, args)
     print(table, flush=True)

@@ -53,3 +53,20 @@ def test_the_estimate_grows_with_components_and_steps_and_sums_its_parts():
     assert more["proxy_runs"] > small["proxy_runs"] and more["arms_eval"] == small["arms_eval"]
     longer = cm.estimate(counts, argparse.Namespace(steps=48, batch_size=8, update_every=8))
     assert longer["proxy_runs"] > small["proxy_runs"] and longer["base_scores"] == small["base_scores"]
+
+
+def test_an_arm_that_gives_one_label_everywhere_scores_no_better_than_the_constant_answer():
+    n = 80
+    gold_yes = [i % 4 != 0 for i in range(n)]  # 75% "yes"
+    constant = {str(i): float(g) for i, g in enumerate(gold_yes)}  # "yes" on every row
+    reads = {str(i): 1.0 for i in range(n)}  # an arm that reads the task: right on every row
+    per_seed = {s: {"prior": {"constant": {"t": {"answer": "yes", "rows": constant}},
+                              "top_share": {"always_yes": {"t": 1.0}, "reads": {"t": 0.75}}},
+                    "arms": {"always_yes": {"rows": {"t": constant}}, "reads": {"rows": {"t": reads}}}}
+                for s in (0, 1)}
+    prior = cm.prior_summary(per_seed, ["always_yes", "reads"], {"num_resamples": 500})
+    assert prior["per_task"]["t"]["always_yes"]["diff"] == 0.0
+    assert prior["per_task"]["t"]["reads"]["low"] > 0  # only reading the task beats the label prior
+    assert prior["top_share"]["always_yes"]["t"] == 1.0 and prior["answers"]["t"] == ["yes", "yes"]
+    assert "Is it more than a label prior?" in "\n".join(cm.prior_lines(prior))
+    assert cm.prior_summary({0: {"prior": None, "arms": {}}}, ["reads"], {}) == {}  # not until every seed has it
