@@ -6,7 +6,8 @@ arm's result is stored in its own file with the recipe that produced it (``Arms`
 repeated run skips every arm whose recipe is unchanged and reruns only the ones whose recipe
 changed. The report is rebuilt from the stored arms each time, so the tables follow the current
 code. Quality claims go through ``paired_table`` (eval/compare.py): per-row scores of each arm,
-paired by row id, with a paired-bootstrap 95% interval per task and on the task average.
+paired by row id, with a paired-bootstrap 95% interval per task and on the task average; and
+``constant_answer`` is the arm with no model that every classification result is read against.
 
 The scripts import it as ``common`` (they run as ``python experiments/<name>.py``).
 """
@@ -128,6 +129,29 @@ def eval_rows(result_path: str | os.PathLike, task: Optional[str] = None) -> Opt
     if task not in rows:
         raise ValueError(f"{result_path}: no task {task!r} (it has {sorted(rows)})")
     return rows[task]
+
+
+def constant_answer(learn, scored) -> Optional[tuple]:
+    """What answering without reading scores: the answer ``learn``'s labelled instances make most
+    frequent (a label, or a choice index), given on every instance of ``scored`` and scored with the
+    task's metric (label exact match, or accuracy). ``(answer, {id: score})``; None for a generation
+    task, which has no single answer to repeat. ``learn`` is data an arm may see (fit rows, a pool),
+    never the scored rows."""
+    from collections import Counter
+
+    from cookbook_datasets.eval.metrics import load_metric
+
+    rows = scored.labelled
+    if scored.kind == "multiple_choice":
+        answer = Counter(i.gold for i in learn.labelled).most_common(1)[0][0]
+        return answer, {str(i.id): float(i.gold == answer) for i in rows}
+    if scored.kind != "classification":
+        return None
+    answer = Counter(i.outputs[0] for i in learn.labelled).most_common(1)[0][0]
+    m = load_metric("label_exact_match").compute(predictions=[answer] * len(rows),
+                                                 references=[list(i.outputs) for i in rows],
+                                                 labels=scored.labels, per_row=True)
+    return answer, {str(i.id): v for i, v in zip(rows, m["per_row"]["exact_match"])}
 
 
 def paired_table(arms: Mapping[str, Mapping[str, Mapping]], baseline: Optional[str] = None, **kw):

@@ -87,8 +87,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import SHARED, Arms, experiment_parser, interval_section, paired_table, plot_intervals, recipe_hash, \
-    settings, write_report
+from common import SHARED, Arms, constant_answer, experiment_parser, interval_section, paired_table, plot_intervals, \
+    recipe_hash, settings, write_report
 
 from cookbook_datasets.atomic_files import atomic_json, atomic_text
 from cookbook_datasets.cpu import cpu_lock
@@ -445,7 +445,7 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
     row), read from the arms' cached evaluations."""
     from collections import Counter
 
-    from cookbook_datasets.mixing.task_rows import _norm, agreement, gold
+    from cookbook_datasets.mixing.task_rows import _norm
 
     fit, held = run.rows()
     scored = run.scored
@@ -453,14 +453,8 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
     constant = {}
     for name in names:
         task, _ = scored[name]
-        f, h = fit[task], held[task]
-        if f.kind == "multiple_choice":
-            answer = Counter(gold(f)).most_common(1)[0][0]
-            per_row = [float(g == answer) for g in gold(h)]
-        else:
-            answer = Counter(inst.outputs[0] for inst in f.task.instances).most_common(1)[0][0]
-            per_row = [agreement(h, [answer], [g]) for g in gold(h)]
-        constant[name] = {"answer": answer, "rows": {str(i): v for i, v in zip(h.rows, per_row)}}
+        answer, rows = constant_answer(fit[task].task, held[task].task)
+        constant[name] = {"answer": answer, "rows": rows}
     top_share = {}
     for arm, result in arms.items():
         # every scored name, as the arm was scored: its cached files, no model unless one is gone

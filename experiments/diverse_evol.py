@@ -22,7 +22,9 @@ with the best mean validation score over rounds 1..R (both seeds) is "the best K
 scored instances choose nothing. Reported, seeds pooled (a row is (seed, instance), paired within
 its seed): the mean main metric per round (exact match / ROUGE-L), each arm minus random at every
 round with a paired-bootstrap 95% interval over the task average, the last round vs the full pool,
-the picks per kind of row, the covering radius in the base model's space, and each arm's cost.
+the picks per kind of row, the covering radius in the base model's space, each arm's cost, and
+every arm's last round (and the full pool) against the constant answer on the classification tasks
+(each task's most frequent label in the pool, on every scored instance: what the label prior alone scores).
 
 Resumable: an arm finished with the same settings is kept (``<out>/seed_<s>/arms/<arm>.json``,
 so a fresh checkout does not redo it); the others resume at their round (the loop's state.json),
@@ -41,11 +43,12 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from common import SHARED as DATA
-from common import Arms, eval_rows, experiment_parser, interval_section, paired_table, plot_intervals, settings, \
-    write_report
+from common import Arms, constant_answer, eval_rows, experiment_parser, interval_section, paired_table, \
+    plot_intervals, settings, write_report
 
 from cookbook_datasets.cpu import cpu_lock
 
@@ -72,8 +75,9 @@ def user_text(prompt) -> str:
     return "\n".join(m["content"] for m in prompt if m["role"] == "user")
 
 
-def build_data(args, seed: int, work: Path) -> tuple[Path, list, list]:
-    """The pool (Hub layout, written once) and the scored and validation tasks (rebuilt: a seeded split)."""
+def build_data(args, seed: int, work: Path) -> tuple[Path, list, list, dict]:
+    """The pool (Hub layout, written once), the scored and validation tasks (rebuilt: a seeded split),
+    and each NIV2 task's pool instances as a Task (what the constant answer learns from)."""
     import datasets
 
     from cookbook_datasets import load_dataset
@@ -82,7 +86,7 @@ def build_data(args, seed: int, work: Path) -> tuple[Path, list, list]:
     from cookbook_datasets.tasks.template import template_task
 
     files = sorted(p for p in SHARED.glob("*.json") if p.stem not in args.skip_tasks)[:args.max_tasks]
-    rows, scored, val = [], [], []
+    rows, scored, val, learn = [], [], [], {}
     for path in files:
         task = load_task(path)
         parts = task.split(seed=seed, pool=args.pool_per_task, score=args.eval_per_task, val=args.val_per_task)
@@ -92,6 +96,7 @@ def build_data(args, seed: int, work: Path) -> tuple[Path, list, list]:
                          "completion": [{"role": "assistant", "content": inst.answer}],
                          "source": task.name, "meta": json.dumps({"task": task.name, "id": inst.id})})
         scored.append(parts["score"])
+        learn[task.name] = parts["pool"]
         val.append(dataclasses.replace(parts["val"], name=task.name + VAL))
     for name in args.templates:
         train = load_dataset("cookbook", name, num_examples=args.template_pool_rows, num_eval_examples=1, seed=seed,
@@ -111,7 +116,18 @@ def build_data(args, seed: int, work: Path) -> tuple[Path, list, list]:
                                    "templates": list(args.templates), "per_template": args.template_pool_rows}},
                          pretty_name="NIV2 dev + template pool",
                          description="NIV2 dev instances and Cookbook template rows as prompt/completion rows.")
-    return pool_dir, scored, val
+    return pool_dir, scored, val, learn
+
+
+def constants(scored: list, learn: dict) -> dict:
+    """task -> {"answer", "rows"}: the pool's most frequent label given on every scored instance (the
+    classification tasks; an arm with no model, learning only what every arm's pool holds)."""
+    out = {}
+    for task in scored:
+        c = constant_answer(learn[task.name], task) if task.name in learn else None
+        if c is not None:
+            out[task.name] = {"answer": c[0], "rows": c[1]}
+    return out
 
 
 def train_fields(args) -> dict:
@@ -228,7 +244,7 @@ def best_kcenter(per_seed: dict, args) -> tuple:
     return (max(val, key=val.get) if val else None), val
 
 
-def summarise(per_seed: dict, args, pools: dict) -> tuple[str, dict]:
+def summarise(per_seed: dict, args, pools: dict, consts: Optional[dict] = None) -> tuple[str, dict]:
     arms = [a for a in args.arms if a != "full" and all(a in res for res in per_seed.values())]
     seeds = list(per_seed)
     rounds = args.rounds + 1
@@ -286,6 +302,7 @@ def summarise(per_seed: dict, args, pools: dict) -> tuple[str, dict]:
             higher = sum(1 for d in data["vs_random"][best] if d["diff"] > 0)
             lines += ["", f"Best K-center arm ({best}) vs random: above in {higher} of {rounds - 1} rounds, "
                       f"significantly above in {above}."]
+    lines += constant_lines(per_seed, consts or {}, arms, full_done, args, data)
     if full_done and best:
         last = args.rounds
         comp = paired_table({"full": pooled(per_seed, "full"), best: pooled(per_seed, best, last)}, baseline="full")
@@ -330,6 +347,31 @@ def summarise(per_seed: dict, args, pools: dict) -> tuple[str, dict]:
     data["cost_minutes"] = cost
     lines += ["", "![scores per round](diverse_evol.png)"]
     return "\n".join(lines) + "\n", data
+
+
+def constant_lines(per_seed: dict, consts: dict, arms: list, full_done: bool, args, data: dict) -> list:
+    """Every arm at the last round (and the full pool) minus the constant answer, seeds pooled, on the
+    classification tasks: a subset that only matches it learned the label prior, not the task."""
+    if not consts or not all(s in consts for s in per_seed) or not arms:
+        return []
+    const: dict = {}
+    for seed in per_seed:
+        for task, c in consts[seed].items():
+            const.setdefault(task, {}).update({f"{seed}:{i}": v for i, v in c["rows"].items()})
+    keep = lambda rows: {t: r for t, r in rows.items() if t in const}  # noqa: E731
+    table = {"constant": const, **{a: keep(pooled(per_seed, a, args.rounds)) for a in arms}}
+    if full_done:
+        table["full"] = keep(pooled(per_seed, "full"))
+    comp = paired_table(table, baseline="constant")
+    line = None if comp is None else (comp.average or (comp.tasks[0] if len(comp.tasks) == 1 else None))
+    if line is None:  # the task average of one task is that task's line
+        return []
+    diffs = {a: d.to_dict() for a, d in line.differences.items()}
+    data["vs_constant"] = {"tasks": list(const), "score": line.arms[0].score, "differences": diffs}
+    cells = "; ".join(f"{a} {d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for a, d in diffs.items())
+    return ["", f"Against the constant answer (each classification task's most frequent label in the pool, given "
+            f"on every scored instance: an arm with no model; {len(const)} tasks, score {line.arms[0].score:.4f}), "
+            f"each arm at the last round (full: the whole pool) minus it, 95% paired interval: {cells}."]
 
 
 def plot(per_seed: dict, data: dict, args, path: Path) -> None:
@@ -406,8 +448,10 @@ def main() -> None:
     recipe = settings(args, exclude=("out", "work", "arms", "seeds"))
     per_seed, pools = {}, {}
 
+    consts: dict = {}
+
     def write() -> None:
-        table, data = summarise(per_seed, args, pools)
+        table, data = summarise(per_seed, args, pools, consts)
         comp = paired_table({a: pooled(per_seed, a, args.rounds) if a != "full" else pooled(per_seed, a)
                              for a in ["random"] + [a for a in args.arms if a != "random"]}, baseline="random")
         table += "\n" + interval_section(comp, "Paired differences vs random at the last round, per task "
@@ -425,8 +469,9 @@ def main() -> None:
     for seed in args.seeds:
         work = work_root / f"seed_{seed}"
         work.mkdir(parents=True, exist_ok=True)
-        pool_dir, scored, val = build_data(args, seed, work)
+        pool_dir, scored, val, learn = build_data(args, seed, work)
         pools[seed] = pool_summary(pool_dir)
+        consts[seed] = constants(scored, learn)
         arms = Arms(out / f"seed_{seed}" / "arms")
         per_seed[seed] = {}
         for arm in args.arms:

@@ -132,3 +132,26 @@ def test_augmentation_compares_strategies_cell_by_cell(tmp_path):
     assert "Paired differences vs answer augmentation" in md and "| **task average** |" in md
     assert (tmp_path / "augmentation_intervals.png").exists() and (tmp_path / "augmentation.png").exists()
     assert json.loads((tmp_path / "augmentation.json").read_text())["comparison"]["baseline"] == "answer_aug"
+
+
+def test_the_constant_answer_repeats_what_the_learning_rows_make_most_frequent_and_scores_it_by_the_task_metric():
+    from cookbook_datasets.tasks import Instance, Task
+
+    def cls(name, outputs):
+        return Task(name=name, kind="classification", labels=["Yes.", "No."],
+                    instances=[Instance.make(f"q{i}", [o], id=f"{name}{i}") for i, o in enumerate(outputs)])
+
+    learn = cls("pool", ["No.", "No.", "Yes."])  # "No." is the pool's majority
+    scored = cls("scored", ["No.", "Yes.", "No.", "No."])
+    answer, rows = common.constant_answer(learn, scored)
+    assert answer == "No." and rows == {"scored0": 1.0, "scored1": 0.0, "scored2": 1.0, "scored3": 1.0}
+
+    def mc(name, golds):
+        return Task(name=name, kind="multiple_choice",
+                    instances=[Instance.make(f"q{i}", choices=["a", "b", "c"], gold=g, id=f"{name}{i}")
+                               for i, g in enumerate(golds)])
+
+    answer, rows = common.constant_answer(mc("fit", [2, 2, 0]), mc("held", [2, 1]))
+    assert answer == 2 and rows == {"held0": 1.0, "held1": 0.0}
+    generation = Task(name="gen", kind="generation", instances=[Instance.make("q", ["some text"], id="g")])
+    assert common.constant_answer(generation, generation) is None  # no single answer to repeat
