@@ -45,6 +45,7 @@ def markdown(mix: dict) -> str:
     if s.get("base_scores"):
         lines += ["", "Untuned model on the fit rows: " + ", ".join(f"{t} {v:.3f}" for t, v in s["base_scores"].items())]
     lines += fields_lines(s)
+    lines += reads_lines(mix)
     lines += protection_lines(mix)
     lines += auto_lines(mix)
     return "\n".join(lines) + "\n"
@@ -70,6 +71,34 @@ def fields_lines(s: dict) -> list:
         lines += ["", "Code labels read from the definitions (label -> roles): " + "; ".join(
             f"{t} ({roles}): " + ", ".join(f"{lab} -> {'/'.join(rs)}" for lab, rs in meaning.items())
             for t, by in codes.items() for roles, meaning in by.items())]
+    return lines
+
+
+def reads_lines(mix: dict) -> list:
+    """Per classification or multiple-choice task, whether the model reads it on the fit rows: the
+    untuned model's and the best proxy run's score against chance. Where neither is clearly above
+    chance, a fine-tune that "helps" the task has taught its answer format or its label prior, not
+    the task (a model that answers one label everywhere scores exactly chance)."""
+    s = mix["signals"]
+    base, runs = s.get("base_scores") or {}, s.get("runs") or []
+    tasks = [t for t in s["tasks"] if s.get("chance", {}).get(t) and t in base]
+    if not tasks:
+        return []
+    lines = ["", "## Does the model read each task? (fit rows)", "",
+             "Chance: what answering without reading scores (the most frequent label's share, or 1 / #options). "
+             "Clearly above: more than two standard errors of chance above it.", "",
+             "| task | chance | untuned | best proxy run | clearly above chance |", "|---|---:|---:|---:|---|"]
+    unread = []
+    for t in tasks:
+        c, n = s["chance"][t], max(1, len(mix.get("fit_rows", {}).get(t, ())))
+        best = max((r["scores"][t] for r in runs if t in r.get("scores", {})), default=None)
+        top = max(x for x in (base[t], best) if x is not None)
+        above = top > c + 2 * (c * (1 - c) / n) ** 0.5
+        unread += [] if above else [t]
+        lines.append(f"| {t} | {c:.3f} | {base[t]:.3f} | {_fmt(best)} | {'yes' if above else '**no**'} |")
+    if unread:
+        lines += ["", f"Not clearly above chance: {', '.join(unread)}. The model does not read these yet: a gain on "
+                  "them is the answer format or the label prior; a larger model or more steps may change that."]
     return lines
 
 
