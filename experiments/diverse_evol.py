@@ -358,10 +358,12 @@ def constant_lines(per_seed: dict, consts: dict, arms: list, full_done: bool, ar
     for seed in per_seed:
         for task, c in consts[seed].items():
             const.setdefault(task, {}).update({f"{seed}:{i}": v for i, v in c["rows"].items()})
-    keep = lambda rows: {t: r for t, r in rows.items() if t in const}  # noqa: E731
-    table = {"constant": const, **{a: keep(pooled(per_seed, a, args.rounds)) for a in arms}}
+    def classification(rows: dict) -> dict:
+        return {t: r for t, r in rows.items() if t in const}
+
+    table = {"constant": const, **{a: classification(pooled(per_seed, a, args.rounds)) for a in arms}}
     if full_done:
-        table["full"] = keep(pooled(per_seed, "full"))
+        table["full"] = classification(pooled(per_seed, "full"))
     comp = paired_table(table, baseline="constant")
     line = None if comp is None else (comp.average or (comp.tasks[0] if len(comp.tasks) == 1 else None))
     if line is None:  # the task average of one task is that task's line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 
 
 def _fmt(x) -> str:
@@ -90,8 +91,6 @@ def reads_lines(mix: dict) -> list:
              f"2.5% false alarm over the {1 + len(runs)} scores (Bonferroni: the best of many runs is a biased pick).",
              "",
              "| task | chance | untuned | best proxy run | clearly above chance |", "|---|---:|---:|---:|---|"]
-    from statistics import NormalDist
-
     z = NormalDist().inv_cdf(1 - 0.025 / (1 + len(runs)))
     unread = []
     for t in tasks:
