@@ -154,6 +154,17 @@ def constant_answer(learn, scored) -> Optional[tuple]:
     return answer, {str(i.id): v for i, v in zip(rows, m["per_row"]["exact_match"])}
 
 
+def pool(per_seed_rows: dict) -> dict:
+    """{seed: {name: {id: score}}} -> {name: {"seed:id": score}} over the names every seed has: rows of
+    several seeds in one paired table, a row being a (seed, id) pair."""
+    if not per_seed_rows:
+        return {}
+    names = set.intersection(*(set(r) for r in per_seed_rows.values()))
+    first = next(iter(per_seed_rows.values()))
+    return {n: {f"{s}:{i}": v for s, rows in per_seed_rows.items() for i, v in rows[n].items()}
+            for n in first if n in names}
+
+
 def paired_table(arms: Mapping[str, Mapping[str, Mapping]], baseline: Optional[str] = None, **kw):
     """``eval.compare.compare_rows`` over the tasks every arm has rows for: a Comparison, or None when
     fewer than two arms or no shared task remain. ``arms``: {label: {task: {row id: score} or None}}."""

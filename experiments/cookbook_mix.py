@@ -88,7 +88,7 @@ from pathlib import Path
 
 import numpy as np
 from common import SHARED, Arms, constant_answer, experiment_parser, interval_section, paired_table, plot_intervals, \
-    recipe_hash, settings, write_report
+    pool, recipe_hash, settings, write_report
 
 from cookbook_datasets.atomic_files import atomic_json, atomic_text
 from cookbook_datasets.cpu import cpu_lock
@@ -467,16 +467,6 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
 
 
 # -- pooling and summaries -------------------------------------------------------------------------
-def pool(per_seed_rows: dict) -> dict:
-    """{seed: {name: {id: score}}} -> {name: {"seed:id": score}} over the names every seed has."""
-    if not per_seed_rows:
-        return {}
-    names = set.intersection(*(set(r) for r in per_seed_rows.values()))
-    first = next(iter(per_seed_rows.values()))
-    return {n: {f"{s}:{i}": v for s, rows in per_seed_rows.items() for i, v in rows[n].items()}
-            for n in first if n in names}
-
-
 def arm_rows(per_seed: dict, arm: str, names: list) -> dict:
     """An arm's scored rows on ``names`` (in that order), pooled over seeds ({} unless every seed has the arm)."""
     if not per_seed or not all(arm in s["arms"] for s in per_seed.values()):

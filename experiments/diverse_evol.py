@@ -48,7 +48,7 @@ from typing import Optional
 import numpy as np
 from common import SHARED as DATA
 from common import Arms, constant_answer, eval_rows, experiment_parser, interval_section, paired_table, \
-    plot_intervals, settings, write_report
+    plot_intervals, pool, settings, write_report
 
 from cookbook_datasets.cpu import cpu_lock
 
@@ -354,10 +354,8 @@ def constant_lines(per_seed: dict, consts: dict, arms: list, full_done: bool, ar
     classification tasks: a subset that only matches it learned the label prior, not the task."""
     if not consts or not all(s in consts for s in per_seed) or not arms:
         return []
-    const: dict = {}
-    for seed in per_seed:
-        for task, c in consts[seed].items():
-            const.setdefault(task, {}).update({f"{seed}:{i}": v for i, v in c["rows"].items()})
+    const = pool({seed: {task: c["rows"] for task, c in consts[seed].items()} for seed in per_seed})
+
     def classification(rows: dict) -> dict:
         return {t: r for t, r in rows.items() if t in const}
 
