@@ -96,6 +96,35 @@ class Arms:
         return result
 
 
+def machine() -> dict:
+    """What an arm's timings depend on: the CPU, its cores, and whether it runs bf16 natively
+    (without AVX512-BF16 or AMX, CPU bf16 is emulated and several times slower); None where the
+    CPU's flags cannot be read."""
+    import platform
+
+    cpu, flags = platform.processor() or platform.machine(), None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:  # not Linux: the CPU's name only
+        pass
+    native = None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
+    return {"cpu": cpu, "cores": os.cpu_count(), "bf16_native": native}
+
+
+def machine_label(info: Optional[Mapping]) -> str:
+    """A short label for a cost table: "2 cores, bf16 native", or "not recorded"."""
+    if not info:
+        return "not recorded"
+    bf16 = {True: "native", False: "emulated", None: "unknown"}[info.get("bf16_native")]
+    return f"{info['cores']} cores, bf16 {bf16}"
+
+
 # -- reports -------------------------------------------------------------------------------------------
 def write_report(out: str | os.PathLike, stem: str, data: dict, markdown: str,
                  plots: Optional[Mapping[str, Callable[[Path], None]]] = None) -> dict:

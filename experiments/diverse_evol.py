@@ -48,7 +48,7 @@ from typing import Optional
 import numpy as np
 from common import SHARED as DATA
 from common import Arms, constant_answer, eval_rows, experiment_parser, interval_section, paired_table, \
-    plot_intervals, pool, settings, write_report
+    machine, machine_label, plot_intervals, pool, settings, write_report
 
 from cookbook_datasets.cpu import cpu_lock
 
@@ -131,8 +131,10 @@ def constants(scored: list, learn: dict) -> dict:
 
 
 def train_fields(args) -> dict:
+    # precision is pinned: "auto" trains in bf16 on CPUs with native bf16 and fp32 elsewhere, so
+    # arms finished on different machines would not be the same recipe (round 0 moved 0.278 -> 0.256)
     return {"num_train_epochs": args.epochs, "learning_rate": args.lr, "per_device_train_batch_size": 8,
-            "max_length": args.max_length}
+            "max_length": args.max_length, "precision": args.precision}
 
 
 def split_rows(rows: dict) -> tuple[dict, dict]:
@@ -167,7 +169,7 @@ def run_arm(arm: str, args, seed: int, work: Path, pool_dir: Path, tasks: list) 
                                                   "eval_seconds", "covering_radius", "vendi_score", "distance")},
                        "score": task_mean(scored), "val_score": task_mean(val), "rows": scored,
                        "picks": dict(Counter(sources[i] for i in picked))})
-    return {"rounds": rounds}
+    return {"rounds": rounds, "machine": machine()}
 
 
 def share_round_0(config, work: Path) -> None:
@@ -217,7 +219,7 @@ def run_full(args, seed: int, work: Path, pool_dir: Path, tasks: list) -> dict:
     scored, val = split_rows(eval_rows(out / "eval.json"))
     return {"size": card["train_rows"], "train_seconds": card["train_seconds"],
             "eval_seconds": round(time.time() - start, 1), "score": task_mean(scored), "val_score": task_mean(val),
-            "rows": scored}
+            "rows": scored, "machine": machine()}
 
 
 def pooled(per_seed: dict, arm: str, r=None) -> dict:
@@ -329,8 +331,9 @@ def summarise(per_seed: dict, args, pools: dict, consts: Optional[dict] = None) 
             f"{first[a]['rounds'][r]['covering_radius']:.3f}" if first[a]["rounds"][r].get("covering_radius") else ""
             for a in arms) + " |")
     lines.append("| distance | " + " | ".join(str(first[a]["rounds"][-1].get("distance") or "") for a in arms) + " |")
-    lines += ["", "Cost per arm (minutes, every round, mean over seeds; embedding is part of selection):", "",
-              "| arm | select | of which embedding | train | score |", "|---|---:|---:|---:|---:|"]
+    lines += ["", "Cost per arm (minutes, every round, mean over seeds; embedding is part of selection; the "
+              "machine the arm finished on, per seed: bf16 runs several times slower where it is emulated):", "",
+              "| arm | select | of which embedding | train | score | machine |", "|---|---:|---:|---:|---:|---|"]
     cost = {}
     for a in arms + (["full"] if full_done else []):
         if a == "full":
@@ -342,8 +345,9 @@ def summarise(per_seed: dict, args, pools: dict, consts: Optional[dict] = None) 
                      for k in ("select_seconds", "embed_seconds", "train_seconds", "eval_seconds")}
         cost[a] = {k: round(float(v) / 60, 2) for k, v in parts.items()}
         c = cost[a]
+        where = "; ".join(dict.fromkeys(machine_label(res[a].get("machine")) for res in per_seed.values()))
         lines.append(f"| {a} | {c['select_seconds']} | {c['embed_seconds']} | {c['train_seconds']} | "
-                     f"{c['eval_seconds']} |")
+                     f"{c['eval_seconds']} | {where} |")
     data["cost_minutes"] = cost
     lines += ["", "![scores per round](diverse_evol.png)"]
     return "\n".join(lines) + "\n", data
@@ -435,6 +439,9 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"],
+                   help="training precision, the same on every machine (bf16 is emulated, and slower, on CPUs "
+                        "without AVX512-BF16 or AMX)")
     p.add_argument("--smoke", action="store_true", help="tiny random model, a few rows, under /tmp")
     args = p.parse_args()
     if args.smoke:

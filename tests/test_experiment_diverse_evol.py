@@ -25,3 +25,8 @@ def test_an_arm_is_compared_with_the_constant_answer_on_the_classification_tasks
     assert diffs["prior_only"]["diff"] == 0.0 and diffs["reads"]["low"] > 0
     assert "Against the constant answer" in lines[-1]
     assert de.constant_lines(per_seed, {0: consts[0]}, ["reads"], False, argparse.Namespace(rounds=0), {}) == []
+
+
+def test_training_precision_is_part_of_the_recipe_so_machines_do_not_change_it():
+    args = argparse.Namespace(epochs=2.0, lr=2e-4, max_length=384, precision="bf16")
+    assert de.train_fields(args)["precision"] == "bf16"  # never "auto": that differs by CPU

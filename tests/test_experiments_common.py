@@ -3,6 +3,7 @@ atomically, paired tables over the arms that have rows; and the four scripts bui
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,12 @@ def test_the_constant_answer_repeats_what_the_learning_rows_make_most_frequent_a
     assert answer == 2 and rows == {"held0": 1.0, "held1": 0.0}
     generation = Task(name="gen", kind="generation", instances=[Instance.make("q", ["some text"], id="g")])
     assert common.constant_answer(generation, generation) is None  # no single answer to repeat
+
+
+def test_machine_says_whether_bf16_is_native_and_a_missing_record_is_labelled_as_such():
+    info = common.machine()
+    assert set(info) == {"cpu", "cores", "bf16_native"} and info["cores"] == os.cpu_count()
+    assert info["bf16_native"] in (True, False, None)
+    assert common.machine_label({"cpu": "x", "cores": 2, "bf16_native": False}) == "2 cores, bf16 emulated"
+    assert common.machine_label({"cpu": "x", "cores": 16, "bf16_native": True}) == "16 cores, bf16 native"
+    assert common.machine_label(None) == "not recorded"
