@@ -34,7 +34,10 @@ bf16 and 0.2748 on one without (the same score on 854 of 900 scored rows).
 
 Resumable: an arm finished with the same settings is kept (``<out>/seed_<s>/arms/<arm>.json``,
 so a fresh checkout does not redo it); the others resume at their round (the loop's state.json),
-training from its checkpoints, scoring from its results file. Heavy steps hold
+training from its checkpoints, scoring from its results file. ``--save-progress`` copies every
+unfinished arm's state and scored rounds (not its models) to ``<out>/seed_<s>/progress/<arm>/``
+to be committed; a run on a fresh checkout resumes from there, training again only the round
+model the next selection still needs (on another CPU its numerics differ slightly). Heavy steps hold
 /tmp/cookbook_cpu.lock so runs sharing the machine do not distort each other's timings.
 ``--smoke``: the tiny random model on a few tasks and rows under /tmp (checks the script only).
 
@@ -47,6 +50,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -72,6 +76,7 @@ KCENTER_ARMS = [a for a, spec in ARMS.items() if spec and spec["strategy"].start
 TEMPLATES = ("sort_words", "entity_matching", "document_qa")  # short, middle and long prompts
 LOCK = cpu_lock  # a smoke run measures nothing: it does not wait for the lock
 VAL = "@val"  # suffix of a validation task's name in the eval files
+PROGRESS = "progress"  # <out>/seed_<s>/progress/<arm>: an unfinished arm's state and scores (--save-progress)
 SMOKE = {"model": "tiny-random", "tasks": 3, "pool_per_task": 8, "eval_per_task": 3, "val_per_task": 2,
          "templates": ("count_word", "sort_words"), "template_pool_rows": 8, "template_eval": 3, "template_val": 2,
          "k0": 4, "per_round": 4, "rounds": 2, "epochs": 1.0, "max_length": 128}
@@ -153,6 +158,43 @@ def task_mean(rows: dict) -> float:
     return float(np.mean([np.mean(list(r.values())) for r in rows.values()]))
 
 
+def progress_files(arm_dir: Path) -> list[Path]:
+    """What an unfinished arm needs to resume on another checkout: its state and every scored
+    round's results (the models are trained again where they are still needed: too large to keep)."""
+    from cookbook_datasets.eval.compare import rows_path
+
+    files = [arm_dir / "state.json"] if (arm_dir / "state.json").exists() else []
+    for round_dir in sorted((arm_dir / "rounds").glob("round_*")):
+        result = round_dir / "eval.json"
+        if result.exists():  # a round still being scored has only a partial rows file: not kept
+            files += [result] + ([rows_path(result)] if rows_path(result).exists() else [])
+    return files
+
+
+def save_progress(arm_dir: Path, kept: Path) -> int:
+    """Copy ``progress_files`` of ``arm_dir`` into ``kept`` (replacing what was there); their count."""
+    files = progress_files(arm_dir)
+    if files:
+        shutil.rmtree(kept, ignore_errors=True)
+    for f in files:
+        target = kept / f.relative_to(arm_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+    return len(files)
+
+
+def restore_progress(kept: Path, arm_dir: Path, recipe: dict) -> bool:
+    """Put kept progress back where the loop resumes from it: only into an arm that has not
+    started here, and only if it was made with this recipe."""
+    if (arm_dir / "state.json").exists() or not (kept / "state.json").exists():
+        return False
+    if json.loads((kept / "state.json").read_text()).get("recipe") != recipe:
+        print(f"{kept}: kept progress of another recipe, not used", flush=True)
+        return False
+    shutil.copytree(kept, arm_dir, dirs_exist_ok=True)
+    return True
+
+
 def run_arm(arm: str, args, seed: int, work: Path, pool_dir: Path, tasks: list) -> dict:
     import datasets
 
@@ -162,6 +204,8 @@ def run_arm(arm: str, args, seed: int, work: Path, pool_dir: Path, tasks: list) 
         pool=str(pool_dir), output_dir=str(work / arm), **ARMS[arm], k0=args.k0, per_round=args.per_round,
         rounds=args.rounds, model=args.model, train=train_fields(args), eval_tasks=tasks, eval_num_shots=0,
         seed=seed, max_length=args.max_length, dtype=args.dtype, embed_batch_size=16)
+    if restore_progress(Path(args.out) / f"seed_{seed}" / PROGRESS / arm, work / arm, config.recipe()):
+        print(f"seed {seed} {arm}: resuming from the kept progress", flush=True)
     share_round_0(config, work)
     with LOCK():
         report = run_diverse_evol(config)
@@ -181,8 +225,6 @@ def run_arm(arm: str, args, seed: int, work: Path, pool_dir: Path, tasks: list) 
 def share_round_0(config, work: Path) -> None:
     """Round 0 (the same seeded random rows, trained and scored the same way) is identical in every
     arm: copy a finished one instead of training and scoring it again."""
-    import shutil
-
     out = Path(config.output_dir)
     if (out / "state.json").exists():
         return
@@ -449,6 +491,9 @@ def main() -> None:
                    help="training precision, the same on every machine (bf16 is emulated, and slower, on CPUs "
                         "without AVX512-BF16 or AMX)")
     p.add_argument("--smoke", action="store_true", help="tiny random model, a few rows, under /tmp")
+    p.add_argument("--save-progress", action="store_true",
+                   help="copy every unfinished arm's state and scores under --out (to commit) and exit; a "
+                        "later run on another checkout resumes from them")
     args = p.parse_args()
     if args.smoke:
         args.out, args.work, args.seeds = "/tmp/diverse_evol_smoke/out", "/tmp/diverse_evol_smoke/work", args.seeds[:1]
@@ -458,7 +503,7 @@ def main() -> None:
         LOCK = contextlib.nullcontext
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out, work_root = Path(args.out), Path(args.work)
-    recipe = settings(args, exclude=("out", "work", "arms", "seeds"))
+    recipe = settings(args, exclude=("out", "work", "arms", "seeds", "save_progress"))
     per_seed, pools = {}, {}
 
     consts: dict = {}
@@ -479,6 +524,15 @@ def main() -> None:
             "diverse_evol_intervals.png": plot_intervals(comp, "DiverseEvol arms vs random (last round)")})
         print(table, flush=True)
 
+    if args.save_progress:
+        for seed in args.seeds:
+            for arm in args.arms:
+                done = Arms(out / f"seed_{seed}" / "arms").stored(arm, {**recipe, "seed": seed, "arm": arm})
+                if arm != "full" and done is None:
+                    n = save_progress(work_root / f"seed_{seed}" / arm, out / f"seed_{seed}" / PROGRESS / arm)
+                    print(f"seed {seed} {arm}: {n} files kept" if n else f"seed {seed} {arm}: not started", flush=True)
+        return
+
     for seed in args.seeds:
         work = work_root / f"seed_{seed}"
         work.mkdir(parents=True, exist_ok=True)
@@ -491,6 +545,7 @@ def main() -> None:
             per_seed[seed][arm] = arms.run(arm, {**recipe, "seed": seed, "arm": arm}, lambda: (
                 run_full(args, seed, work, pool_dir, scored + val) if arm == "full"
                 else run_arm(arm, args, seed, work, pool_dir, scored + val)))
+            shutil.rmtree(out / f"seed_{seed}" / PROGRESS / arm, ignore_errors=True)  # the arm's file supersedes it
         write()
 
 

@@ -83,6 +83,33 @@ def test_a_killed_run_resumes_at_its_round_with_the_same_subsets(tiny_model, tmp
     assert calls == []
 
 
+def test_a_run_with_only_its_state_and_scores_kept_trains_the_model_it_still_needs_again(tiny_model, tmp_path):
+    import shutil
+
+    pool = _pool(tmp_path)
+    run_diverse_evol(_config(tmp_path, pool, rounds=1))
+    out = tmp_path / "out"
+    finished = json.loads((out / "state.json").read_text())
+    # what a fresh checkout holds of a run stopped after round 0: state.json and the scores
+    state = {**finished, "rounds": finished["rounds"][:1]}
+    (out / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(out / "data")
+    shutil.rmtree(out / "rounds" / "round_1")
+    shutil.rmtree(out / "rounds" / "round_0" / "model")
+    shutil.rmtree(tmp_path / "features")
+
+    report = run_diverse_evol(_config(tmp_path, pool, rounds=1))
+    again = json.loads((out / "state.json").read_text())["rounds"]
+    assert again[1]["new_indices"] == finished["rounds"][1]["new_indices"]  # round 0's model, rebuilt
+    assert again[0]["train_seconds"] == finished["rounds"][0]["train_seconds"]  # its cost is the first run's
+    assert again[0]["retrain_seconds"] > 0
+    assert (out / "rounds" / "round_0" / "model" / "run_card.json").exists() and len(report["rounds"]) == 2
+
+    shutil.rmtree(out / "rounds" / "round_0" / "model")  # no longer needed by anything: left alone
+    run_diverse_evol(_config(tmp_path, pool, rounds=1))
+    assert not (out / "rounds" / "round_0" / "model").exists()
+
+
 def test_the_same_output_directory_refuses_another_recipe(tiny_model, tmp_path):
     pool = _pool(tmp_path)
     run_diverse_evol(_config(tmp_path, pool, rounds=0, diversity=False))

@@ -2,6 +2,7 @@
 classification tasks (seeds pooled), so a subset that learned only the label prior shows as such."""
 
 import argparse
+import json
 import importlib
 import sys
 from pathlib import Path
@@ -30,3 +31,26 @@ def test_an_arm_is_compared_with_the_constant_answer_on_the_classification_tasks
 def test_training_precision_is_part_of_the_recipe_so_machines_do_not_change_it():
     args = argparse.Namespace(epochs=2.0, lr=2e-4, max_length=384, precision="bf16")
     assert de.train_fields(args)["precision"] == "bf16"  # never "auto": that differs by CPU
+
+
+def test_an_unfinished_arm_keeps_its_state_and_scores_but_not_its_models_and_resumes_from_them(tmp_path):
+    recipe = {"strategy": "kcenter", "seed": 0}
+    arm = tmp_path / "work" / "kcenter"
+    (arm / "rounds" / "round_0" / "model").mkdir(parents=True)
+    (arm / "rounds" / "round_0" / "model" / "adapter_model.safetensors").write_bytes(b"weights")
+    (arm / "rounds" / "round_0" / "eval.json").write_text("{}")
+    (arm / "rounds" / "round_0" / "eval.rows.jsonl").write_text("{}\n")
+    (arm / "rounds" / "round_1").mkdir()
+    (arm / "rounds" / "round_1" / "eval.rows.jsonl").write_text("{}\n")  # round 1 still being scored
+    (arm / "state.json").write_text(json.dumps({"recipe": recipe, "rounds": [{"round": 0}]}))
+
+    kept = tmp_path / "out" / "progress" / "kcenter"
+    assert de.save_progress(arm, kept) == 3
+    assert sorted(str(f.relative_to(kept)) for f in kept.rglob("*") if f.is_file()) == [
+        "rounds/round_0/eval.json", "rounds/round_0/eval.rows.jsonl", "state.json"]
+
+    fresh = tmp_path / "fresh" / "kcenter"
+    assert not de.restore_progress(kept, fresh, {**recipe, "seed": 1})  # another recipe: not used
+    assert de.restore_progress(kept, fresh, recipe)
+    assert json.loads((fresh / "state.json").read_text())["rounds"] == [{"round": 0}]
+    assert not de.restore_progress(kept, fresh, recipe)  # an arm already started here is left as it is

@@ -9,7 +9,9 @@ the paper.
 Everything lands under ``output_dir``:
 - ``state.json``: the recipe and, per round, the new indices, timings, scores and diversity,
   written after every step, so a killed run resumes at the step where it stopped with the same
-  subsets (training itself resumes from its checkpoints);
+  subsets (training itself resumes from its checkpoints); with only ``state.json`` (and the eval
+  files) kept, a run resumes too: a round whose model is gone is trained again when its scoring or
+  the next round's selection still needs it;
 - ``data/``: the subsets in the Hub layout, one config per round (``round_0`` ...);
 - ``rounds/round_<r>/model``: the adapter and its run card; ``rounds/round_<r>/eval.json``;
 - ``report.json``, ``report.md``, ``report.png``.
@@ -275,14 +277,27 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             _atomic_json(state_path, state)
             logger.info("round %d: %d rows selected (%d in total)", r, len(new), rec["size"])
         selected += rec["new_indices"]
-        if "train_seconds" not in rec:
+        # a trained round whose model is gone (a fresh checkout keeps state.json and the scores, not
+        # the adapters) is trained again only when something still needs it: its scoring, or the
+        # next round's selection; the same subset and seed give the same model
+        needed = ("scores" not in rec and bool(config.eval_tasks)) or (
+            bool(strategy.needs) and r < config.rounds and len(rounds) == r + 1)
+        retrain = "train_seconds" in rec and needed and not (model_dir / "run_card.json").exists()
+        if "train_seconds" not in rec or retrain:
+            if not list((out / "data" / f"round_{r}").glob("train-*.parquet")):
+                _write_subsets(config, pool, state)
             # the round's Parquet files themselves: datasets caches a local Hub-layout directory by
             # its README's YAML, which is the same for every run with these round names
             files = sorted(str(f) for f in (out / "data" / f"round_{r}").glob("train-*.parquet"))
             data = DataSpec(path="parquet", params={"data_files": files})
+            if retrain:
+                logger.info("round %d: its model is missing and still needed, training it again", r)
             card = train(TrainConfig(**config._train_fields(str(model_dir), data)))
-            rec.update(train_seconds=card["train_seconds"], train_steps=card["global_step"],
-                       train_loss=card["final_metrics"].get("train_loss"))
+            if retrain:  # the round's cost stays the first training's; the repeat is kept apart
+                rec["retrain_seconds"] = round(rec.get("retrain_seconds", 0.0) + card["train_seconds"], 1)
+            else:
+                rec.update(train_seconds=card["train_seconds"], train_steps=card["global_step"],
+                           train_loss=card["final_metrics"].get("train_loss"))
             _atomic_json(state_path, state)
         if config.eval_tasks and "scores" not in rec:
             ev = EvalConfig(model=config.model, adapter=str(model_dir), tasks=config.eval_tasks,
