@@ -143,7 +143,7 @@ def constants(scored: list, learn: dict) -> dict:
 
 def train_fields(args) -> dict:
     # precision is pinned: "auto" trains in bf16 on CPUs with native bf16 and fp32 elsewhere, so
-    # arms finished on different machines would not be the same recipe (round 0 moved 0.278 -> 0.256)
+    # arms finished on different machines would not have the same recipe
     return {"num_train_epochs": args.epochs, "learning_rate": args.lr, "per_device_train_batch_size": 8,
             "max_length": args.max_length, "precision": args.precision}
 
