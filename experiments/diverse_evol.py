@@ -163,10 +163,15 @@ def progress_files(arm_dir: Path) -> list[Path]:
     round's results (the models are trained again where they are still needed: too large to keep)."""
     from cookbook_datasets.eval.compare import rows_path
 
-    files = [arm_dir / "state.json"] if (arm_dir / "state.json").exists() else []
-    for round_dir in sorted((arm_dir / "rounds").glob("round_*")):
-        result = round_dir / "eval.json"
-        if result.exists():  # a round still being scored has only a partial rows file: not kept
+    if not (arm_dir / "state.json").exists():
+        return []
+    state = json.loads((arm_dir / "state.json").read_text())
+    files = [arm_dir / "state.json"]
+    for rec in state.get("rounds", []):
+        # a round still being scored is not kept: its results file holds the tasks done so far,
+        # and the rest would be scored by a model trained again elsewhere
+        result = arm_dir / "rounds" / f"round_{rec['round']}" / "eval.json"
+        if "scores" in rec and result.exists():
             files += [result] + ([rows_path(result)] if rows_path(result).exists() else [])
     return files
 

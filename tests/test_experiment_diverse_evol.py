@@ -41,8 +41,10 @@ def test_an_unfinished_arm_keeps_its_state_and_scores_but_not_its_models_and_res
     (arm / "rounds" / "round_0" / "eval.json").write_text("{}")
     (arm / "rounds" / "round_0" / "eval.rows.jsonl").write_text("{}\n")
     (arm / "rounds" / "round_1").mkdir()
-    (arm / "rounds" / "round_1" / "eval.rows.jsonl").write_text("{}\n")  # round 1 still being scored
-    (arm / "state.json").write_text(json.dumps({"recipe": recipe, "rounds": [{"round": 0}]}))
+    (arm / "rounds" / "round_1" / "eval.json").write_text("{}")  # round 1 still being scored
+    (arm / "rounds" / "round_1" / "eval.rows.jsonl").write_text("{}\n")
+    rounds = [{"round": 0, "scores": {"t": 0.5}}, {"round": 1}]
+    (arm / "state.json").write_text(json.dumps({"recipe": recipe, "rounds": rounds}))
 
     kept = tmp_path / "out" / "progress" / "kcenter"
     assert de.save_progress(arm, kept) == 3
@@ -52,5 +54,5 @@ def test_an_unfinished_arm_keeps_its_state_and_scores_but_not_its_models_and_res
     fresh = tmp_path / "fresh" / "kcenter"
     assert not de.restore_progress(kept, fresh, {**recipe, "seed": 1})  # another recipe: not used
     assert de.restore_progress(kept, fresh, recipe)
-    assert json.loads((fresh / "state.json").read_text())["rounds"] == [{"round": 0}]
+    assert json.loads((fresh / "state.json").read_text())["rounds"] == rounds
     assert not de.restore_progress(kept, fresh, recipe)  # an arm already started here is left as it is
