@@ -98,23 +98,13 @@ class Arms:
 
 def machine() -> dict:
     """What an arm's timings depend on: the CPU, its cores, and whether it runs bf16 natively
-    (without AVX512-BF16 or AMX, CPU bf16 is emulated and several times slower); None where the
-    CPU's flags cannot be read."""
+    (without AVX512-BF16 or AMX, CPU bf16 is emulated and several times slower)."""
     import platform
 
-    cpu, flags = platform.processor() or platform.machine(), None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                cpu = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:  # not Linux: the CPU's name only
-        pass
-    native = None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
-    return {"cpu": cpu, "cores": os.cpu_count(), "bf16_native": native}
+    from cookbook_datasets.cpu import cpu_has_fast_bf16
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "bf16_native": cpu_has_fast_bf16()}
 
 
 def machine_label(info: Optional[Mapping]) -> str:
