@@ -110,6 +110,33 @@ def test_a_run_with_only_its_state_and_scores_kept_trains_the_model_it_still_nee
     assert not (out / "rounds" / "round_0" / "model").exists()
 
 
+def test_a_run_resumed_where_auto_precision_resolves_otherwise_keeps_its_first_precision(
+        tiny_model, tmp_path, monkeypatch):
+    import cookbook_datasets.cpu as cpu
+    import cookbook_datasets.trainers.diverse_evol as loop
+
+    pool = _pool(tmp_path)
+    real_train = loop.train
+
+    def dies_in_round_1(config, **kw):
+        if "round_1" in config.output_dir:
+            raise KeyboardInterrupt
+        return real_train(config, **kw)
+
+    auto = {"max_steps": 1, "per_device_train_batch_size": 4, "precision": "auto", "logging_steps": 1}
+    monkeypatch.setattr(cpu, "cpu_has_fast_bf16", lambda: False)  # the first machine: "auto" is fp32
+    monkeypatch.setattr(loop, "train", dies_in_round_1)
+    with pytest.raises(KeyboardInterrupt):
+        run_diverse_evol(_config(tmp_path, pool, rounds=1, strategy="random", train=auto))
+    monkeypatch.setattr(cpu, "cpu_has_fast_bf16", lambda: True)  # resumed where "auto" would be bf16
+    monkeypatch.setattr(loop, "train", real_train)
+    run_diverse_evol(_config(tmp_path, pool, rounds=1, strategy="random", train=auto))
+    out = tmp_path / "out"
+    assert [r["precision"] for r in json.loads((out / "state.json").read_text())["rounds"]] == ["fp32", "fp32"]
+    card = json.loads((out / "rounds" / "round_1" / "model" / "run_card.json").read_text())
+    assert card["runtime"]["precision"] == "fp32"
+
+
 def test_the_same_output_directory_refuses_another_recipe(tiny_model, tmp_path):
     pool = _pool(tmp_path)
     run_diverse_evol(_config(tmp_path, pool, rounds=0, diversity=False))

@@ -11,7 +11,9 @@ Everything lands under ``output_dir``:
   written after every step, so a killed run resumes at the step where it stopped with the same
   subsets (training itself resumes from its checkpoints); with only ``state.json`` (and the eval
   files) kept, a run resumes too: a round whose model is gone is trained again when its scoring or
-  the next round's selection still needs it;
+  the next round's selection still needs it; each round records the precision it trained in, and
+  a run asked for ``precision="auto"`` keeps its first round's on resume (a machine without native
+  bf16 would otherwise switch to fp32 part-way, a different recipe);
 - ``data/``: the subsets in the Hub layout, one config per round (``round_0`` ...);
 - ``rounds/round_<r>/model``: the adapter and its run card; ``rounds/round_<r>/eval.json``;
 - ``report.json``, ``report.md``, ``report.png``.
@@ -220,6 +222,23 @@ def _load_state(config: DiverseEvolConfig, path: Path) -> dict:
     return state
 
 
+def _run_precision(state: dict, requested: str) -> str:
+    """The training precision for the next round: with ``"auto"``, the one the run's earlier rounds
+    trained in, so a run resumed on a machine where "auto" resolves otherwise (a CPU without native
+    bf16) stays one recipe; an explicit precision is used as given."""
+    from cookbook_datasets.cpu import resolve_precision
+    from cookbook_datasets.models import default_device
+
+    earlier = next((rec["precision"] for rec in state["rounds"] if rec.get("precision")), None)
+    if requested != "auto" or earlier is None:
+        return requested
+    here = resolve_precision("auto", default_device())
+    if here != earlier:
+        logger.warning("this run's earlier rounds trained in %s; keeping %s although 'auto' picks %s on this "
+                       "machine (it may be slower here)", earlier, earlier, here)
+    return earlier
+
+
 def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Optional[str], keys):
     from cookbook_datasets.selection import cached_pool_features
 
@@ -292,7 +311,10 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             data = DataSpec(path="parquet", params={"data_files": files})
             if retrain:
                 logger.info("round %d: its model is missing and still needed, training it again", r)
-            card = train(TrainConfig(**config._train_fields(str(model_dir), data)))
+            train_fields = config._train_fields(str(model_dir), data)
+            train_fields["precision"] = _run_precision(state, train_fields.get("precision", "auto"))
+            card = train(TrainConfig(**train_fields))
+            rec["precision"] = card["runtime"]["precision"]
             if retrain:  # the round's cost stays the first training's; the repeat is kept apart
                 rec["retrain_seconds"] = round(rec.get("retrain_seconds", 0.0) + card["train_seconds"], 1)
             else:
