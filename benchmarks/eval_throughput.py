@@ -35,8 +35,7 @@ from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.eval.framings import score_task
 from cookbook_datasets.eval.lm import generate, loglikelihoods
 from cookbook_datasets.eval.option_answers import parse_option
-from cookbook_datasets.eval.tasks import chat_prompt, chat_prompts, limit_task, loglik_requests, max_new_tokens, \
-    options_prompt
+from cookbook_datasets.eval.prompts import chat_prompt, chat_prompts, loglik_requests, max_new_tokens, options_prompt
 from cookbook_datasets.models import load_model
 from cookbook_datasets.tasks import load_task
 
@@ -89,7 +88,7 @@ def cls_rank_per_row(model, tokenizer, task, rows, num_shots: int) -> tuple[list
 
 # -- sections --------------------------------------------------------------------------------------
 def bench_generation(model, tokenizer, path: str, n: int, args) -> dict:
-    task = limit_task(load_task(path), n, seed=0)
+    task = load_task(path).sample(n, seed=0)
     prompts = chat_prompts(task, 2, task.labelled)
     budget = max_new_tokens(task)
     one, t_one = timed(lambda: [generate(model, tokenizer, [p], max_new_tokens=budget)[0] for p in prompts])
@@ -102,7 +101,7 @@ def bench_generation(model, tokenizer, path: str, n: int, args) -> dict:
 
 
 def bench_mc_loglik(model, tokenizer, path: str, n: int, args) -> dict:
-    task = limit_task(load_task(path), n, seed=0)
+    task = load_task(path).sample(n, seed=0)
     requests = [pair for req in loglik_requests(task, task.labelled) for pair in req]
     one, t_one = timed(lambda: [loglikelihoods(model, tokenizer, [r])[0] for r in requests])
     many, t_many = timed(lambda: loglikelihoods(model, tokenizer, requests, batch_size=args.batch_size))
@@ -113,7 +112,7 @@ def bench_mc_loglik(model, tokenizer, path: str, n: int, args) -> dict:
 
 
 def bench_mc_generate(model, tokenizer, path: str, n: int, args) -> dict:
-    task = limit_task(load_task(path), n, seed=0)
+    task = load_task(path).sample(n, seed=0)
     rows = task.labelled
     one, t_one = timed(lambda: mc_generate_per_row(model, tokenizer, task, rows))
     many, t_many = timed(lambda: score_task(model, tokenizer, task, "generate", batch_size=args.batch_size))
@@ -125,7 +124,7 @@ def bench_mc_generate(model, tokenizer, path: str, n: int, args) -> dict:
 
 
 def bench_cls_rank(model, tokenizer, path: str, n: int, args) -> dict:
-    task = limit_task(load_task(path), n, seed=0)
+    task = load_task(path).sample(n, seed=0)
     rows = task.labelled
     (one, one_ll), t_one = timed(lambda: cls_rank_per_row(model, tokenizer, task, rows, num_shots=2))
     many, t_many = timed(lambda: score_task(model, tokenizer, task, "rank", batch_size=args.batch_size,

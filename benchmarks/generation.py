@@ -55,6 +55,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import datasets  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from cookbook_datasets.atomic_files import atomic_write_text  # noqa: E402
 from cookbook_datasets.builders import Cookbook  # noqa: E402
 from cookbook_datasets.templates import list_templates  # noqa: E402
 
@@ -355,20 +356,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # -- main -----------------------------------------------------------------------------------------
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -412,7 +399,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         slowest = min(ok, key=lambda n: templates[n]["in_memory_per_s"])
         report["profile"] = profile_in_memory(slowest, min(args.profile_rows, args.num_examples), args.profile_top)
 
-    write_json_atomic(args.out, report)
+    atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     if "profile" in report:
         prof = report["profile"]

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "generation_engine.json"
 DTYPES = ("fp32", "bf16")
@@ -54,7 +56,8 @@ def _settings(args) -> dict:
 # ---------------------------------------------------------------- one arm (in its own process)
 
 def _prompts(args) -> list:
-    from cookbook_datasets.eval.tasks import chat_prompts, load_tasks
+    from cookbook_datasets.eval.prompts import chat_prompts
+    from cookbook_datasets.tasks import load_tasks
 
     (task,) = load_tasks([str(SHARED / "niv2" / "dev" / f"{args.task}.json")], limit=args.prompts, seed=0)
     return chat_prompts(task, num_shots=2)
@@ -109,12 +112,6 @@ def run_arm(args, spec: dict) -> dict:
 
 
 # ---------------------------------------------------------------- report
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
 
 def speedups(results: dict) -> dict:
     r = results["arms"]
@@ -218,10 +215,10 @@ def main(argv=None) -> int:
         results["arms"][name] = {**json.loads(Path(arm_out).read_text()), "load_before": round(load, 2)}
         os.unlink(arm_out)
         results["speedup"] = speedups(results)
-        _write_atomic(out, json.dumps(results, indent=2))
+        atomic_json(out, results, sort_keys=False)
         print(f"  {results['arms'][name]['tokens_per_second']:.1f} tokens/s", flush=True)
     table = report(results)
-    _write_atomic(out.with_suffix(".md"), table)
+    atomic_write_text(out.with_suffix(".md"), table)
     plot(results, out.with_suffix(".png"))
     print(table)
     print(f"wrote {out}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")

@@ -46,6 +46,8 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
+from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
+
 PEAK_BF16_TFLOPS = 790.0  # H200 dense bf16, 8192^3 products measured on such a machine here (769-798)
 TEMPLATES = ("reverse_words", "sort_words", "dedupe_words")
 PARTS = ("ceiling", "kcenter", "sft_lora", "sft_full", "generation", "eval")
@@ -404,12 +406,6 @@ def report(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="JSON results (a Markdown summary is written next to it)")
@@ -443,10 +439,10 @@ def main(argv=None) -> int:
         result["part_seconds"] = round(time.perf_counter() - start, 1)
         results["parts"][name] = result
         _free()
-        _write_atomic(out, json.dumps(results, indent=2, default=str))
+        atomic_json(out, results, sort_keys=False)
         print(json.dumps({k: v for k, v in result.items() if k != "traceback"}, default=str)[:1500], flush=True)
     table = report(results)
-    _write_atomic(out.with_suffix(".md"), table)
+    atomic_write_text(out.with_suffix(".md"), table)
     print(table)
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 1 if any("error" in v for v in results["parts"].values()) else 0

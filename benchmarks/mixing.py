@@ -58,12 +58,12 @@ def _online_tasks(args) -> dict:
     """task -> prompt/completion rows the callback measures the loss on."""
     from cookbook_datasets import load_dataset
     from cookbook_datasets.mixing.task_loss import generate_framing_rows
-    from cookbook_datasets.mixing.task_rows import load_task_rows
+    from cookbook_datasets.tasks import load_task, split_fit_eval
 
     if args.tasks:
         out = {}
         for path in args.tasks:
-            fit, _ = load_task_rows(path, fit_size=max(args.probe_rows, 8), eval_size=1, seed=0)
+            fit, _ = split_fit_eval(load_task(path), fit_size=max(args.probe_rows, 8), eval_size=1, seed=0)
             out[fit.name] = generate_framing_rows(fit, args.probe_rows)
         return out
     out = {}
@@ -79,7 +79,7 @@ def _online_run(args, tasks, out_dir, with_callback: bool) -> dict:
 
     from cookbook_datasets.loading import load_builder
     from cookbook_datasets.mixing.live_mixture import LiveMixture
-    from cookbook_datasets.mixing.online import OnlineMixer
+    from cookbook_datasets.mixing.methods.online import OnlineMixer
     from cookbook_datasets.mixing.online_run import OnlineMixingCallback
     from cookbook_datasets.mixing.schedule import WeightSchedule
     from cookbook_datasets.trainers import TrainConfig, train

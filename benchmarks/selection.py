@@ -43,6 +43,8 @@ import sys
 import time
 from pathlib import Path
 
+from cookbook_datasets.atomic_files import atomic_json
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "niv2" / "dev"
 DIM, K = 576, 10_000
 
@@ -97,14 +99,14 @@ def run_kcenter(spec: dict) -> dict:
 def run_matrix_running_min(spec: dict) -> dict:
     import torch
 
-    from cookbook_datasets.selection.kcenter import _farthest_from_mean, _sq_distances
+    from cookbook_datasets.selection.kcenter import farthest_from_mean, sq_distances
 
     x = torch.from_numpy(_embeddings(spec["n"]))
 
     def select():
         norms = (x * x).sum(1)
-        dist = _sq_distances(x, norms, x)  # the n x n matrix
-        first = _farthest_from_mean(x, norms)
+        dist = sq_distances(x, norms, x)  # the n x n matrix
+        first = farthest_from_mean(x, norms)
         picks, nearest = [first], dist[first].clone()
         nearest[first] = -1
         while len(picks) < K:
@@ -129,7 +131,7 @@ def run_reference(spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from cookbook_datasets.selection.kcenter import _farthest_from_mean, _sq_distances
+    from cookbook_datasets.selection.kcenter import farthest_from_mean, sq_distances
 
     x = torch.from_numpy(_embeddings(spec["n"]))
     n = len(x)
@@ -137,9 +139,9 @@ def run_reference(spec: dict) -> dict:
 
     def select():
         start = time.perf_counter()
-        dist = _sq_distances(x, (x * x).sum(1), x).sqrt_()
+        dist = sq_distances(x, (x * x).sum(1), x).sqrt_()
         timings["matrix"] = time.perf_counter() - start
-        first = _farthest_from_mean(x, (x * x).sum(1))
+        first = farthest_from_mean(x, (x * x).sum(1))
         labeled = torch.zeros(n, dtype=torch.bool)
         labeled[first] = True
         # unselected x selected (the reference indexes rows first, which copies (n - 1) x n floats
@@ -217,7 +219,7 @@ def _previous_path():
     from tqdm.auto import tqdm
 
     from cookbook_datasets.selection.base import PoolFeatures
-    from cookbook_datasets.selection.embeddings import _encode, require_rows
+    from cookbook_datasets.selection.embeddings import encode_rows, require_rows
 
     def previous_pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length: int = 512,
                                token_stats: bool = True, desc: str = "embedding pool") -> PoolFeatures:
@@ -226,7 +228,7 @@ def _previous_path():
         require_rows(dataset)
         if len(dataset) == 0:
             raise ValueError("the pool is empty: nothing to embed")
-        encoded = _encode(tokenizer, dataset, max_length)
+        encoded = encode_rows(tokenizer, dataset, max_length)
         n = len(encoded)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         head = model.get_output_embeddings()
@@ -282,7 +284,7 @@ def run_embed(spec: dict) -> dict:
     from cookbook_datasets.models import load_model
     from cookbook_datasets.selection import kcenter_greedy
     from cookbook_datasets.selection.embeddings import (
-        _encode, cached_pool_features, load_for_features, pool_features, prefix_groups, row_keys,
+        cached_pool_features, encode_rows, load_for_features, pool_features, prefix_groups, row_keys,
     )
 
     previous_pool_features = _previous_path()
@@ -317,7 +319,7 @@ def run_embed(spec: dict) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     before, after = parts["previous"], parts["current"]
     cosine = (before * after).sum(1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1))
-    encoded = [ids for ids, _ in _encode(tokenizer, pool, max_length)]
+    encoded = [ids for ids, _ in encode_rows(tokenizer, pool, max_length)]
     tokens = sum(map(len, encoded))
     run_tokens = sum(sum(len(encoded[i]) - p for i in rows) + p for p, rows in prefix_groups(encoded))
     k = len(pool) // 10
@@ -439,9 +441,7 @@ def main() -> None:
                  if k in results["arms"]]
         if len(heads) > 1:
             results["picks_equal_at_50k"] = all(h[:len(heads[-1])] == heads[0][:len(h)] for h in heads)
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        os.replace(tmp, out)
+        atomic_json(out, results, sort_keys=False)
         report(results, out)
         took = results["arms"][name].get("seconds", 0)
         print(f"  {name}: {sum(took.values()) if isinstance(took, dict) else took:.1f} s", flush=True)

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEMPLATES = ("reverse_words", "sort_words", "dedupe_words")  # ~95 tokens, ~19 labelled, pseudo-words
 BATCH = 8
@@ -283,7 +285,8 @@ def run_eval_mc(args, dtype: str) -> dict:
     import torch
 
     from cookbook_datasets.eval.lm import loglikelihoods
-    from cookbook_datasets.eval.tasks import load_tasks, loglik_requests
+    from cookbook_datasets.eval.prompts import loglik_requests
+    from cookbook_datasets.tasks import load_tasks
 
     model, tokenizer = _eval_model(dtype)
     (task,) = load_tasks([str(SHARED / "gpt4all/dev/arc_easy.jsonl")], limit=args.eval_rows)
@@ -312,7 +315,8 @@ def run_eval_gen(args, dtype: str) -> dict:
     import torch
 
     from cookbook_datasets.eval.lm import generate
-    from cookbook_datasets.eval.tasks import chat_prompts, load_tasks, max_new_tokens
+    from cookbook_datasets.eval.prompts import chat_prompts, max_new_tokens
+    from cookbook_datasets.tasks import load_tasks
 
     model, tokenizer = _eval_model(dtype)
     (task,) = load_tasks([str(SHARED / "niv2/dev/task199_mnli_classification.json")], limit=args.eval_rows)
@@ -354,12 +358,6 @@ def run_arm(args, spec: dict) -> dict:
 
 
 # ---------------------------------------------------------------- report
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
 
 def report(results: dict) -> str:
     r = results["arms"]
@@ -485,9 +483,9 @@ def main(argv=None) -> int:
             raise SystemExit(f"arm {name!r} failed")
         results["arms"][name] = json.loads(Path(arm_out).read_text())
         os.unlink(arm_out)
-        _write_atomic(out, json.dumps(results, indent=2))
+        atomic_json(out, results, sort_keys=False)
     table = report(results)
-    _write_atomic(out.with_suffix(".md"), table)
+    atomic_write_text(out.with_suffix(".md"), table)
     plot(results, out.with_suffix(".png"))
     print(table)
     print(f"wrote {out}, {out.with_suffix('.md')}, {out.with_suffix('.png')}")

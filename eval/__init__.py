@@ -1,10 +1,15 @@
 """Evaluation: local `evaluate` metric modules and the task harness
-(installed as ``cookbook_datasets.eval``)."""
+(installed as ``cookbook_datasets.eval``).
+
+``harness.py`` scores a model on tasks (``cookbook_datasets.tasks``) and writes the results;
+``prompts.py`` builds what a task is scored with; ``framings.py`` scores one task in one framing;
+``agreement.py`` applies a task's metric to answers already given; ``lm.py`` runs the model;
+``compare.py`` and ``stats.py`` compare runs row by row.
+"""
 
 from .compare import Comparison, RowMismatchError, compare, compare_rows, plot_comparison
 from .harness import EvalConfig, evaluate_model
 from .metrics import METRICS, load_metric
-from .tasks import TaskFormatError, load_tasks
 
-__all__ = ["Comparison", "EvalConfig", "METRICS", "RowMismatchError", "TaskFormatError", "compare", "compare_rows",
-           "evaluate_model", "load_metric", "load_tasks", "plot_comparison"]
+__all__ = ["Comparison", "EvalConfig", "METRICS", "RowMismatchError", "compare", "compare_rows", "evaluate_model",
+           "load_metric", "plot_comparison"]

@@ -20,6 +20,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from cookbook_datasets.atomic_files import atomic_path
+
 from .stats import mean_stderr, paired_bootstrap, task_average_bootstrap, task_average_stderr
 
 AVERAGE = "task average"
@@ -330,11 +332,9 @@ def plot_comparison(comparison: Comparison | Sequence[str | os.PathLike], png: s
         fig.suptitle(title)
     fig.tight_layout()
     png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.name}.tmp-{os.getpid()}")
-    fig.savefig(tmp, dpi=110, format="png")
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, png)
     return png
 
 

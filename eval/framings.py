@@ -9,7 +9,8 @@
 - generation ``generate``: ROUGE-L; a template task: exact match and agreement with the rule.
 
 Only labelled instances are scored. Per-row scores come back by metric, so every mean gets its
-standard error and every row its record.
+standard error and every row its record. :func:`model_answers` gives the answers alone, in every
+framing of a multiple-choice task (Cookbook-Mix scores them with agreement.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cookbook_datasets.tasks import Task
 
 from .metrics import load_metric
 from .option_answers import parse_option
-from .tasks import chat_prompts, loglik_requests, max_new_tokens, options_prompt
+from .prompts import chat_prompts, choice_lengths, loglik_requests, max_new_tokens, options_prompt
 
 FRAMINGS = {"multiple_choice": ("loglik", "generate"), "classification": ("generate", "rank"),
             "generation": ("generate",)}
@@ -49,14 +50,14 @@ def _chunks(flat: list, sizes: list) -> list[list]:
 
 def mc_loglik(model, tokenizer, task: Task, batch_size: int = 16, num_samples: int = 3, **_) -> Scored:
     from .lm import loglikelihoods
-    from .tasks import framing_name
+    from .prompts import framing_name
 
     rows = task.labelled
     requests = loglik_requests(task, rows)
     ll = _chunks(loglikelihoods(model, tokenizer, [p for req in requests for p in req], batch_size=batch_size,
                                 desc=task.name), [len(r) for r in requests])
     m = load_metric("mc_accuracy").compute(loglikelihoods=ll, label=[inst.gold for inst in rows],
-                                           choice_lengths=[[len(c) for _, c in req] for req in requests], per_row=True)
+                                           choice_lengths=choice_lengths(task, rows), per_row=True)
     per_row = m["per_row"]
     samples = [{"context": req[0][0][-300:], "choices": [c for _, c in req], "loglikelihoods": s, "label": inst.gold}
                for req, s, inst in list(zip(requests, ll, rows))[:num_samples]]
@@ -158,3 +159,17 @@ def score_task(model, tokenizer, task: Task, framing: str, **options) -> Scored:
     if not task.labelled:
         raise ValueError(f"task {task.name!r} has no labelled instances to score")
     return SCORERS[task.kind, framing](model, tokenizer, task, **options)
+
+
+def model_answers(model, tokenizer, task: Task, num_shots: int = 2, batch_size: int = 16) -> list:
+    """The model's answer per labelled instance: its generated text, or for multiple choice
+    ``[loglik choice, generate choice]``: the option of highest log-likelihood, and the option its
+    greedy reply to the listed options names (None when it names none). Cookbook-Mix averages the
+    two framings, so its fit rows judge a mixture the way its arms are scored: in both framings (a
+    model that learned to pick among listed options shows it only in the generate framing)."""
+    if task.kind == "multiple_choice":
+        by_loglik = score_task(model, tokenizer, task, "loglik", batch_size=batch_size).predictions
+        named = score_task(model, tokenizer, task, "generate", batch_size=batch_size).predictions
+        # mc_generate keeps a reply that names no option as its text: no choice
+        return [[a, b if isinstance(b, int) else None] for a, b in zip(by_loglik, named)]
+    return score_task(model, tokenizer, task, "generate", batch_size=batch_size, num_shots=num_shots).predictions

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Optional
 
 from cookbook_datasets.atomic_files import atomic_json, atomic_text
-from cookbook_datasets.models import DEFAULT_MODEL
-from cookbook_datasets.tasks import Task
-from cookbook_datasets.tasks.task import ids_hash
+from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
+from cookbook_datasets.tasks import Task, ids_hash, load_tasks
 
 from .framings import FRAMINGS, score_task
 from .stats import mean_stderr
-from .tasks import load_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +41,23 @@ class EvalConfig:
     num_shots: int = field(default=2, metadata={"help": "Demonstrations per prompt (classification, generation)."})
     batch_size: int = field(default=16, metadata={"help": "Requests per forward pass."})
     seed: int = field(default=0, metadata={"help": "Seed of the subsets and template test splits."})
-    dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU)."})
+    dtype: Optional[str] = field(default=None, metadata={"help": "Model dtype (default bf16 on GPU, fp32 on CPU).",
+                                                         "choices": list(DTYPES)})
     num_samples: int = field(default=3, metadata={"help": "Predictions kept per task in the results."})
     template_params: dict = field(default_factory=dict, metadata={
-        "help": "Parameters of the template tasks (e.g. vocab), as the training data used them."})
+        "help": "Parameters of the template tasks (e.g. vocab), as the training data used them.",
+        "aliases": ["--template-param"]})
     dataset_task: dict = field(default_factory=dict, metadata={
         "help": "Read the tasks as datasets with this column mapping (input_field, output_field, choices_field, "
                 "label_field, id_field) and optionally instruction, config, split, labels, demonstrations."})
     mc_framing: str = field(default="loglik", metadata={
         "help": "Multiple choice: 'loglik' (each choice's log-likelihood, lm-evaluation-harness) or 'generate' "
-                "(options listed A., B., ...; the greedy answer's letter or option text)."})
+                "(options listed A., B., ...; the greedy answer's letter or option text).",
+        "choices": list(FRAMINGS["multiple_choice"])})
     cls_framing: str = field(default="generate", metadata={
         "help": "Classification: 'generate' (greedy answer, last label mentioned) or 'rank' (the label with the "
-                "highest log-likelihood as the answer)."})
+                "highest log-likelihood as the answer).",
+        "choices": list(FRAMINGS["classification"])})
 
     def __post_init__(self):
         if not self.tasks:
@@ -177,8 +179,8 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
 
     from .compare import rows_path
 
-    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, template_params=config.template_params,
-                       dataset_task=config.dataset_task)
+    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, **config.template_params,
+                       **config.dataset_task)
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

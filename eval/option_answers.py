@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from .tasks import LETTERS
+from .prompts import LETTERS
 
 _PREFIX = re.compile(r"^\W*(?:the\s+)?(?:correct\s+|right\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:\-]?\s*",
                      re.IGNORECASE)

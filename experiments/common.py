@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from cookbook_datasets.atomic_files import atomic_json, atomic_text
+from cookbook_datasets.atomic_files import atomic_json, atomic_path, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +122,13 @@ def write_report(out: str | os.PathLike, stem: str, data: dict, markdown: str,
     atomically (a temporary sibling renamed into place). Returns {kind: path}."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = {"json": atomic_json(out / f"{stem}.json", data), "md": atomic_text(out / f"{stem}.md", markdown)}
+    written = {"json": atomic_json(out / f"{stem}.json", data), "md": atomic_write_text(out / f"{stem}.md", markdown)}
     for name, draw in (plots or {}).items():
         path = out / name
-        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix matplotlib reads the format from
-        draw(tmp)
-        if tmp.exists():  # a plot with nothing to draw writes no file
-            os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # tmp keeps the suffix matplotlib reads the format from
+            draw(tmp)
+            drawn = tmp.exists()  # a plot with nothing to draw writes no file
+        if drawn:
             written[name] = path
     return written
 

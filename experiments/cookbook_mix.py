@@ -20,14 +20,15 @@ draws and the training seed.
 Arms, every fine-tune the same budget (LoRA, ``--steps`` steps of ``--batch-size`` rows drawn from
 ``steps x batch-size`` mixture rows, lr ``--lr``):
 - ``base``: the untuned model;
-- ``uniform``, ``best-single``, ``rules``, ``proxy``, ``online``: the library's methods
-  (mixing/learn.py ``fit_weights``) on the fit rows, each task's protecting component floored at
+- ``uniform``, ``best-single``, ``rules``, ``proxy``, ``online``: the library's methods, each
+  learned by ``cookbook_datasets.mixing.learn`` on the fit rows (one call per method into one
+  directory, whose caches they share), each task's protecting component floored at
   ``--protect-share`` (mixing/protect.py). ``online`` is its own run (``--steps`` steps, weights
   updated every ``--update-every`` steps from the task losses on the fit rows): its adapter is the
   arm. The others are a fine-tune on their weights;
-- ``auto``: mixing/auto.py's pick among those five on the fit rows alone (learn half / judge half,
-  before any scored row is seen); its model is the chosen method's (same weights, same recipe, so
-  the same adapter), or auto's own online run when it picks online.
+- ``auto``: mixing/methods/auto.py's pick among those five on the fit rows alone (learn half /
+  judge half, before any scored row is seen); its model is the chosen method's (same weights, same
+  recipe, so the same adapter), or auto's own online run when it picks online.
 The proxy runs (each component alone and 4 random mixtures, scored on the fit rows) feed proxy,
 best-single and auto; the template components' runs alone are the single-template runs.
 
@@ -60,10 +61,10 @@ component, each task's demonstrations included, gets its own run (best-single an
 need them); 40 steps, as before, would put it at 133 minutes. The report puts the measured
 minutes beside the estimate.
 
-Resumable. Every fine-tune is cached by recipe (learn.train_mixture: adapter directory keyed by
+Resumable. Every fine-tune is cached by recipe (mixing.train_mixture: adapter directory keyed by
 its recipe; the online runs by the mixture's directory, keyed by every setting), every scored
 evaluation by (adapter, framing, tasks) with per-task resume (eval/harness.py), the proxy runs'
-answers on the fit rows (learn.run_answers), and every finished stage (the mixtures, each arm, the
+answers on the fit rows (mixing/learner.py), and every finished stage (the mixtures, each arm, the
 singles) in ``<out>/seed_<s>/arms/`` with its recipe (common.Arms), so a killed run redoes only what
 it had not finished. Heavy stages hold /tmp/cookbook_cpu.lock (not in a smoke run). ``--smoke``:
 the tiny random model on 5 tasks and a few rows under /tmp/cookbook_mix_smoke (checks the script,
@@ -151,8 +152,6 @@ def framing_sets(scored: dict, kinds: dict) -> dict:
 
 def trim_rows(held: dict, size: int, seed: int) -> dict:
     """Each non-multiple-choice task's scored rows cut to ``size`` seeded rows (multiple choice: all)."""
-    from cookbook_datasets.mixing.task_rows import subset_rows
-
     out = {}
     for task, rows in held.items():
         if rows.kind == "multiple_choice" or len(rows) <= size:
@@ -160,7 +159,7 @@ def trim_rows(held: dict, size: int, seed: int) -> dict:
             continue
         salt = int(hashlib.sha256(task.encode()).hexdigest()[:8], 16)
         keep = np.random.default_rng(np.random.SeedSequence([seed, salt])).choice(len(rows), size, replace=False)
-        out[task] = subset_rows(rows, sorted(int(i) for i in keep))
+        out[task] = rows.take(sorted(int(i) for i in keep))
     return out
 
 
@@ -219,7 +218,7 @@ class SeedRun:
 
     def measured(self):
         """(signals, fit rows, scored rows, base alignment on the fit rows): the library's measure()."""
-        from cookbook_datasets.mixing.learn import measure
+        from cookbook_datasets.mixing import measure
 
         if self._measured is None:
             signals, fit, held, aligned = measure(self.config)
@@ -229,7 +228,7 @@ class SeedRun:
 
     def rows(self):
         """(fit rows, scored rows), without the model."""
-        from cookbook_datasets.mixing.learn import load_rows
+        from cookbook_datasets.mixing import load_rows
 
         if self._rows is None:
             fit, held = load_rows(self.config)
@@ -242,9 +241,9 @@ class SeedRun:
         return scored_names({t: r.kind for t, r in fit.items()})
 
     def train(self, weights: dict) -> str:
-        """The adapter of a fine-tune on ``weights`` (learn.train_mixture: cached by recipe; the proxy
+        """The adapter of a fine-tune on ``weights`` (mixing.train_mixture: cached by recipe; the proxy
         runs' directory, so a mixture that was a proxy run or an auto candidate is not trained again)."""
-        from cookbook_datasets.mixing.learn import train_mixture
+        from cookbook_datasets.mixing import train_mixture
 
         signals = self.measured()[0]  # also (re)writes the demonstrations components' files
         return train_mixture(weights, signals.components, Path(self.config.out) / "work" / "proxies", self.config,
@@ -267,7 +266,7 @@ class SeedRun:
         for framing, tasks in groups.items():
             path = self.work / "evals" / key / f"{framing}-{recipe_hash(tasks)}.json"
             config = EvalConfig(model=self.args.model, adapter=None if adapter is None else str(adapter),
-                                tasks=[held[t].task for t in tasks], num_shots=self.config.num_shots,
+                                tasks=[held[t] for t in tasks], num_shots=self.config.num_shots,
                                 batch_size=self.args.eval_batch_size, seed=self.seed, dtype=self.args.dtype,
                                 mc_framing=framing)
             result = evaluate_model(config, out=path)
@@ -285,66 +284,58 @@ class SeedRun:
 
 
 # -- stages ----------------------------------------------------------------------------------------
-def write_mix_record(run: SeedRun, name: str, method, raw: dict, weights: dict, signals, aligned, floors, fit):
-    """``mix.json`` and ``report.md`` for one method, as ``mix learn`` writes them (learn.learn)."""
-    from cookbook_datasets.mixing.learn import write_learned_mix
-    from cookbook_datasets.mixing.report import markdown
+def learn_method(run: SeedRun, name: str) -> dict:
+    """Method ``name``'s mix.json on the fit rows: the library's ``learn`` into the seed's mixture
+    directory (every method shares its caches: the model's answers, proxy runs, online runs)."""
+    from dataclasses import replace
 
-    directory = run.out / "mixes" / name
-    path = write_learned_mix(directory / "mix.json", name, method, raw, weights, signals, aligned, floors, fit,
-                             run.config)
-    atomic_text(directory / "report.md", markdown(json.loads(path.read_text())))
+    from cookbook_datasets.mixing import learn
+
+    return learn(replace(run.config, method=name))
 
 
 def mix_stage(run: SeedRun) -> dict:
     """Signals, protection, every method's weights (proxy runs and online runs included) and auto's
-    choice, on the fit rows only; writes each method's mix.json and report.md."""
-    from cookbook_datasets.mixing.auto import choose
-    from cookbook_datasets.mixing.base import normalise
-    from cookbook_datasets.mixing.learn import fit_weights
-    from cookbook_datasets.mixing.protect import apply_floors, floors as protect_floors
+    choice, on the fit rows only; keeps each method's mix.json and report.md in ``mixes/<method>``."""
+    from cookbook_datasets.mixing.report import markdown
 
-    config, root = run.config, Path(run.config.out)
     with run.ledger.part("signals"):
         signals, fit, held, aligned = run.measured()
     for t in fit:  # the rows that choose and the rows that are scored never meet
-        overlap = set(fit[t].rows) & set(held[t].rows)
+        overlap = set(fit[t].ids) & set(held[t].ids)
         if overlap:
             raise RuntimeError(f"{t}: {len(overlap)} rows are both fit and scored rows, e.g. {sorted(overlap)[:3]}")
-    floors = protect_floors(signals.protection, config.protect_share)
-    methods, raw, used = {}, {}, {}
+    mixes = {}
     # proxy first: its runs (each component alone + random mixtures) serve best-single and auto
     for name, part in (("proxy", "proxy_runs"), ("best-single", "proxy_runs"), ("uniform", "signals"),
-                       ("rules", "signals"), ("online", "online_run")):
+                       ("rules", "signals"), ("online", "online_run"), ("auto", "auto")):
         with run.ledger.part(part):
-            methods[name], raw[name], used[name] = fit_weights(name, {}, signals, fit, config, root, floors=floors)
-    with run.ledger.part("auto"):
-        methods["auto"], raw["auto"], used["auto"] = choose(config, signals, fit, root, floors=floors)
-    weights = {n: apply_floors(normalise(r), floors) for n, r in raw.items()}
-    for name in methods:
-        write_mix_record(run, name, methods[name], raw[name], weights[name], used[name], aligned, floors, fit)
-    auto = methods["auto"].explain()
-    chosen = auto["auto"]["chosen"]
-    fit_ids = {t: set(r.rows) for t, r in fit.items()}
+            mixes[name] = learn_method(run, name)
+        atomic_json(run.out / "mixes" / name / "mix.json", mixes[name])
+        atomic_text(run.out / "mixes" / name / "report.md", markdown(mixes[name]))
+    auto = mixes["auto"]["auto"]
+    chosen = auto["chosen"]
+    fit_ids = {t: set(r.ids) for t, r in fit.items()}
     for part in ("learn_rows", "judge_rows"):
-        stray = {t: set(ids) - fit_ids[t] for t, ids in auto["auto"][part].items() if set(ids) - fit_ids[t]}
+        stray = {t: set(ids) - fit_ids[t] for t, ids in auto[part].items() if set(ids) - fit_ids[t]}
         if stray:
             raise RuntimeError(f"auto's {part} hold rows that are not fit rows: {stray}")
-    adapters = {"online": methods["online"].explain()["adapter"]}
+    adapters = {"online": mixes["online"]["explanation"]["adapter"]}
     if chosen == "online":
-        adapters["auto"] = auto["chosen_explanation"]["adapter"]
-    explanations = {n: m.explain() for n, m in methods.items() if n != "auto"}
+        adapters["auto"] = mixes["auto"]["explanation"]["chosen_explanation"]["adapter"]
     base = signals.to_dict()
     base.pop("runs", None)
     return {"tasks": signals.tasks, "kinds": {t: r.kind for t, r in fit.items()}, "components": signals.components,
-            "signals": base, "proxy_runs": used["proxy"].runs, "weights": weights,
-            "weights_before_floors": {n: normalise(r) for n, r in raw.items()}, "floors": floors,
-            "protection": signals.protection, "explanations": explanations,
-            "auto": {k: v for k, v in auto["auto"].items() if k not in ("learn_rows", "judge_rows")},
-            "auto_rows": {"learn": {t: len(v) for t, v in auto["auto"]["learn_rows"].items()},
-                          "judge": {t: len(v) for t, v in auto["auto"]["judge_rows"].items()}},
+            "signals": base, "proxy_runs": mixes["proxy"]["signals"]["runs"],
+            "weights": {n: m["weights"] for n, m in mixes.items()},
+            "weights_before_floors": {n: m["protection"]["weights_before_floors"] for n, m in mixes.items()},
+            "floors": mixes["auto"]["protection"]["floors"], "protection": signals.protection,
+            "explanations": {n: m["explanation"] for n, m in mixes.items() if n != "auto"},
+            "auto": {k: v for k, v in auto.items() if k not in ("learn_rows", "judge_rows")},
+            "auto_rows": {"learn": {t: len(v) for t, v in auto["learn_rows"].items()},
+                          "judge": {t: len(v) for t, v in auto["judge_rows"].items()}},
             "adapters": adapters, "alignment_fit_base": aligned,
-            "fit_rows": {t: r.rows for t, r in fit.items()}, "scored_rows": {t: r.rows for t, r in held.items()}}
+            "fit_rows": {t: r.ids for t, r in fit.items()}, "scored_rows": {t: r.ids for t, r in held.items()}}
 
 
 def arm_adapter(run: SeedRun, mix: dict, arm: str):
@@ -356,13 +347,7 @@ def arm_adapter(run: SeedRun, mix: dict, arm: str):
         if (Path(adapter) / "run_card.json").exists():
             return adapter
         if arm == "online":  # its run is gone (a fresh work dir): the library redoes it, same recipe
-            from cookbook_datasets.mixing.learn import fit_weights
-            from cookbook_datasets.mixing.protect import floors as protect_floors
-
-            signals, fit, _, _ = run.measured()
-            method, _, _ = fit_weights("online", {}, signals, fit, run.config, Path(run.config.out),
-                                       floors=protect_floors(signals.protection, run.config.protect_share))
-            return method.explain()["adapter"]
+            return learn_method(run, "online")["explanation"]["adapter"]
         raise FileNotFoundError(f"auto's online run {adapter} is gone: delete {run.out / 'arms' / 'mix.json'} to "
                                 "redo the mixtures stage")
     return run.train(mix["weights"][arm])
@@ -385,7 +370,7 @@ def run_arm(run: SeedRun, mix: dict, arm: str) -> dict:
 
 def single_pairs(mix: dict) -> dict:
     """template component -> the tasks its rule helps on the fit rows (rule accuracy above chance)."""
-    from cookbook_datasets.mixing.base import MixSignals
+    from cookbook_datasets.mixing import MixSignals
 
     signals = MixSignals.from_dict({**mix["signals"], "runs": []})
     help_ = signals.helpfulness()
@@ -397,7 +382,7 @@ def run_singles(run: SeedRun, mix: dict, num_resamples: int) -> dict:
     """Each template component's own run (its proxy run) on the tasks its rule helps: gain over base
     with its interval, and template alignment before and after, per scored name."""
     from cookbook_datasets.eval.stats import paired_bootstrap
-    from cookbook_datasets.mixing.base import MixSignals
+    from cookbook_datasets.mixing import MixSignals
     from cookbook_datasets.mixing.signals import alignment, rule_answers
     from cookbook_datasets.templates import get_template
 
@@ -419,7 +404,7 @@ def run_singles(run: SeedRun, mix: dict, num_resamples: int) -> dict:
             for name in names:
                 task, framing = scored[name]
                 rows = held[task]
-                ids = [str(i) for i in rows.rows]
+                ids = [str(i) for i in rows.ids]
                 rule = rule_answers(template, rows)
                 b, a = [base[name]["rows"][i] for i in ids], [tuned[name]["rows"][i] for i in ids]
                 d = paired_bootstrap(b, a, num_resamples=num_resamples, seed=run.seed)
@@ -445,7 +430,7 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
     row), read from the arms' cached evaluations."""
     from collections import Counter
 
-    from cookbook_datasets.mixing.task_rows import _norm
+    from cookbook_datasets.eval.agreement import normalize_answer
 
     fit, held = run.rows()
     scored = run.scored
@@ -453,7 +438,7 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
     constant = {}
     for name in names:
         task, _ = scored[name]
-        answer, rows = constant_answer(fit[task].task, held[task].task)
+        answer, rows = constant_answer(fit[task], held[task])
         constant[name] = {"answer": answer, "rows": rows}
     top_share = {}
     for arm, result in arms.items():
@@ -461,7 +446,7 @@ def run_prior(run: SeedRun, arms: dict) -> dict:
         predictions = run.evaluate(result.get("adapter"), list(scored))
         top_share[arm] = {}
         for name in names:
-            answers = [_norm(a) for a in predictions[name]["predictions"].values()]
+            answers = [normalize_answer(a) for a in predictions[name]["predictions"].values()]
             top_share[arm][name] = Counter(answers).most_common(1)[0][1] / len(answers)
     return {"constant": constant, "top_share": top_share}
 
@@ -561,7 +546,7 @@ def estimate(counts: dict, args) -> dict:
         return s
 
     train = args.steps * args.batch_size / 8 * u["train_step_s"] + u["run_overhead_s"]
-    # a fine-tune scored on the fit rows (multiple choice in both framings, as learn.run_answers does)
+    # a fine-tune scored on the fit rows (multiple choice in both framings, as mixing/learner.py answers them)
     proxy_run = train + u["load_s"] + scoring(counts["fit"], MC_FRAMINGS)
     online = train + (args.steps // args.update_every + 1) * u["online_update_s"]
     full = scoring(counts["scored"], MC_FRAMINGS) + 2 * u["load_s"]
@@ -973,7 +958,7 @@ def plot_alignment(singles: list, fits: dict, path: Path) -> None:
 # -- main ------------------------------------------------------------------------------------------
 def probe_counts(args, seed: int, work: Path) -> dict:
     """The counts the estimate needs, from the library's signals on the fit rows (no model)."""
-    from cookbook_datasets.mixing.learn import measure
+    from cookbook_datasets.mixing import measure
 
     config = mix_config(args, seed, work / f"seed_{seed}", use_model=False, method="rules")
     signals, fit, held, _ = measure(config)

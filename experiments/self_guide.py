@@ -51,6 +51,7 @@ from common import SHARED as DATA
 from common import Arms, eval_rows, experiment_parser, interval_section, paired_table, plot_intervals, settings, \
     write_report
 
+from cookbook_datasets.atomic_files import atomic_dir
 from cookbook_datasets.cpu import cpu_lock
 
 SHARED = DATA / "niv2" / "dev"
@@ -144,8 +145,8 @@ def share_synthesis(work_root: Path, name: str, work: Path, spec, config, model:
     work.mkdir(parents=True, exist_ok=True)
     for part in ("work", "data") if whole else ("work",):  # data last: its presence says the copy is whole
         if (source / part).exists():
-            shutil.copytree(source / part, work / f".{part}.tmp")
-            os.replace(work / f".{part}.tmp", work / part)
+            with atomic_dir(work / part) as tmp:
+                shutil.copytree(source / part, tmp, dirs_exist_ok=True)
     print(f"{name}: {'pairs' if whole else 'synthesis rounds'} shared from {source}", flush=True)
 
 
@@ -164,8 +165,8 @@ def in_context_task(task_file: Path, data_dir: Path, name: str, k: int, out: Pat
 
 def run_task(name: str, args, recipe: dict) -> dict:
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
-    from cookbook_datasets.self_guide import TaskSpec, run_self_guide
-    from cookbook_datasets.tasks import load_task
+    from cookbook_datasets.self_guide import run_self_guide
+    from cookbook_datasets.tasks import load_task, task_definition
 
     task_file = SHARED / f"{name}.json"
     task = load_task(task_file)
@@ -173,7 +174,7 @@ def run_task(name: str, args, recipe: dict) -> dict:
     config = self_guide_config(args, recipe, task.kind)
     # >= eval_limit scored rows where the task holds them beside its validation part
     eval_limit = min(args.eval_limit, len(task) - (args.val_instances or 0))
-    share_synthesis(Path(args.work).parent, name, work, TaskSpec.from_task(task), config, args.model)
+    share_synthesis(Path(args.work).parent, name, work, task_definition(task), config, args.model)
     start = time.time()
     report = run_self_guide(task, work, model=args.model, config=config, dtype=args.dtype,
                             train_args={"num_train_epochs": args.epochs, **(

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.demo import DEMO_TEMPLATES
 
 ARMS = {
@@ -132,9 +132,7 @@ def main(argv=None) -> int:
                             "--batch-size", str(args.batch_size), "--eval-examples", str(args.eval_examples),
                             "--seed", str(args.seed)], check=True)
         results["arms"][name] = json.loads(done.read_text())
-    tmp = out / "parity.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out / "parity.json")
+    atomic_json(out / "parity.json", results, sort_keys=False)
     table = report(results)
     (out / "parity.md").write_text(table)
     plot(results, out / "parity.png")

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from cookbook_datasets.eval import EvalConfig, TaskFormatError, evaluate_model, load_tasks
+from cookbook_datasets.eval import EvalConfig, evaluate_model
 from cookbook_datasets.eval import harness
 from cookbook_datasets.eval.lm import loglikelihoods
-from cookbook_datasets.eval.tasks import chat_prompts, loglik_requests
-from cookbook_datasets.tasks import load_multiple_choice
+from cookbook_datasets.eval.prompts import chat_prompts, loglik_requests
+from cookbook_datasets.tasks import TaskFormatError, load_multiple_choice, load_tasks
 
 NIV2 = {
     "Definition": ["Say whether the sentence is positive or negative."],
@@ -180,7 +180,7 @@ def test_framings_are_validated_and_recorded(tiny_model, task_dir, tmp_path):
 
 def test_rank_picks_the_label_with_the_highest_naive_log_probability(tiny_model):
     from cookbook_datasets.eval.framings import cls_rank
-    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.eval.prompts import chat_prompt
     from cookbook_datasets.tasks import Instance, Task
 
     model, tokenizer = tiny_model

@@ -5,6 +5,8 @@ All four modules load offline (tests/conftest.py sets HF_HUB_OFFLINE and
 HF_DATASETS_OFFLINE), through `load_metric(name)` or `evaluate.load(path)`.
 """
 
+import json
+
 import evaluate
 import pytest
 
@@ -244,6 +246,30 @@ def test_acc_and_acc_norm_differ_when_length_matters(mc_accuracy):
     assert first == {"acc": 0.0, "acc_norm": 1.0}
     second = mc_accuracy.compute(loglikelihoods=[[-3.0, -10.0]], label=[0], choice_lengths=[[2, 40]])
     assert second == {"acc": 1.0, "acc_norm": 0.0}
+
+
+def test_acc_norm_counts_a_choice_without_its_delimiter(mc_accuracy, tmp_path):
+    # lm-evaluation-harness divides by len(choice); the " " that joins a choice to its context is no
+    # part of it. Choices "ab" and "abc" are scored as " ab" and " abc": lengths 2 and 3, not 3 and 4.
+    from cookbook_datasets.eval.prompts import choice_lengths, loglik_requests
+    from cookbook_datasets.tasks import load_multiple_choice
+
+    path = tmp_path / "arc_easy.jsonl"
+    path.write_text(json.dumps({"question": "Which?", "choices": ["ab", "abc"], "label": 1}))
+    task = load_multiple_choice(path)
+    assert [c for _, c in loglik_requests(task)[0]] == [" ab", " abc"]
+    assert choice_lengths(task) == [[2, 3]]
+    # Without the delimiter: -2/2 = -1.0 < -2.9/3 = -0.967, so choice 1 (gold) wins acc_norm;
+    # counting it would give -2/3 = -0.667 > -2.9/4 = -0.725 and pick choice 0.
+    result = mc_accuracy.compute(loglikelihoods=[[-2.0, -2.9]], label=[1], choice_lengths=choice_lengths(task))
+    assert result == {"acc": 0.0, "acc_norm": 1.0}
+    assert mc_accuracy.compute(loglikelihoods=[[-2.0, -2.9]], label=[1], choice_lengths=[[3, 4]])["acc_norm"] == 0.0
+    # winogrande's partial scoring: the choices are the contexts with the blank filled in
+    path = tmp_path / "winogrande.jsonl"
+    path.write_text(json.dumps({"question": "Ann gave Bo a gift because _ was kind.", "choices": ["Ann", "Bo"],
+                                "label": 0}))
+    assert choice_lengths(load_multiple_choice(path)) == [[len("Ann gave Bo a gift because Ann"),
+                                                           len("Ann gave Bo a gift because Bo")]]
 
 
 def test_acc_norm_equals_acc_without_choice_lengths(mc_accuracy):

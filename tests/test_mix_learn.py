@@ -9,9 +9,9 @@ import pytest
 from cookbook_datasets import load_dataset
 from cookbook_datasets.cli import main
 from cookbook_datasets.mixing import MixLearnConfig, MixSignals, get_method, learn, read_mix
-from cookbook_datasets.mixing.laws import fit_law
+from cookbook_datasets.mixing.methods.laws import fit_law
 from cookbook_datasets.mixing.signals import compute_signals, explained_share
-from cookbook_datasets.mixing.task_rows import load_task_rows
+from cookbook_datasets.tasks import load_task, split_fit_eval
 
 WORDS = ("river stone lamp garden silver window tiger candle forest mirror violin harbor pepper rocket meadow "
          "saddle lantern orchid canyon falcon").split()
@@ -65,10 +65,11 @@ def tasks(tmp_path):
 
 # -- rows and signals ------------------------------------------------------------------------------
 def test_a_multiple_choice_fit_row_is_answered_and_scored_in_both_framings(tasks, tiny_model, tmp_path):
-    from cookbook_datasets.mixing.learn import answer_tasks
-    from cookbook_datasets.mixing.task_rows import agreement, model_answers
+    from cookbook_datasets.mixing.learner import answer_tasks
+    from cookbook_datasets.eval.agreement import agreement
+    from cookbook_datasets.eval.framings import model_answers
 
-    fit, _ = load_task_rows(tasks[1], fit_size=6, eval_size=4)
+    fit, _ = split_fit_eval(load_task(tasks[1]), fit_size=6, eval_size=4)
     answers = model_answers(*tiny_model, fit, batch_size=4)
     assert len(answers) == 6 and all(len(a) == 2 and isinstance(a[0], int) for a in answers)
     assert all(a[1] is None or 0 <= a[1] < 3 for a in answers)  # the option its reply names, if any
@@ -84,14 +85,14 @@ def test_a_multiple_choice_fit_row_is_answered_and_scored_in_both_framings(tasks
 
 
 def test_fit_rows_and_scored_rows_never_overlap(tasks):
-    fit, held = load_task_rows(tasks[0], fit_size=30, eval_size=50, seed=3)
-    assert len(fit) == 30 and len(held) == 50 and not set(fit.rows) & set(held.rows)
+    fit, held = split_fit_eval(load_task(tasks[0]), fit_size=30, eval_size=50, seed=3)
+    assert len(fit) == 30 and len(held) == 50 and not set(fit.ids) & set(held.ids)
     with pytest.raises(ValueError, match="fit_size"):
-        load_task_rows(tasks[0], fit_size=90, eval_size=5)
+        split_fit_eval(load_task(tasks[0]), fit_size=90, eval_size=5)
 
 
 def test_label_words_are_the_tasks_own_labels_and_the_rule_solves_a_rule_made_task(tasks):
-    fit = {r.name: r for r in (load_task_rows(p, 40, 20)[0] for p in tasks)}
+    fit = {r.name: r for r in (split_fit_eval(load_task(p), 40, 20)[0] for p in tasks)}
     signals, _ = compute_signals(fit, ["nli", "multiple_choice_qa", "sort_words"])
     assert "nli[E/N/C]" in signals.components  # entailment -> "E", neutral -> "N", contradiction -> "C"
     assert signals.components["nli[E/N/C]"] == {"template": "nli", "label_words": ["E", "N", "C"]}
@@ -104,7 +105,7 @@ def test_label_words_are_the_tasks_own_labels_and_the_rule_solves_a_rule_made_ta
 
 
 def test_without_labels_the_accuracy_is_estimated_from_the_rules_agreement(tasks):
-    fit = {r.name: r for r in (load_task_rows(p, 40, 20)[0] for p in tasks)}
+    fit = {r.name: r for r in (split_fit_eval(load_task(p), 40, 20)[0] for p in tasks)}
     signals, _ = compute_signals(fit, ["nli", "entity_matching", "paraphrase_detection"], use_labels=False)
     assert signals.estimated["toy_nli"] is True
     assert "nli[E/N/C]" in signals.components  # named labels still set the words (from the label set)
@@ -238,15 +239,15 @@ def test_a_task_no_template_maps_to_is_reported_and_falls_back(tasks, tmp_path, 
 def test_mix_learn_proxy_trains_each_proxy_once_and_resumes(tasks, tmp_path, monkeypatch):
     import importlib
 
-    learn_module = importlib.import_module("cookbook_datasets.mixing.learn")  # the module, not the function
+    learner = importlib.import_module("cookbook_datasets.mixing.learner")  # where the proxy runs are trained
     trained = []
-    real = learn_module.train_mixture
+    real = learner.train_mixture
 
     def counting(weights, *a, **kw):
         trained.append(dict(weights))
         return real(weights, *a, **kw)
 
-    monkeypatch.setattr(learn_module, "train_mixture", counting)
+    monkeypatch.setattr(learner, "train_mixture", counting)
     config = MixLearnConfig(tasks=[str(t) for t in tasks], out=str(tmp_path / "p"), templates=["nli", "multiple_choice_qa"],
                             model="tiny-random", method="proxy", method_params={"num_random": 1}, fit_size=8,
                             eval_size=4, proxy_steps=1, proxy_rows=16, batch_size=4, num_examples=20)
@@ -277,7 +278,7 @@ def test_on_real_tasks_the_rules_speak_each_tasks_labels_and_approximate_it(shar
     niv2 = os.path.join(shared_data, "niv2", "dev")
     paths = [os.path.join(niv2, f"{t}.json") for t in ("task1344_glue_entailment_classification",
                                                         "task1385_anli_r1_entailment", "task039_qasc_find_overlapping_words")]
-    fit = {r.name: r for r in (load_task_rows(p, 60, 20)[0] for p in paths)}
+    fit = {r.name: r for r in (split_fit_eval(load_task(p), 60, 20)[0] for p in paths)}
     signals, _ = compute_signals(fit, ["nli", "shared_words"])
     words = {c: s.get("label_words") for c, s in signals.components.items() if s["template"] == "nli"}
     assert ["Entailment", "Neutral", "Contradiction"] in words.values()  # anli's labels, by name

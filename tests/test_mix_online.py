@@ -96,7 +96,7 @@ def _simulate(mixer, interaction, updates, rows=64, seed=0):
 
 
 def test_the_mixer_learns_which_component_lowers_the_tasks_loss_and_moves_weight_there():
-    from cookbook_datasets.mixing.online import OnlineMixer
+    from cookbook_datasets.mixing.methods.online import OnlineMixer
 
     interaction = np.array([[-0.05, 0.0, 0.01], [-0.04, 0.0, 0.01]])  # component a helps both tasks, c hurts
     mixer = _simulate(OnlineMixer(["a", "b", "c"], ["t1", "t2"]), interaction, updates=30)
@@ -106,7 +106,7 @@ def test_the_mixer_learns_which_component_lowers_the_tasks_loss_and_moves_weight
 
 
 def test_the_worst_task_pulls_weight_to_the_component_that_helps_it():
-    from cookbook_datasets.mixing.online import OnlineMixer
+    from cookbook_datasets.mixing.methods.online import OnlineMixer
 
     # a helps t1 a lot, b helps t2 a little: t2 lags, so b (t2's only help) gains weight (DoReMi's focus).
     interaction = np.array([[-0.04, 0.0], [0.0, -0.01]])
@@ -115,7 +115,7 @@ def test_the_worst_task_pulls_weight_to_the_component_that_helps_it():
 
 
 def test_no_component_underflows_to_zero_however_hard_it_is_pushed():
-    from cookbook_datasets.mixing.online import OnlineMixer
+    from cookbook_datasets.mixing.methods.online import OnlineMixer
 
     # b is t2's only protecting component but hurts t1 badly; a huge step size and many updates.
     interaction = np.array([[-0.02, 0.05], [0.0, -0.001]])
@@ -235,12 +235,13 @@ def test_mix_learn_online_learns_in_one_run_and_its_schedule_replays_the_rows(ta
 
 def test_an_update_interval_longer_than_the_run_is_refused_before_training(tasks, tmp_path):
     from cookbook_datasets.mixing import MixLearnConfig
+    from cookbook_datasets.mixing.methods.online import OnlineMixer
     from cookbook_datasets.mixing.online_run import train_online
 
     with pytest.raises(ValueError, match="update_every .30. is larger than the run"):
         MixLearnConfig(tasks=[str(t) for t in tasks], out=str(tmp_path), method="online", online_steps=10,
                        update_every=30)
     with pytest.raises(ValueError, match="larger than the run"):
-        train_online({"nli": {"template": "nli"}}, {"t": []}, tmp_path / "o", model="tiny-random", steps=4,
-                     update_every=5)
+        train_online({"nli": {"template": "nli"}}, {"t": []}, tmp_path / "o", OnlineMixer(["nli"], ["t"]),
+                     model="tiny-random", steps=4, update_every=5)
     assert not (tmp_path / "o").exists()  # nothing written

@@ -1,5 +1,5 @@
 """Every task keeps a component in its own format (mixing/protect.py), floored in every method, and
-``--method auto`` picks the arm on the fit rows alone (mixing/auto.py)."""
+``--method auto`` picks the arm on the fit rows alone (mixing/methods/auto.py)."""
 
 import importlib
 import json
@@ -11,12 +11,12 @@ import pytest
 from cookbook_datasets.cli import main
 from cookbook_datasets.loading import load_builder
 from cookbook_datasets.mixing import MixLearnConfig, get_method, learn, read_mix
-from cookbook_datasets.mixing.auto import objective, split_fit_rows
+from cookbook_datasets.mixing.methods.auto import objective, split_fit_rows
 from cookbook_datasets.mixing.live_mixture import LiveMixture
-from cookbook_datasets.mixing.online import OnlineMixer
+from cookbook_datasets.mixing.methods.online import OnlineMixer
 from cookbook_datasets.mixing.protect import apply_floors, demonstration_rows, floors
 from cookbook_datasets.mixing.schedule import ScheduleMismatchError, WeightSchedule
-from cookbook_datasets.mixing.task_rows import load_task_rows
+from cookbook_datasets.tasks import load_task, split_fit_eval
 
 WORDS = "amber basalt cobalt dune ember fjord glacier heron iris juniper kelp lagoon mesa nectar opal".split()
 
@@ -138,9 +138,9 @@ def test_an_update_interval_longer_than_the_online_run_is_refused_for_auto_too(t
 
 # -- protecting components --------------------------------------------------------------------------
 def test_demonstrations_become_rows_in_the_prompt_the_task_is_scored_with(tmp_path):
-    fit, _ = load_task_rows(_pair_task(tmp_path / "toy_pair.json"), 10, 5)
+    fit, _ = split_fit_eval(load_task(_pair_task(tmp_path / "toy_pair.json")), 10, 5)
     rows = demonstration_rows(fit, num_shots=2)
-    demos = fit.task.demonstrations
+    demos = fit.demonstrations
     assert len(rows) == 3 and [r["completion"][0]["content"] for r in rows] == [d.answer for d in demos]
     first = rows[0]["prompt"]
     assert first[0] == {"role": "system", "content": "Say whether the two texts match."}
@@ -190,7 +190,7 @@ def load_dataset_rows(out):
 
 # -- auto -------------------------------------------------------------------------------------------
 def test_the_fit_rows_split_into_a_learn_half_and_a_judge_half_seeded_and_disjoint(tmp_path):
-    fit, _ = load_task_rows(_pair_task(tmp_path / "toy_pair.json"), 10, 5)
+    fit, _ = split_fit_eval(load_task(_pair_task(tmp_path / "toy_pair.json")), 10, 5)
     learn_idx, judge_idx = split_fit_rows({"toy_pair": fit}, seed=0)
     assert sorted(learn_idx["toy_pair"] + judge_idx["toy_pair"]) == list(range(10))
     assert len(judge_idx["toy_pair"]) == 5 and split_fit_rows({"toy_pair": fit}, seed=0)[1] == judge_idx
@@ -219,24 +219,24 @@ def test_auto_without_the_model_judges_rules_and_uniform_on_held_out_fit_rows(tm
 
 def test_auto_with_the_model_picks_the_candidate_whose_proxy_run_scores_best_on_the_judge_half(tmp_path,
                                                                                                monkeypatch):
-    learn_module = importlib.import_module("cookbook_datasets.mixing.learn")
+    learner = importlib.import_module("cookbook_datasets.mixing.learner")  # the model's answers and proxy runs
     tasks = [_pair_task(tmp_path / "toy_pair.json")]
-    fit, _ = load_task_rows(tasks[0], 12, 5)
-    gold = [i.answer for i in fit.task.instances]
+    fit, _ = split_fit_eval(load_task(tasks[0]), 12, 5)
+    gold = [i.answer for i in fit.instances]
     wrong = ["No." if g == "Yes." else "Yes." for g in gold]
     judged = []
 
     def fake_answers(model, adapter, rows, cache, config):  # the untuned model: always wrong
         return {t: list(wrong) for t in rows}
 
-    def fake_run(weights, signals, fit_rows, config, work):  # a run is right in proportion to the demos' weight
+    def fake_run(weights, components, fit_rows, config, work):  # a run is right in proportion to the demos' weight
         judged.append(dict(weights))
         share = weights.get("demos[toy_pair]", 0.0)
         k = int(round(share * len(gold)))
         return {t: gold[:k] + wrong[k:] for t in fit_rows}
 
-    monkeypatch.setattr(learn_module, "answer_tasks", fake_answers)
-    monkeypatch.setattr(learn_module, "run_answers", fake_run)
+    monkeypatch.setattr(learner, "answer_tasks", fake_answers)
+    monkeypatch.setattr(learner, "run_answers", fake_run)
     mix = learn(MixLearnConfig(tasks=[str(t) for t in tasks], out=str(tmp_path / "a"), model="tiny-random",
                                templates=["entity_matching", "nli"], method="auto",
                                method_params={"candidates": "uniform,rules,best-single"}, fit_size=12, eval_size=5,

@@ -15,7 +15,7 @@ from cookbook_datasets.mixing import MixLearnConfig, learn, read_mix
 from cookbook_datasets.mixing.user_components import parse_component_arg
 from cookbook_datasets.self_guide.config import SelfGuideConfig
 from cookbook_datasets.self_guide.pipeline import to_dataset_dict
-from cookbook_datasets.self_guide.task import TaskSpec
+from cookbook_datasets.tasks import define_task
 
 
 def _row(prompt: str, answer: str) -> dict:
@@ -40,8 +40,8 @@ def three_kinds(tmp_path):
     """Your file, a SELF-GUIDE output directory and an augmentation output directory, as each writes them."""
     own = tmp_path / "own.jsonl"
     own.write_text("\n".join(json.dumps(_row(f"my question {i}", f"my answer {i}")) for i in range(6)))
-    spec = TaskSpec(instruction="Answer yes or no.", examples=[{"input": "a?", "output": "yes"}], labels=["yes", "no"],
-                    name="claims")
+    spec = define_task(instruction="Answer yes or no.", examples=[{"input": "a?", "output": "yes"}],
+                       labels=["yes", "no"], name="claims")
     pairs = [{"input": f"synthetic input {i}", "output": "yes" if i % 2 else "no", "round": 0, "vote_share": 1.0,
               "label": None, "target_label": None} for i in range(8)]
     self_guide = tmp_path / "self_guide" / "claims" / "data"

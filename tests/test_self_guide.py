@@ -13,16 +13,18 @@ import pytest
 
 from cookbook_datasets.generation import Engine, GenerationOutput
 from cookbook_datasets.generation.params import Completion
-from cookbook_datasets.self_guide import SelfGuideConfig, TaskSpec, TaskSpecError, load_task_spec, synthesize
+from cookbook_datasets.self_guide import SelfGuideConfig, synthesize
 from cookbook_datasets.self_guide.annotation import annotate, annotation_prompt
 from cookbook_datasets.self_guide.balancing import balance_classes
 from cookbook_datasets.self_guide.input_filters import filter_inputs, length_window
 from cookbook_datasets.self_guide.input_generation import generate_inputs, input_prompt, round_rng
+from cookbook_datasets.self_guide.pipeline import recipe
+from cookbook_datasets.tasks import TaskFormatError, define_task, load_task, task_definition
 
-NLI = TaskSpec(instruction="Does the premise entail the hypothesis? Answer yes or no.",
-               examples=[{"input": "Premise: a dog runs. Hypothesis: an animal moves.", "output": "yes"},
-                         {"input": "Premise: it is dark. Hypothesis: the sun is up.", "output": "no"}],
-               labels=["yes", "no"], name="toy_nli")
+NLI_EXAMPLES = [{"input": "Premise: a dog runs. Hypothesis: an animal moves.", "output": "yes"},
+                {"input": "Premise: it is dark. Hypothesis: the sun is up.", "output": "no"}]
+NLI = define_task(instruction="Does the premise entail the hypothesis? Answer yes or no.", examples=NLI_EXAMPLES,
+                  labels=["yes", "no"], name="toy_nli")
 
 
 class ScriptedEngine(Engine):
@@ -67,25 +69,25 @@ def test_niv2_task_reads_definition_demonstrations_and_label_set_only(tmp_path):
     path.write_text(json.dumps({
         "Definition": ["Classify."], "Positive Examples": [{"input": f"x{i}", "output": "a"} for i in range(5)],
         "Instances": [{"input": "secret input", "output": [label]} for label in ("a", "b", "c")]}))
-    task = load_task_spec(path, num_demonstrations=3)
+    task = task_definition(load_task(path), num_demonstrations=3)
     assert task.kind == "classification" and task.labels == ["a", "b", "c"]
-    assert [ex["input"] for ex in task.examples] == ["x0", "x1", "x2"]
-    assert "secret input" not in json.dumps(task.to_dict())
+    assert [d.input for d in task.demonstrations] == ["x0", "x1", "x2"]
+    assert not task.instances and "secret input" not in json.dumps(recipe(task, SelfGuideConfig(), "m"))
 
 
 def test_task_without_labels_is_generation_and_bad_files_name_the_field(tmp_path):
     plain = tmp_path / "t.json"
     plain.write_text(json.dumps({"instruction": "Summarise.", "examples": [{"input": "a long text", "output": "short"}]}))
-    assert load_task_spec(plain).kind == "generation"
+    assert task_definition(load_task(plain)).kind == "generation"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"instruction": "x", "examples": [{"input": "only input"}]}))
-    with pytest.raises(TaskSpecError, match=r"bad.json.*examples\[0\].*'input' and 'output'"):
-        load_task_spec(bad)
-    with pytest.raises(TaskSpecError, match="'examples'"):
+    with pytest.raises(TaskFormatError, match=r"bad.json.*examples\[0\].*'input' and 'output'"):
+        task_definition(load_task(bad))
+    with pytest.raises(TaskFormatError, match="'examples'"):
         plain.write_text(json.dumps({"instruction": "x"}))
-        load_task_spec(plain)
-    with pytest.raises(TaskSpecError, match="at least 2 labels"):
-        TaskSpec(instruction="x", examples=[{"input": "a", "output": "b"}], labels=["b"])
+        task_definition(load_task(plain))
+    with pytest.raises(TaskFormatError, match="at least 2 labels"):
+        define_task(instruction="x", examples=[{"input": "a", "output": "b"}], labels=["b"])
 
 
 def test_config_errors_name_the_parameter():
@@ -103,7 +105,7 @@ def test_config_errors_name_the_parameter():
 def test_input_prompt_shows_demonstrations_previous_inputs_and_the_target_label():
     messages = input_prompt(NLI, ["an earlier input"], "no", round_rng(SelfGuideConfig(), 0, "inputs"))
     assert NLI.instruction in messages[0]["content"]
-    assert {m["content"] for m in messages if m["role"] == "assistant"} == {ex["input"] for ex in NLI.examples}
+    assert {m["content"] for m in messages if m["role"] == "assistant"} == {ex["input"] for ex in NLI_EXAMPLES}
     assert "an earlier input" in messages[-1]["content"] and '"no"' in messages[-1]["content"]
 
 
@@ -169,15 +171,15 @@ def test_calibration_divides_the_votes_by_the_models_label_prior():
 def test_annotation_prompt_poses_the_task_as_evaluation_does():
     messages = annotation_prompt(NLI, "new input")
     assert messages[0] == {"role": "system", "content": NLI.instruction}
-    assert messages[1:5] == [{"role": "user", "content": NLI.examples[0]["input"]},
+    assert messages[1:5] == [{"role": "user", "content": NLI_EXAMPLES[0]["input"]},
                              {"role": "assistant", "content": "yes"},
-                             {"role": "user", "content": NLI.examples[1]["input"]},
+                             {"role": "user", "content": NLI_EXAMPLES[1]["input"]},
                              {"role": "assistant", "content": "no"}]
     assert messages[-1] == {"role": "user", "content": "new input"}
 
 
 def test_generation_answers_outside_the_length_window_or_noisy_are_dropped():
-    task = TaskSpec(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
+    task = define_task(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
     engine = ScriptedEngine(lambda m, p, i, s: ["He goes home.", "Output: he goes", "x" * 500][s % 3])
     rows, counts = annotate(engine, task, [{"text": "he go home"}], SelfGuideConfig(annotation_samples=9), 0,
                             output_window=(5, 40))
@@ -332,8 +334,8 @@ def test_command_refuses_to_score_a_task_without_instances(tmp_path, capsys):
 
 
 def test_phrases_the_demonstrations_use_are_not_noise_for_that_task():
-    task = TaskSpec(instruction="Answer.", examples=[{"input": "Input: 2+2", "output": "4"},
-                                                     {"input": "Input: 3+3", "output": "6"}], name="sums")
+    task = define_task(instruction="Answer.", examples=[{"input": "Input: 2+2", "output": "4"},
+                                                        {"input": "Input: 3+3", "output": "6"}], name="sums")
     engine = ScriptedEngine(lambda m, p, i, s: f"Input: {p.seed % 97}+{i}" if "new input" in m[-1]["content"] else "5")
     rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=3, prompts_per_round=3, length_std=None))
     assert stats["inputs"]["dropped_noise"] == 0 and len(rows) == 3
@@ -345,7 +347,8 @@ def test_the_default_model_writes_usable_pairs_for_a_real_task(shared_data, defa
 
     from cookbook_datasets.generation import TransformersEngine
 
-    task = load_task_spec(os.path.join(shared_data, "niv2", "dev", "task935_defeasible_nli_atomic_classification.json"))
+    task = task_definition(load_task(os.path.join(shared_data, "niv2", "dev",
+                                                  "task935_defeasible_nli_atomic_classification.json")))
     engine = TransformersEngine(*default_model)
     rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=2, max_rounds=3, balance_labels=False))
     # the model writes inputs in the demonstrations' format, and answers some of them consistently
@@ -425,7 +428,7 @@ def test_rank_scores_labels_as_the_evaluation_does_reading_the_prompt_once(tiny_
 
 
 def test_rank_is_refused_for_generation_tasks_and_sampling_only_engines_before_anything_is_written(tmp_path):
-    task = TaskSpec(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
+    task = define_task(instruction="Fix the grammar.", examples=[{"input": "he go", "output": "He goes."}])
     with pytest.raises(ValueError, match="annotation='rank' ranks a label set; task is a generation task"):
         synthesize(task, RankingEngine(), SelfGuideConfig(annotation="rank"), work_dir=tmp_path / "a")
     with pytest.raises(ValueError, match="'scripted' engine only samples.*transformers backend"):
@@ -436,7 +439,7 @@ def test_rank_is_refused_for_generation_tasks_and_sampling_only_engines_before_a
 
 
 def test_stage_counts_record_the_label_distribution_before_balancing_and_uncovered_labels(tmp_path, caplog):
-    task = TaskSpec(instruction=NLI.instruction, examples=NLI.examples, labels=["yes", "no", "maybe"], name="toy3")
+    task = define_task(instruction=NLI.instruction, examples=NLI_EXAMPLES, labels=["yes", "no", "maybe"], name="toy3")
     config = SelfGuideConfig(num_examples=6, prompts_per_round=4, max_rounds=3, length_std=None, annotation="rank")
     rows, stats = synthesize(task, RankingEngine(), config)
     assert stats["annotation_mode"] == "rank" and stats["labels_without_demonstration"] == ["maybe"]
@@ -595,14 +598,14 @@ def test_a_work_dir_from_before_early_stopping_and_window_adaptation_is_refused_
 
 # -- training rows posed as the evaluation poses the task -------------------------------------------
 def test_training_rows_are_the_evaluations_prompt_with_its_demonstrations(tmp_path):
-    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.eval.prompts import chat_prompt
     from cookbook_datasets.self_guide import to_rows
     from cookbook_datasets.tasks import Instance, Task
 
     real = Task(name="toy_nli", instruction=NLI.instruction, labels=["yes", "no"],
-                demonstrations=[Instance.make(ex["input"], [ex["output"]]) for ex in NLI.examples],
+                demonstrations=[Instance.make(ex["input"], [ex["output"]]) for ex in NLI_EXAMPLES],
                 instances=[Instance.make("Premise: x. Hypothesis: y.", ["yes"])])
-    spec = TaskSpec.from_task(real)
+    spec = task_definition(real)
     pair = {"input": "Premise: a new one. Hypothesis: it is.", "output": "no", "round": 0, "vote_share": 1.0,
             "label": "no", "target_label": "no"}
     for shots, config in ((2, SelfGuideConfig()), (1, SelfGuideConfig(train_num_shots=1)),
@@ -683,7 +686,6 @@ def test_full_fine_tuning_takes_the_reference_recipe_and_scores_a_whole_model(tm
 
 
 def test_validation_instances_are_a_split_part_disjoint_from_the_scored_rows():
-    from cookbook_datasets.eval.tasks import limit_task
     from cookbook_datasets.self_guide.validation import plan_parts
     from cookbook_datasets.tasks import Instance, Task
 
@@ -692,7 +694,7 @@ def test_validation_instances_are_a_split_part_disjoint_from_the_scored_rows():
     validation = parts.validation.ids
     assert len(parts.scored_ids) == 12 and len(validation) == 8 and not set(validation) & set(parts.scored_ids)
     # the scored rows are those the evaluation scores with the same limit and seed, with or without validation
-    assert parts.scored_ids == limit_task(task, 12, 3).ids == plan_parts(task, 12, None, 3).scored_ids
+    assert parts.scored_ids == task.sample(12, 3).ids == plan_parts(task, 12, None, 3).scored_ids
     assert parts.to_dict()["ids"] == {"scored": parts.scored_ids, "validation": validation}
     assert parts.to_dict()["epoch_picked_on"] == "real validation instances"
     assert plan_parts(task, 12, None, 3).validation is None

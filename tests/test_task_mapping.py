@@ -3,7 +3,7 @@
 Label templates take ``label_words`` (one word per role of ``label_roles``) and choice templates
 ``answer_format`` (text, letter or number); both change the completions and the instruction texts,
 never the drawn inputs. ``from_task_example`` maps a real example (named text fields, as
-``mixing.task_examples`` loads them) into the rule's inputs and ``predict`` writes the rule's
+``Task.field_examples`` reads them) into the rule's inputs and ``predict`` writes the rule's
 answer as the template's completion would. The defaults reproduce the data made before these
 parameters existed, byte for byte.
 """
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
 import cookbook_datasets
 from cookbook_datasets.cli import main
-from cookbook_datasets.eval.tasks import load_tasks
-from cookbook_datasets.mixing.task_examples import load_task_examples, parse_fields, split_numbered
+from cookbook_datasets.tasks import load_task_file, load_tasks
+from cookbook_datasets.tasks.fields import parse_fields, split_numbered
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 from cookbook_datasets.templates.base import LETTERS
 from cookbook_datasets.templates.real_text import STOPWORDS, content_words
@@ -388,35 +389,44 @@ NLI_INSTANCES = [
 ]
 
 
+def _fielded(path, limit=None, seed=0):
+    """A task file as templates read it: loaded, cut to ``limit`` instances (seeded), its fields detected."""
+    return load_task_file(Path(path)).sample(limit, seed).with_layout()
+
+
 def test_load_niv2_task_examples(tmp_path):
     demos = [{"input": "Premise: Cats purr. <sep> Hypothesis: Cats purr loudly.", "output": "Neutral"}]
     path = _niv2(tmp_path / "task_nli.json", NLI_INSTANCES, demos, definition="Classify the pair.")
-    task = load_task_examples(path)
-    assert (task.name, task.kind, len(task)) == ("task_nli", "classification", 4)
-    assert task.label_set == ["Contradiction", "Entailment", "Neutral"]
-    assert task.answers == ["Entailment", "Contradiction", "Neutral", "Entailment"]
-    assert task.definition == "Classify the pair." and task.answer_index is None
-    assert task.demonstrations == [(parse_fields(demos[0]["input"]), "Neutral")]
+    task = _fielded(path)
+    answers = [i.answer for i in task.labelled]
+    assert (task.name, task.kind, len(task.field_examples)) == ("task_nli", "classification", 4)
+    assert task.labels == ["Contradiction", "Entailment", "Neutral"]
+    assert answers == ["Entailment", "Contradiction", "Neutral", "Entailment"]
+    assert task.instruction == "Classify the pair." and not any("choices" in e for e in task.field_examples)
+    assert [(task.layout.parse(d.input), d.answer) for d in task.demonstrations] == [
+        (parse_fields(demos[0]["input"]), "Neutral")]
     nli = get_template("nli", label_words=["Entailment", "Neutral", "Contradiction"])
-    assert [nli.predict(e) for e in task.examples] == task.answers
+    assert [nli.predict(e) for e in task.field_examples] == answers
     # The same seeded subset as the evaluation harness.
-    sub = load_task_examples(path, limit=2, seed=3)
+    sub = _fielded(path, limit=2, seed=3)
     (scored,) = load_tasks([str(path)], limit=2, seed=3)
-    assert sub.references == [list(i.outputs) for i in scored.instances] and len(sub) == 2
+    assert [list(i.outputs) for i in sub.labelled] == [list(i.outputs) for i in scored.instances]
+    assert len(sub.field_examples) == 2
 
 
 def test_load_niv2_choices_and_generation(tmp_path):
     choices = [{"id": str(i), "input": f"Statement: Jon had a pistol {i}. Choices: 1. Jon was armed. "
                 f"2. It rained. 3. Ann sang.", "output": ["1"]} for i in range(3)]
-    task = load_task_examples(_niv2(tmp_path / "mc.json", choices))
-    assert task.answer_index == [0, 0, 0]
-    assert get_template("multiple_choice_qa", answer_format="number").predict(task.examples[0]) == "1"
+    task = _fielded(_niv2(tmp_path / "mc.json", choices))
+    # the numbered answers index the parsed choices
+    assert [(int(i.answer) - 1, len(e["choices"])) for i, e in zip(task.labelled, task.field_examples)] == [(0, 3)] * 3
+    assert get_template("multiple_choice_qa", answer_format="number").predict(task.field_examples[0]) == "1"
     words = [{"id": str(i), "input": f"Sentence1: word{i} host. \nSentence2: host word{i}.",
               "output": [f"word{i}", "host"]} for i in range(12)]
-    task = load_task_examples(_niv2(tmp_path / "overlap.json", words))
-    assert task.kind == "generation" and task.label_set is None
-    assert task.references[0] == ["word0", "host"]
-    assert get_template("shared_words").predict(task.examples[0]) == "word0 host"
+    task = _fielded(_niv2(tmp_path / "overlap.json", words))
+    assert task.kind == "generation" and task.labels is None
+    assert list(task.labelled[0].outputs) == ["word0", "host"]
+    assert get_template("shared_words").predict(task.field_examples[0]) == "word0 host"
 
 
 def test_load_multiple_choice_task_examples(tmp_path):
@@ -427,13 +437,14 @@ def test_load_multiple_choice_task_examples(tmp_path):
     }
     for name, record in lines.items():
         (tmp_path / f"{name}.jsonl").write_text(json.dumps(record) + "\n\n")
-    arc = load_task_examples(tmp_path / "arc_easy.jsonl")
-    assert (arc.kind, arc.answers, arc.answer_index) == ("multiple_choice", ["gas"], [1])
-    assert arc.examples == [{"question": "Which gas do plants take in?", "choices": ["oxygen", "gas"]}]
-    boolq = load_task_examples(tmp_path / "boolq.jsonl").examples[0]
+    arc = _fielded(tmp_path / "arc_easy.jsonl")
+    assert (arc.kind, [i.answer for i in arc.labelled], [i.gold for i in arc.labelled]) == (
+        "multiple_choice", ["gas"], [1])
+    assert arc.field_examples == [{"question": "Which gas do plants take in?", "choices": ["oxygen", "gas"]}]
+    boolq = _fielded(tmp_path / "boolq.jsonl").field_examples[0]
     assert (boolq["passage"], boolq["question"]) == ("Paris is big.", "is paris big?")
     assert get_template("yes_no_qa").predict(boolq) == "yes"
-    hellaswag = load_task_examples(tmp_path / "hellaswag.jsonl").examples[0]
+    hellaswag = _fielded(tmp_path / "hellaswag.jsonl").field_examples[0]
     assert hellaswag["context"] == hellaswag["question"] == "Cooking: she heats oil"
     assert get_template("continuation_choice", answer_format="number").predict(hellaswag) == "1"
 
@@ -454,7 +465,7 @@ def test_bad_task_files_name_the_file_and_the_field(tmp_path, content, suffix, n
     if content is not None:
         path.write_text(content)
     with pytest.raises(ValueError) as err:
-        load_task_examples(path)
+        _fielded(path).field_examples
     assert str(path) in str(err.value) and named in str(err.value)
 
 

@@ -1,5 +1,5 @@
-"""Every method takes a Task: evaluation, Cookbook-Mix rows, SELF-GUIDE's spec, augmentation's seed
-set, DiverseEvol's recipe."""
+"""Every method takes a Task: evaluation, Cookbook-Mix rows, SELF-GUIDE's definition, augmentation's
+seed set, DiverseEvol's recipe."""
 
 import json
 
@@ -13,16 +13,18 @@ SENTIMENT = Task(name="sentiment", instruction="Positive or negative?",
                             for i in range(30)], source="test")
 
 
-def test_self_guide_spec_from_a_task_holds_no_instance():
-    from cookbook_datasets.self_guide import TaskSpec
+def test_self_guide_definition_of_a_task_holds_no_instance():
+    from cookbook_datasets.self_guide.config import SelfGuideConfig
+    from cookbook_datasets.self_guide.pipeline import recipe
+    from cookbook_datasets.tasks import TaskFormatError, task_definition
 
-    spec = TaskSpec.from_task(SENTIMENT, num_demonstrations=1)
-    assert (spec.kind, spec.labels, spec.examples) == ("classification", ["negative", "positive"],
-                                                       [{"input": "I love it.", "output": "positive"}])
-    assert "secret" not in json.dumps(spec.to_dict())
+    definition = task_definition(SENTIMENT, num_demonstrations=1)
+    assert (definition.kind, definition.labels) == ("classification", ["negative", "positive"])
+    assert [(d.input, d.answer) for d in definition.demonstrations] == [("I love it.", "positive")]
+    assert not definition.instances and "secret" not in json.dumps(recipe(definition, SelfGuideConfig(), "m"))
     quiz = Task(name="quiz", instances=[Instance.make("q", choices=["a", "b"], gold=0)])
-    with pytest.raises(ValueError, match="classification or generation"):
-        TaskSpec.from_task(quiz)
+    with pytest.raises(TaskFormatError, match="classification or generation"):
+        task_definition(quiz)
 
 
 def test_augmentation_seed_set_is_the_tasks_labelled_instances():
@@ -38,12 +40,14 @@ def test_augmentation_seed_set_is_the_tasks_labelled_instances():
 
 
 def test_mix_rows_of_a_task_are_a_recorded_disjoint_split():
-    from cookbook_datasets.mixing.task_rows import gold, load_task_rows
+    from cookbook_datasets.eval.agreement import gold
+    from cookbook_datasets.tasks import split_fit_eval
 
-    fit, held = load_task_rows(SENTIMENT, fit_size=10, eval_size=100, seed=1)
-    assert (len(fit), len(held)) == (10, 20) and not set(fit.rows) & set(held.rows)
-    assert fit.rows == SENTIMENT.split(seed=1, fit=10, eval=20)["fit"].ids
-    assert gold(held) == [list(SENTIMENT.select([i]).instances[0].outputs) for i in held.rows]
+    fit, held = split_fit_eval(SENTIMENT, fit_size=10, eval_size=100, seed=1)
+    assert (len(fit), len(held)) == (10, 20) and not set(fit.ids) & set(held.ids)
+    assert fit.ids == SENTIMENT.split(seed=1, fit=10, eval=20)["fit"].ids
+    assert gold(held) == [list(SENTIMENT.select([i]).instances[0].outputs) for i in held.ids]
+    assert held.layout is fit.layout is not None  # the scored rows are read as the fit rows chose
 
 
 def test_evaluation_takes_task_objects_and_records_their_split(tiny_model, tmp_path):

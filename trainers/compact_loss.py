@@ -23,9 +23,12 @@ _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplie
                      "logits_scaling")
 
 
-def _causal_lm(model):
+def causal_lm(model):
     """The transformers model inside a PEFT wrapper (LoRA layers are injected in place)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+_causal_lm = causal_lm  # the name mixing/task_loss.py still imports; remove once it imports causal_lm
 
 
 class CompactLossSFTTrainer(SFTTrainer):
@@ -36,7 +39,7 @@ class CompactLossSFTTrainer(SFTTrainer):
             return False
         if self.args.loss_type != "nll" or self.compute_loss_func is not None or self.label_smoother is not None:
             return False
-        lm = _causal_lm(model)
+        lm = causal_lm(model)
         config = lm.config.get_text_config()
         if any(getattr(config, name, None) not in (None, 1.0) for name in _LOGIT_TRANSFORMS):
             return False
@@ -48,7 +51,7 @@ class CompactLossSFTTrainer(SFTTrainer):
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
         mode = "train" if self.model.training else "eval"
-        lm = _causal_lm(model)
+        lm = causal_lm(model)
         backbone = getattr(lm, lm.base_model_prefix)
         labels = inputs["labels"]
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}

@@ -32,9 +32,10 @@ from typing import Optional
 
 import numpy as np
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.cpu import release_memory
 from cookbook_datasets.data_spec import DataSpec
-from cookbook_datasets.models import DEFAULT_MODEL
+from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
 
 from .sft import TrainConfig, train
 
@@ -49,10 +50,12 @@ class DiverseEvolConfig:
 
     pool: str = field(metadata={"help": "The pool: anything cookbook_datasets.load_dataset loads in the row "
                                         "schema (Hub-layout directory, Hub id, builder name)."})
-    output_dir: str = field(default="runs/select", metadata={"help": "Subsets, models, state and report go here."})
+    output_dir: str = field(default="runs/select", metadata={"help": "Subsets, models, state and report go here.",
+                                                             "aliases": ["--out"]})
     pool_config: Optional[str] = field(default=None, metadata={"help": "Config name of the pool."})
     pool_split: str = field(default="train", metadata={"help": "Split of the pool."})
-    pool_params: dict = field(default_factory=dict, metadata={"help": "Extra load_dataset kwargs for the pool."})
+    pool_params: dict = field(default_factory=dict, metadata={"help": "Extra load_dataset kwargs for the pool.",
+                                                              "aliases": ["--pool-param"]})
     strategy: str = field(default="kcenter", metadata={"help": "Selection strategy (see selection.STRATEGIES)."})
     strategy_params: dict = field(default_factory=dict, metadata={"help": "Constructor parameters of the strategy."})
     space: Optional[str] = field(default=None, metadata={
@@ -75,7 +78,7 @@ class DiverseEvolConfig:
                 "are set by the loop."})
     eval_tasks: list = field(default_factory=list, metadata={
         "help": "Tasks scored after every round: specs as `cookbook eval --tasks` takes them, or Task objects "
-                "(e.g. a split's test part); none: no scoring."})
+                "(e.g. a split's test part); none: no scoring.", "aliases": ["--eval"]})
     eval_limit: Optional[int] = field(default=None, metadata={"help": "Examples per evaluation task."})
     eval_num_shots: int = field(default=0, metadata={
         "help": "Demonstrations per NIV2 evaluation prompt (0: the tuned model answers from the instruction)."})
@@ -83,7 +86,8 @@ class DiverseEvolConfig:
     embed_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when embedding the pool."})
     max_length: int = field(default=512, metadata={"help": "Tokens per row when embedding (the end is kept)."})
     dtype: Optional[str] = field(default=None, metadata={
-        "help": "Weights dtype for embedding and scoring (default: fp32 on CPU, bf16 on GPU)."})
+        "help": "Weights dtype for embedding and scoring (default: fp32 on CPU, bf16 on GPU).",
+        "choices": list(DTYPES)})
     diversity: bool = field(default=True, metadata={
         "help": "Report each subset's covering radius and Vendi score in the base model's embedding space "
                 "(one extra pass over the pool), so every strategy is measured in the same space."})
@@ -144,12 +148,6 @@ class DiverseEvolConfig:
             if d[key] is None:  # unset: the same recipe as a run made before these fields existed
                 d.pop(key)
         return d
-
-
-def _atomic_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def load_pool(config: DiverseEvolConfig):
@@ -293,7 +291,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
                 rec.update(strategy.describe(features, len(pool)))
             rounds.append(rec)
             _write_subsets(config, pool, state)
-            _atomic_json(state_path, state)
+            atomic_json(state_path, state, sort_keys=False)
             logger.info("round %d: %d rows selected (%d in total)", r, len(new), rec["size"])
         selected += rec["new_indices"]
         # a trained round whose model is gone (a fresh checkout keeps state.json and the scores, not
@@ -320,7 +318,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             else:
                 rec.update(train_seconds=card["train_seconds"], train_steps=card["global_step"],
                            train_loss=card["final_metrics"].get("train_loss"))
-            _atomic_json(state_path, state)
+            atomic_json(state_path, state, sort_keys=False)
         if config.eval_tasks and "scores" not in rec:
             ev = EvalConfig(model=config.model, adapter=str(model_dir), tasks=config.eval_tasks,
                             limit=config.eval_limit, num_shots=config.eval_num_shots, seed=config.seed,
@@ -332,13 +330,13 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             stderrs = {name: res["metrics"].get(f"{main_metric(res)[0]}_stderr") for name, res in results["tasks"].items()}
             rec.update(scores=scores, score_stderrs=stderrs, score=float(np.mean(list(scores.values()))),
                        eval_seconds=round(time.time() - start, 1))
-            _atomic_json(state_path, state)
+            atomic_json(state_path, state, sort_keys=False)
         if config.diversity and "covering_radius" not in rec:
             if base_embeddings is None:
                 base_embeddings = _features(config, pool, None, "embeddings", keys).embeddings
             rec.update(covering_radius=covering_radius(base_embeddings, selected),
                        vendi_score=vendi_score(base_embeddings[selected]))
-            _atomic_json(state_path, state)
+            atomic_json(state_path, state, sort_keys=False)
     return write_report(config, state)
 
 
@@ -348,7 +346,7 @@ def write_report(config: DiverseEvolConfig, state: dict) -> dict:
     report = {"strategy": config.strategy, "model": config.model, "pool": config.pool,
               "pool_size": state.get("pool_size"), "recipe": state["recipe"], "rounds": rows,
               "subsets": str(out / "data")}
-    _atomic_json(out / "report.json", report)
+    atomic_json(out / "report.json", report, sort_keys=False)
     header = ["round", "rows", "select s", "train s"]
     has_score = any("score" in r for r in rows)
     has_div = any("covering_radius" in r for r in rows)

@@ -17,6 +17,7 @@ from typing import Optional
 
 import yaml
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.cpu import PRECISIONS, release_memory, resolve_precision, tune_allocator
 from cookbook_datasets.data_spec import DataSpec, load_training_data
 from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model
@@ -33,21 +34,25 @@ class TrainConfig:
     """What to train, on what, and how (a recipe; YAML files in trainers/configs/ set these)."""
 
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "Model spec (see load_model)."})
-    datasets: list = field(default_factory=list, metadata={"help": "DataSpec dicts: path, name, split, params."})
-    output_dir: str = field(default="runs/sft", metadata={"help": "Adapter, checkpoints and run card go here."})
+    datasets: list = field(default_factory=list, metadata={
+        "help": "Datasets to train on: DataSpec dicts (path, name, split, params; JSON on the command line) or paths."})
+    output_dir: str = field(default="runs/sft", metadata={"help": "Adapter, checkpoints and run card go here.",
+                                                          "aliases": ["--out"]})
     use_lora: bool = field(default=True, metadata={"help": "LoRA (True) or full fine-tuning (False)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.0, metadata={
         "help": "LoRA dropout (PEFT's default, 0, skips it; on a CPU its random masks cost a third of a LoRA step)."})
     lora_target_modules: str = field(default="all-linear", metadata={
-        "help": "'all-linear' or a comma-separated list of module names."})
-    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate."})
+        "help": "'all-linear' or a comma-separated list of module names.", "aliases": ["--lora-targets"]})
+    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate.", "aliases": ["--lr"]})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name."})
     warmup_ratio: float = field(default=0.03, metadata={"help": "Warm-up share of the steps."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs (when max_steps <= 0)."})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs (when max_steps <= 0).",
+                                                           "aliases": ["--epochs"]})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (> 0 overrides epochs)."})
-    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device.",
+                                                                  "aliases": ["--batch-size"]})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps accumulated per update."})
     max_length: int = field(default=512, metadata={"help": "Truncate tokenised rows to this length."})
     eval_split: Optional[str] = field(default="validation", metadata={
@@ -71,7 +76,8 @@ class TrainConfig:
                 "with AVX512-BF16/AMX, fp32 elsewhere.", "choices": list(PRECISIONS)})
     attn_implementation: str = field(default="auto", metadata={
         "help": "Attention kernel ('eager', 'sdpa', ...) or 'auto': eager on CPU (the CPU SDPA kernel's backward is "
-                "several times slower at these lengths), the model's default on GPU."})
+                "several times slower at these lengths), the model's default on GPU.",
+        "choices": list(ATTN_IMPLEMENTATIONS)})
     loss_positions_only: bool = field(default=True, metadata={
         "help": "Run the LM head only at the positions the loss uses (completion tokens) instead of every position."})
     group_by_length: bool = field(default=False, metadata={
@@ -83,7 +89,8 @@ class TrainConfig:
         "help": "Recompute activations in the backward pass: less memory, about a third more compute."})
 
     def __post_init__(self):
-        self.datasets = [d if isinstance(d, DataSpec) else DataSpec.from_dict(d) for d in self.datasets]
+        self.datasets = [d if isinstance(d, DataSpec) else DataSpec.from_dict({"path": d} if isinstance(d, str) else d)
+                         for d in self.datasets]
         positive = ["lora_r", "lora_alpha", "per_device_train_batch_size", "gradient_accumulation_steps",
                     "max_length", "eval_steps", "logging_steps", "save_total_limit", "max_eval_examples"]
         for name in positive:
@@ -281,9 +288,7 @@ def _write_run_card(config, trainer, final, resumed_from, seconds, num_rows, run
         "final_metrics": final,
         "curve": [h for h in history if "loss" in h or "eval_loss" in h],
     }
-    tmp = out / "run_card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2, default=str))
-    os.replace(tmp, out / "run_card.json")
+    atomic_json(out / "run_card.json", card, sort_keys=False)
     _plot_curve(card["curve"], out / "training_curve.png")
     lines = ["# Fine-tuning run\n", f"- model: `{config.model}`", f"- method: {'LoRA' if config.use_lora else 'full'}",
              f"- steps: {card['global_step']}, rows: {num_rows}, time: {card['train_seconds']} s", "",

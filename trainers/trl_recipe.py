@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import yaml
 
-from cookbook_datasets.atomic_files import atomic_text
+from cookbook_datasets.atomic_files import atomic_write_text
 from cookbook_datasets.models import DEFAULT_MODEL, planned_model_path
 
 RECIPE_FILE = "sft_recipe.yaml"
@@ -62,4 +62,4 @@ def write_trl_recipe(data_dir: str | os.PathLike, configs: Sequence[str], path: 
     if not Path(recipe["model_name_or_path"]).exists() and options.get("model", DEFAULT_MODEL) == DEFAULT_MODEL:
         header += ("# The default model's directory is made on its first use; to make it now:\n"
                    "#   python -c 'from cookbook_datasets.models import resolve_model_path as r; r(\"smollm2-135m\")'\n")
-    return atomic_text(path, header + yaml.safe_dump(recipe, sort_keys=False))
+    return atomic_write_text(path, header + yaml.safe_dump(recipe, sort_keys=False))

@@ -11,16 +11,37 @@ re-runs free, and a recommender for which strategy fits a budget ratio::
                                      work_dir="runs/aug")
 """
 
-from .cache import ResponseCache, cache_key
-from .checkers import CHECKERS, detect_checker, get_checker
-from .config import STRATEGIES, AugmentationConfig
-from .job import augment_to_hub
-from .ledger import BudgetExhausted, Ledger
-from .pipeline import BudgetTooSmall, augment, recipe, run_augmentation, to_dataset, to_rows
-from .recommender import Recommendation, load_curves, paper_switch_point, recommend
-from .seed_data import SeedDataError, load_seed_set
-from .strategies import get_strategy, list_strategies
-from .teacher import Call, Teacher, TeacherError, load_teacher_engine
+# The names load from their modules on first use (PEP 562), so the light ones (AugmentationConfig,
+# which builds `cookbook augment`'s options) come without `datasets` and the teacher's client.
+_LAZY = {
+    "ResponseCache": ".cache", "cache_key": ".cache",
+    "CHECKERS": ".checkers", "detect_checker": ".checkers", "get_checker": ".checkers",
+    "STRATEGIES": ".config", "AugmentationConfig": ".config",
+    "augment_to_hub": ".job",
+    "BudgetExhausted": ".ledger", "Ledger": ".ledger",
+    "BudgetTooSmall": ".pipeline", "augment": ".pipeline", "recipe": ".pipeline", "run_augmentation": ".pipeline",
+    "to_dataset": ".pipeline", "to_rows": ".pipeline",
+    "Recommendation": ".recommender", "load_curves": ".recommender", "paper_switch_point": ".recommender",
+    "recommend": ".recommender",
+    "SeedDataError": ".seed_data", "load_seed_set": ".seed_data",
+    "get_strategy": ".strategies", "list_strategies": ".strategies",
+    "Call": ".teacher", "Teacher": ".teacher", "TeacherError": ".teacher", "load_teacher_engine": ".teacher",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = ["AugmentationConfig", "BudgetExhausted", "BudgetTooSmall", "CHECKERS", "Call", "Ledger", "Recommendation",
            "ResponseCache", "STRATEGIES", "SeedDataError", "Teacher", "TeacherError", "augment", "augment_to_hub", "cache_key",

@@ -1,14 +1,15 @@
 """Ground-truth checkers: pull the final answer out of a text, and say whether two answers agree.
 
 A checker is an object with ``extract(text) -> str | None`` (None: no answer found, so the text
-does not parse) and ``matches(a, b) -> bool``. Register a new one by adding it to ``CHECKERS``.
+does not parse) and ``matches(a, b) -> bool``. Register a new one with ``CHECKERS.add(name, cls)``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Optional, Sequence
+
+from ..registry import Registry
 
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
 _MARKER = re.compile(r"####\s*(.+)")
@@ -72,15 +73,11 @@ class NoChecker:
         return True
 
 
-CHECKERS = {"final_number": FinalNumber, "exact": Exact, "none": NoChecker}
+CHECKERS = Registry("checker", [(c.name, c) for c in (FinalNumber, Exact, NoChecker)], listed="available")
 
 
 def get_checker(name: str):
-    if name not in CHECKERS:
-        close = difflib.get_close_matches(str(name), CHECKERS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown checker {name!r}{hint}; available: {', '.join(CHECKERS)}")
-    return CHECKERS[name]()
+    return CHECKERS.get(name)()
 
 
 def detect_checker(answers: Sequence[str]) -> str:

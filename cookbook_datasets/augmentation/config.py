@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
+
+from ..registry import did_you_mean, unknown_name_error
 
 STRATEGIES = ("answer_aug", "rephrase", "new_question")
 VERIFY_MODES = ("none", "gold")
@@ -39,7 +40,8 @@ class AugmentationConfig:
     verify: str = field(default="none", metadata={
         "help": "'none' or 'gold': answer_aug and rephrase keep an answer only if the checker finds the seed's "
                 "answer in it (a local rule, no query); new_question asks a second answer (a 'check' query) and "
-                "keeps the question only if both agree. The paper found no significant gain."})
+                "keeps the question only if both agree. The paper found no significant gain.",
+        "choices": list(VERIFY_MODES)})
     require_different_answer: bool = field(default=True, metadata={
         "help": "new_question: drop a new question whose answer equals its seed's (the method asks for a different one)."})
     include_seed: bool = field(default=True, metadata={"help": "Put the seed rows in the output too (as the paper trains)."})
@@ -49,9 +51,8 @@ class AugmentationConfig:
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
-            close = difflib.get_close_matches(str(self.strategy), STRATEGIES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"AugmentationConfig.strategy must be one of {list(STRATEGIES)}{hint} "
+            raise ValueError(f"AugmentationConfig.strategy must be one of {list(STRATEGIES)}"
+                             f"{did_you_mean(self.strategy, STRATEGIES)} "
                              f"(got {self.strategy!r})")
         for name, low in (("budget", 1), ("max_new_tokens", 1), ("question_max_new_tokens", 1),
                           ("num_demonstrations", 0), ("seed", 0)):
@@ -80,7 +81,5 @@ class AugmentationConfig:
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - allowed)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown augmentation parameter {unknown[0]!r}{hint}; parameters are {sorted(allowed)}")
+            raise unknown_name_error("augmentation parameter", unknown[0], sorted(allowed), plural="parameters")
         return cls(**values)

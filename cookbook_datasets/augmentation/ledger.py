@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from ..atomic_files import atomic_json as _atomic_json
+from ..atomic_files import atomic_json
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,6 @@ KINDS = ("answer", "rephrase", "new_question", "check")
 
 class BudgetExhausted(RuntimeError):
     """A query was asked for past the budget; nothing was sent."""
-
-
-def atomic_json(path: Path, data) -> None:
-    _atomic_json(path, data, indent=1)
 
 
 class Ledger:
@@ -150,4 +146,4 @@ class Ledger:
         if self.path is None:
             return
         with self._lock:
-            atomic_json(self.path, {**self.summary(), "pending": self.pending})
+            atomic_json(self.path, {**self.summary(), "pending": self.pending}, indent=1)

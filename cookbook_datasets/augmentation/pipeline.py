@@ -24,11 +24,11 @@ from typing import Optional
 import datasets
 import numpy as np
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.rows import row_features
 
 from .checkers import detect_checker, get_checker, has_reasoning
 from .config import AugmentationConfig
-from .ledger import atomic_json
 from .strategies import Step, TaskContext, get_strategy
 
 logger = logging.getLogger(__name__)
@@ -155,5 +155,5 @@ def run_augmentation(seeds: list[dict], engine, config: AugmentationConfig, work
     teacher = Teacher(engine, ledger, cache, model_id=teacher_id, concurrency=concurrency, progress=progress)
     examples, summary = augment(seeds, teacher, config)
     summary["recipe"] = rec
-    atomic_json(work / "summary.json", summary)
+    atomic_json(work / "summary.json", summary, indent=1)
     return to_rows(examples, seeds, config, teacher_id), summary

@@ -1,8 +1,9 @@
 """Load a seed set S: question/answer pairs from a file, a directory, a dataset or a list of dicts.
 
-A :class:`~cookbook_datasets.tasks.Task` gives its labelled instances. Accepted shapes, per row: ``{question, answer}`` (or the aliases below, or ``question_field=`` /
-``answer_field=``), or the project's row schema (``prompt``/``completion`` messages: the last user
-message is the question, the assistant's reply the answer). Errors name the file, the row and the field.
+A :class:`~cookbook_datasets.tasks.Task` gives its labelled instances. Accepted shapes, per row:
+``{question, answer}`` (or the aliases below, or ``question_field=`` / ``answer_field=``), or the
+project's row schema (``prompt``/``completion`` messages: the last user message is the question,
+the assistant's reply the answer). Errors name the file, the row and the field.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def seed_set_from_task(task) -> list[dict]:
     for i, inst in enumerate(labelled):
         question = inst.input
         if inst.choices is not None:
-            from cookbook_datasets.eval.tasks import options_text
+            from cookbook_datasets.eval.prompts import options_text
 
             question = options_text(inst)
         seeds.append({"seed_index": i, "seed_id": inst.id, "question": question.strip(), "answer": inst.answer.strip()})

@@ -1,8 +1,9 @@
 """The ``cookbook`` command line: a thin layer over the Python API.
 
 One module per subcommand, each with ``add_parser(subparsers)`` (its options) and ``run(args)``
-(calls the Python API); this module only assembles them. Building the parser imports nothing
-heavy: torch, transformers and datasets load inside ``run``.
+(calls the Python API); this module only assembles them. A command that runs a job takes its
+options from its dataclass config and ``--config FILE.yaml`` (see ``config_args``). Building the
+parser imports nothing heavy: torch, transformers and datasets load inside ``run``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import Optional, Sequence
 
 from . import augment, demo, eval, generate, mix, push, regenerate, select, self_guide, templates, train
+from .config_args import apply_config_file
 from .options import HelpFormatter
 
 COMMANDS = (templates, generate, train, eval, select, self_guide, augment, mix, demo, push, regenerate)
@@ -30,9 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The parsed command line; a job command's ``--config FILE.yaml`` gives the defaults that the
+    options on the command line override."""
     parser = build_parser()
-    args = parser.parse_args(augment.spell_recommend(list(sys.argv[1:] if argv is None else argv)))
+    argv = augment.spell_recommend(list(sys.argv[1:] if argv is None else argv))
+    apply_config_file(parser, argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        args = parse_args(argv)
+    except (ValueError, FileNotFoundError) as e:  # a --config file or a KEY=VALUE that does not fit
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

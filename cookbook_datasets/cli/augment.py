@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import json
 
+from .config_args import add_config, add_field_assignments, config_from_args
 from .options import add_command, parse_assignments
 
 
 def add_parser(subparsers) -> None:
+    from ..augmentation.config import AugmentationConfig
+
     p = add_command(subparsers, "augment",
                     "budgeted augmentation of a seed set by a teacher (see also: augment recommend)",
                     description="cookbook augment SEED --strategy S --budget Q --teacher URL|SPEC --out DIR; "
                                 "cookbook augment recommend --seed-size N --budget Q [--curves DIR]")
+    # The recipe (what the card records) is AugmentationConfig; queries cost money, so the budget is never a default.
+    add_config(p, AugmentationConfig, options={"budget": {"required": True}})
+    add_field_assignments(p, AugmentationConfig, "--param",
+                          help="an AugmentationConfig field, e.g. answer_temperature=0.8 (repeatable; each field "
+                               "also has its own option)")
+    # The job around the recipe: where the seed set, the teacher and the files are. These are
+    # augment_to_hub()'s arguments, not the recipe's fields (a cached run is the same recipe wherever it ran).
     p.add_argument("seed_data", metavar="SEED", help="seed set: .jsonl/.json file, Hub-layout directory or dataset name")
-    p.add_argument("--strategy", default="answer_aug", metavar="NAME", help="answer_aug, rephrase or new_question")
-    p.add_argument("--budget", type=int, required=True, metavar="Q", help="teacher queries to spend")
     p.add_argument("--teacher", required=True, metavar="URL|SPEC",
                    help="OpenAI-compatible server URL (http://host:port/v1) or model spec")
     p.add_argument("--teacher-model", default=None, metavar="NAME",
@@ -26,18 +34,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cache", default=None, metavar="FILE",
                    help="response cache file to share between runs (default: in --work)")
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight to a server")
-    p.add_argument("--verify", choices=["none", "gold"], default=None,
-                   help="check answers against ground truth (default: none)")
-    p.add_argument("--num-demonstrations", type=int, default=None, metavar="K",
-                   help="seed examples shown before each answer (default: 2)")
-    p.add_argument("--question-field", default=None, metavar="FIELD", help="the seed rows' question field (default: auto)")
-    p.add_argument("--answer-field", default=None, metavar="FIELD", help="the seed rows' answer field (default: auto)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="AugmentationConfig field, e.g. answer_temperature=0.8, include_seed=false (repeatable)")
     p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                    help="engine option, e.g. timeout=60, max_retries=3, api_key_env=MY_KEY (repeatable)")
-    p.add_argument("--seed", type=int, default=None, metavar="N",
-                   help="seed of the seed-set order and of every teacher sample (default: 0)")
+    p.add_argument("--question-field", default=None, metavar="FIELD", help="the seed rows' question field (default: auto)")
+    p.add_argument("--answer-field", default=None, metavar="FIELD", help="the seed rows' answer field (default: auto)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=run)
 
@@ -62,18 +62,14 @@ def spell_recommend(argv: list[str]) -> list[str]:
 
 
 def run(args) -> int:
-    from ..augmentation import augment_to_hub
+    from ..augmentation import AugmentationConfig, augment_to_hub
 
-    params = parse_assignments(args.param, "--param")
-    for key in ("seed", "verify", "num_demonstrations"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
-    summary = augment_to_hub(args.seed_data, args.out, teacher=args.teacher, strategy=args.strategy,
-                             budget=args.budget, teacher_model=args.teacher_model, work_dir=args.work,
-                             cache_path=args.cache, concurrency=args.concurrency,
+    config = config_from_args(args, AugmentationConfig)  # a bad field fails here, before the teacher is called
+    summary = augment_to_hub(args.seed_data, args.out, teacher=args.teacher, teacher_model=args.teacher_model,
+                             work_dir=args.work, cache_path=args.cache, concurrency=args.concurrency,
                              engine_options=parse_assignments(args.engine_option, "--engine-option"),
                              question_field=args.question_field, answer_field=args.answer_field,
-                             overwrite=args.overwrite, **params)
+                             overwrite=args.overwrite, **config.to_dict())
     ledger = summary["ledger"]
     print(f"{summary['strategy']}: {summary['kept']} new examples from {summary['steps']} steps over "
           f"{summary['seed_size']} seeds (BR = {summary['budget_ratio']})")

@@ -65,8 +65,7 @@ def add_parser(subparsers) -> None:
 
 def _mix_config(args, **overrides):
     from ..mixing.learn import MixLearnConfig
-
-    from ..mixing.fields import parse_field_map
+    from ..tasks.fields import parse_field_map
 
     templates = [] if args.all else list(args.templates or [])
     return MixLearnConfig(tasks=args.tasks, out=args.out, templates=templates, model=args.model,

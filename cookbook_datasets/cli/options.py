@@ -10,17 +10,33 @@ from typing import Sequence
 
 class HelpFormatter(argparse.HelpFormatter):
     """Shows each option's default, except where there is nothing to show (None, False, empty)
-    or the help text already says what the default means."""
+    or the help text already says what the default means. A config field's help, written as a
+    sentence ("Peak learning rate."), reads as the other options' do ("peak learning rate")."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        help = action.help or ""
+        help = _as_phrase(action.help or "")
         default = action.default
-        if "%(default)" in help or "(default" in help or default is None or default is False or default == [] \
-                or default == argparse.SUPPRESS:
+        if "%(default)" in help or "(default" in help or default is None or default is False or action.required \
+                or (isinstance(default, (list, dict)) and not default) or default == argparse.SUPPRESS:
             return help
         if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return f"{help} (default: %(default)s)"
         return help
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        """``--num-shots, --num_shots K`` rather than the value after every spelling."""
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        value = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {value}"
+
+
+def _as_phrase(help: str) -> str:
+    """``"Seed of the data."`` -> ``"seed of the data"``; acronyms and names keep their case."""
+    first = help.split(" ", 1)[0]
+    if first[:1].isupper() and (first[1:].islower() or first == "A"):
+        help = help[:1].lower() + help[1:]
+    return help[:-1] if help.endswith(".") and not help.endswith("..") else help
 
 
 def add_command(subparsers, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
@@ -73,16 +89,14 @@ TRAIN_OVERRIDES = ("num_train_epochs", "max_steps", "learning_rate", "per_device
 
 
 def add_train_overrides(p: argparse.ArgumentParser, epochs_help: str) -> None:
-    """The training options a command that fine-tunes on its way passes on to ``TrainConfig``."""
-    p.add_argument("--epochs", dest="num_train_epochs", type=float, default=None, metavar="E", help=epochs_help)
-    p.add_argument("--max-steps", dest="max_steps", type=int, default=None, metavar="N",
-                   help="optimizer steps (overrides --epochs; default: the recipe's)")
-    p.add_argument("--lr", dest="learning_rate", type=float, default=None, metavar="LR",
-                   help="learning rate (default: the recipe's)")
-    p.add_argument("--batch-size", dest="per_device_train_batch_size", type=int, default=None, metavar="B",
-                   help="training rows per device and step (default: the recipe's)")
-    p.add_argument("--lora-r", dest="lora_r", type=int, default=None, metavar="R",
-                   help="LoRA rank (default: the recipe's)")
+    """The training options a command that fine-tunes on its way passes on to ``TrainConfig``:
+    those fields' options (``--epochs``, ``--max-steps``, ``--lr``, ``--batch-size``, ``--lora-r``),
+    with no default of their own, so only those given are passed on."""
+    from ..trainers.sft import TrainConfig
+    from .config_args import add_fields
+
+    group = p.add_argument_group("training (TrainConfig fields; default: the recipe's)")
+    add_fields(group, TrainConfig, TRAIN_OVERRIDES, default=None, options={"num_train_epochs": {"help": epochs_help}})
 
 
 def train_overrides(args: argparse.Namespace) -> dict:

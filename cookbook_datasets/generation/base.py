@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 from abc import ABC, abstractmethod
 from typing import Optional, Sequence
 
+from ..registry import Registry
 from .params import GenerationOutput, Prompt, SamplingParams, normalize_prompts
 
 # name -> "module:class", imported on first use so that e.g. vllm is only imported when asked for
-BACKENDS = {
-    "transformers": "cookbook_datasets.generation.transformers_backend:TransformersEngine",
-    "openai": "cookbook_datasets.generation.openai_backend:OpenAIEngine",
-    "vllm": "cookbook_datasets.generation.vllm_backend:VLLMEngine",
-}
+BACKENDS: Registry[str] = Registry("generation backend", [
+    ("transformers", "cookbook_datasets.generation.transformers_backend:TransformersEngine"),
+    ("openai", "cookbook_datasets.generation.openai_backend:OpenAIEngine"),
+    ("vllm", "cookbook_datasets.generation.vllm_backend:VLLMEngine"),
+], listed="available")
 
 
 class GenerationError(RuntimeError):
@@ -58,11 +58,7 @@ class Engine(ABC):
 
 
 def engine_class(backend: str) -> type:
-    if backend not in BACKENDS:
-        close = difflib.get_close_matches(str(backend), list(BACKENDS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown generation backend {backend!r}{hint}; available: {', '.join(BACKENDS)}")
-    module, cls = BACKENDS[backend].split(":")
+    module, cls = BACKENDS.get(backend).split(":")
     return getattr(importlib.import_module(module), cls)
 
 

@@ -2,20 +2,27 @@
 
 - ``components.py``, ``interleave.py``: what the ``mixture`` builder mixes and how rows are drawn;
 - ``mix_file.py``: the learned ``mix.json``;
-- ``fields.py``: which parts of a task's inputs are fields and which role each plays (``--field``);
-- ``task_examples.py``, ``task_rows.py``: real task files as structured examples, fit/eval rows;
-- ``label_codes.py``: what code labels ("1"/"0", "E"/"N"/"C") mean, from the task's definition;
-- ``signals.py``: rule accuracy, label words per task, template alignment;
+- the target tasks come from ``cookbook_datasets.tasks``: their fit and eval parts
+  (``split_fit_eval``), their inputs as named fields (``fields.py``, ``--field``) and what code
+  labels mean (``label_codes.py``); a model's answers are scored by ``cookbook_datasets.eval``;
+- ``signals.py``: what every method reads (``MixSignals``): rule accuracy, label words per task,
+  template alignment;
 - ``protect.py``: each task's protecting component (its format) and the floor every method keeps;
-- ``base.py`` + one file per method (``rules.py``, ``proxy.py`` with ``laws.py``, ``uniform.py``,
-  ``best_single.py``, ``online.py``, ``auto.py``), registered in ``methods.py``;
-- ``learn.py``: ``mix learn`` end to end; ``report.py``: its Markdown and PNGs.
+- ``methods/``: one file per method (``uniform.py``, ``best_single.py``, ``rules.py``, ``proxy.py``
+  with ``laws.py``, ``online.py``, ``auto.py``) behind one interface (``methods/base.py``: the
+  training a method asks for, ``fit``), registered by name in ``methods/__init__.py``;
+- ``learner.py``: that training (the model's answers, proxy fine-tunes, the online run of
+  ``online_run.py`` with ``live_mixture.py``, ``schedule.py`` and ``task_loss.py``), the one way a
+  method is learned;
+- ``learn.py``: ``mix learn`` end to end, as named stages; ``report.py``: its Markdown and PNGs;
+- ``user_components.py``: your own datasets as components.
 """
 
-from .base import MixingMethod, MixSignals
-from .learn import MixLearnConfig, learn, measure
-from .methods import METHODS, get_method
+from .learn import MixLearnConfig, learn, load_rows, measure
+from .learner import train_mixture
+from .methods import METHODS, MixingMethod, get_method
 from .mix_file import read_mix, write_mix
+from .signals import MixSignals
 
-__all__ = ["METHODS", "MixLearnConfig", "MixSignals", "MixingMethod", "get_method", "learn", "measure", "read_mix",
-           "write_mix"]
+__all__ = ["METHODS", "MixLearnConfig", "MixSignals", "MixingMethod", "get_method", "learn", "load_rows", "measure",
+           "read_mix", "train_mixture", "write_mix"]

@@ -6,6 +6,7 @@ The mixture builder reads ``weights`` and ``params`` (and ``components`` when pr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Mapping, Optional
@@ -16,13 +17,13 @@ FORMAT = "cookbook-mix"
 VERSION = 1
 
 
-def write_mix(path: str | os.PathLike, weights: Mapping[str, float], *, params: Optional[Mapping] = None,
-              components: Optional[Mapping] = None, **record) -> Path:
-    """Write a mix.json atomically; ``record``: method, signals, budget, seeds, ... (JSON-serialisable)."""
+def mix_content(weights: Mapping[str, float], *, params: Optional[Mapping] = None,
+                components: Optional[Mapping] = None, **record) -> dict:
+    """What a mix.json holds, as JSON holds it (what :func:`read_mix` returns for the written file);
+    ``record``: method, signals, budget, seeds, ... (JSON-serialisable)."""
     from .. import __version__
     from ..templates import get_template_class, list_templates
 
-    path = Path(path)
     code = {n: get_template_class(n).code_hash() for n in weights if n in list_templates()}
     for name, spec in (components or {}).items():
         if isinstance(spec, Mapping) and "template" in spec:
@@ -30,7 +31,13 @@ def write_mix(path: str | os.PathLike, weights: Mapping[str, float], *, params: 
     data = {"format": FORMAT, "version": VERSION, "package_version": __version__, "weights": dict(weights),
             "params": {k: dict(v) for k, v in (params or {}).items()}, "components": dict(components or {}),
             "template_code_hashes": code, **record}
-    return atomic_json(path, data)
+    return json.loads(json.dumps(data, sort_keys=True, default=str))
+
+
+def write_mix(path: str | os.PathLike, weights: Mapping[str, float], *, params: Optional[Mapping] = None,
+              components: Optional[Mapping] = None, **record) -> Path:
+    """Write a mix.json atomically (:func:`mix_content`)."""
+    return atomic_json(Path(path), mix_content(weights, params=params, components=components, **record))
 
 
 def read_mix(path: str | os.PathLike) -> dict:

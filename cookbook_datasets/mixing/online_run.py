@@ -2,10 +2,11 @@
 
 ``train_online`` runs the project's ``train`` (trainers/sft.py) on a :class:`LiveMixture` with
 :class:`OnlineMixingCallback`: at the start and every ``update_every`` steps it measures the task
-losses (task_loss.py), hands them and the interval's rows per component to the
-:class:`~cookbook_datasets.mixing.online.OnlineMixer`, and sets the mixer's next sampling weights
-on the stream (they reach the rows not yet drawn). Checkpoints carry the mixer's state, so a killed
-run resumes with the same schedule. See online.py for the estimator and the update.
+losses (task_loss.py), hands them and the interval's rows per component to the mixer (an
+:class:`~cookbook_datasets.mixing.methods.online.OnlineMixer`: ``start``, ``update``,
+``sampling_weights``, ``current``, ``state_dict``), and sets the mixer's next sampling weights on
+the stream (they reach the rows not yet drawn). Checkpoints carry the mixer's state, so a killed
+run resumes with the same schedule. See methods/online.py for the estimator and the update.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from transformers import TrainerCallback
 
 from ..atomic_files import atomic_json
 from .live_mixture import LiveMixture
-from .online import OnlineMixer
 from .schedule import WeightSchedule
 from .task_loss import TaskLosses
 
@@ -28,11 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 class OnlineMixingCallback(TrainerCallback):
-    """Every ``update_every`` steps: task losses -> :class:`OnlineMixer` -> new weights on the stream."""
+    """Every ``update_every`` steps: task losses -> the online mixer -> new weights on the stream."""
 
     STATE_FILE = "online_mixing.json"
 
-    def __init__(self, live: LiveMixture, task_rows: Mapping[str, Sequence[dict]], mixer: OnlineMixer,
+    def __init__(self, live: LiveMixture, task_rows: Mapping[str, Sequence[dict]], mixer,
                  update_every: int, out_dir: str | Path, max_length: int = 1024):
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer (got {update_every!r})")
@@ -147,11 +147,11 @@ def plot_trajectory(record: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequence[dict]], out_dir: str | Path, *,
-                 model: str, steps: int, update_every: int, seed: int = 0, learning_rate: float = 5e-4,
-                 batch_size: int = 8, max_length: int = 512, mixer_params: Optional[Mapping] = None,
-                 train_params: Optional[Mapping] = None, floors: Optional[Mapping[str, float]] = None) -> dict:
-    """One LoRA run on the live mixture of ``components`` (name -> spec) with the online mixer;
+def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequence[dict]], out_dir: str | Path,
+                 mixer, *, model: str, steps: int, update_every: int, seed: int = 0, learning_rate: float = 5e-4,
+                 batch_size: int = 8, max_length: int = 512, train_params: Optional[Mapping] = None) -> dict:
+    """One LoRA run on the live mixture of ``components`` (name -> spec) re-weighted by ``mixer`` (an
+    ``OnlineMixer`` over those components and the tasks of ``task_rows``, with its floors);
     ``task_rows``: task -> prompt/completion rows its loss is measured on. Returns the trajectory
     record (with ``adapter``, ``train_seconds``); a finished run in ``out_dir`` is read, not redone."""
     from ..loading import load_builder
@@ -168,8 +168,10 @@ def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequenc
         if record.get("finished"):
             return record
     names = list(components)
-    floors = {c: f for c, f in (floors or {}).items() if c in components}
-    mixer = OnlineMixer(names, list(task_rows), **dict(mixer_params or {}), floors=floors)
+    if list(mixer.components) != names or list(mixer.tasks) != list(task_rows):
+        raise ValueError(f"the mixer is over {list(mixer.components)} and tasks {list(mixer.tasks)}; the run over "
+                         f"{names} and tasks {list(task_rows)}")
+    floors = dict(mixer.floors)
     first = mixer.sampling_weights()
     builder = load_builder("mixture", "mixture", weights=first, components={c: components[c] for c in names},
                            seed=seed, num_examples=1)
@@ -183,7 +185,7 @@ def train_online(components: Mapping[str, dict], task_rows: Mapping[str, Sequenc
     card = train(config, callbacks=[callback], train_dataset=live.dataset())
     record = callback.write()
     record.update(finished=True, adapter=str(adapter), train_seconds=card["train_seconds"], steps=steps,
-                  schedule=str(out_dir / "schedule.json"), seed=seed, mixer=dict(mixer_params or {}), floors=floors,
+                  schedule=str(out_dir / "schedule.json"), seed=seed, mixer=mixer.params(), floors=floors,
                   components_spec={c: components[c] for c in names})
     atomic_json(done, record)
     return record

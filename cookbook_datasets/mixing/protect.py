@@ -21,7 +21,7 @@ task a **protecting component**, chosen in this order:
 several tasks keeps the sum of their shares): :func:`apply_floors` raises what is below its floor
 and takes the difference from the other components in proportion to their weights. ``mix learn``
 applies it to every method's weights, and the online mixture applies it at every update and to the
-weights each interval draws with (online.py, live_mixture.py), so no protecting component ever
+weights each interval draws with (methods/online.py, live_mixture.py), so no protecting component ever
 underflows to zero.
 """
 
@@ -32,7 +32,7 @@ import logging
 from pathlib import Path
 from typing import Mapping, Optional
 
-from .base import MixSignals
+from .signals import MixSignals
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +43,11 @@ def demos_name(task: str) -> str:
     return f"demos[{task}]"
 
 
-def demonstration_rows(rows, num_shots: int = 2) -> list[dict]:
+def demonstration_rows(task, num_shots: int = 2) -> list[dict]:
     """A task's demonstrations as row-schema rows, each in the task's scored prompt (the other
     demonstrations as its shots) with its own answer."""
-    from cookbook_datasets.eval.tasks import LETTERS, options_prompt
+    from cookbook_datasets.eval.prompts import LETTERS, options_prompt
 
-    task = rows.task
     out = []
     for i, demo in enumerate(task.demonstrations):
         if task.kind == "multiple_choice":
@@ -69,15 +68,15 @@ def demonstration_rows(rows, num_shots: int = 2) -> list[dict]:
     return out
 
 
-def write_demonstrations(rows, out_dir: Path, num_shots: int = 2) -> Optional[dict]:
+def write_demonstrations(task, out_dir: Path, num_shots: int = 2) -> Optional[dict]:
     """The demonstrations component's spec (a Parquet file under ``out_dir``), or None without any."""
     import datasets
 
-    data = demonstration_rows(rows, num_shots)
+    data = demonstration_rows(task, num_shots)
     if not data:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{_safe(rows.name)}.parquet"
+    path = out_dir / f"{_safe(task.name)}.parquet"
     tmp = path.with_suffix(".tmp.parquet")  # temp file + rename: never a half-written component
     datasets.Dataset.from_list(data).to_parquet(str(tmp))
     tmp.replace(path)
@@ -96,9 +95,9 @@ def speaks(spec: Mapping, rows) -> bool:
     cls = get_template_class(spec["template"])
     if cls.label_roles:
         words = spec.get("label_words") or list(cls.label_roles)
-        labels = {str(x) for x in (rows.task.labels or [])}
+        labels = {str(x) for x in (rows.labels or [])}
         if rows.kind == "multiple_choice":
-            labels = {c for i in rows.task.instances for c in (i.choices or ())}
+            labels = {c for i in rows.instances for c in (i.choices or ())}
         return bool(labels) and set(words) <= labels
     if cls.answer_formats:
         return rows.kind in ("multiple_choice", "classification")
@@ -109,7 +108,7 @@ def choose_protection(signals: MixSignals, fit_rows: Mapping, templates, out_dir
                       num_shots: int = 2) -> tuple[dict, dict]:
     """(task -> {"components", "how", "note"}, new components name -> spec to add to the mixture)."""
     from ..templates import get_template_class
-    from .label_codes import roles_named
+    from ..tasks.label_codes import roles_named
     from .signals import component_name
 
     help_ = signals.helpfulness()
@@ -119,7 +118,7 @@ def choose_protection(signals: MixSignals, fit_rows: Mapping, templates, out_dir
         if spec is not None:
             name = demos_name(task)
             added[name] = spec
-            n = len(rows.task.demonstrations)
+            n = len(rows.demonstrations)
             protection[task] = {"components": [name], "how": "demonstrations",
                                 "note": f"the task's {n} demonstrations in its scored prompt"}
             continue
@@ -130,13 +129,13 @@ def choose_protection(signals: MixSignals, fit_rows: Mapping, templates, out_dir
             protection[task] = {"components": [best], "how": "format component",
                                 "note": "no demonstrations: the template setting in its answer format that helps most"}
             continue
-        labels = list(rows.task.labels or []) if rows.kind == "classification" else []
+        labels = list(rows.labels or []) if rows.kind == "classification" else []
         chosen = None
         if 2 <= len(labels) <= 3:
             for t in templates:
                 roles = get_template_class(t).label_roles
                 if len(roles) == len(labels):
-                    named = roles_named(rows.examples.definition, labels, roles)
+                    named = roles_named(rows.instruction, labels, roles)
                     rest = [w for w in labels if w not in named.values()]
                     words = [named.get(r) or rest.pop(0) for r in roles]
                     chosen = (t, words)

@@ -1,4 +1,5 @@
-"""What each template says about each target task, measured on the task's fit rows.
+"""What each template says about each target task, measured on the task's fit rows
+(:class:`MixSignals`, what every mixing method reads).
 
 - **Speaking the task's language.** A label template's words (``label_words``) are set per task
   to the task's own labels: the assignment of labels to the template's roles whose rule answers
@@ -16,27 +17,69 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 
+from cookbook_datasets.eval.agreement import agreement, chance, gold
+
+from ..tasks import Task
+from ..tasks.label_codes import label_meanings, roles_named
 from ..templates import get_template, get_template_class
-from .base import MixSignals
-from .label_codes import label_meanings, roles_named
-from .task_rows import TaskRows, agreement, chance, gold
 
 logger = logging.getLogger(__name__)
 
 _MAX_WORD_ASSIGNMENTS = 4096
 
 
-def rule_answers(template, rows: TaskRows) -> list:
+@dataclass
+class MixSignals:
+    """Per component and task, measured on the tasks' fit rows only: what every mixing method reads."""
+
+    tasks: list  # task names
+    components: dict  # component name -> {"template": T, ...params}
+    rule_accuracy: dict = field(default_factory=dict)  # component -> task -> accuracy of the rule (None: n/a)
+    coverage: dict = field(default_factory=dict)  # component -> task -> share of fit rows the rule maps
+    chance: dict = field(default_factory=dict)  # task -> accuracy of the most frequent answer / 1 / #choices
+    estimated: dict = field(default_factory=dict)  # task -> True when rule accuracies come from a label model
+    base_scores: dict = field(default_factory=dict)  # task -> the untuned model's score
+    runs: list = field(default_factory=list)  # [{"weights": {...}, "scores": {task: score}}]
+    fields: dict = field(default_factory=dict)  # task -> the fields found in its inputs and the roles they fill
+    label_codes: dict = field(default_factory=dict)  # task -> label roles -> {label: roles the definition gives it}
+    protection: dict = field(default_factory=dict)  # task -> its protecting components and how (protect.py)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MixSignals":
+        return cls(**d)
+
+    def replace(self, **changes) -> "MixSignals":
+        """A copy with ``changes`` (lists and dicts shallow-copied, so the copy's runs are its own)."""
+        return MixSignals(**{**{k: copy.copy(v) for k, v in vars(self).items()}, **changes})
+
+    def helpfulness(self) -> dict:
+        """component -> task -> how far the rule beats chance on the rows it maps, times its coverage."""
+        out = {}
+        for comp in self.components:
+            out[comp] = {}
+            for task in self.tasks:
+                acc = self.rule_accuracy.get(comp, {}).get(task)
+                cov = self.coverage.get(comp, {}).get(task, 0.0)
+                out[comp][task] = 0.0 if acc is None else max(0.0, acc - self.chance.get(task, 0.0)) * cov
+        return out
+
+
+def rule_answers(template, rows: Task) -> list:
     """The rule's answer per row in the task's answer space (None where it does not apply)."""
     out = []
-    for example in rows.examples.examples:
+    for example in rows.field_examples:
         inputs = template.from_task_example(example)
         if inputs is None:
             out.append(None)
@@ -56,7 +99,7 @@ def _applies(answers: Sequence) -> list:
     return [i for i, a in enumerate(answers) if a is not None]
 
 
-def rule_accuracy(template, rows: TaskRows, targets: Optional[list] = None) -> tuple[Optional[float], float]:
+def rule_accuracy(template, rows: Task, targets: Optional[list] = None) -> tuple[Optional[float], float]:
     """(accuracy on the rows the rule applies to, coverage); accuracy None where it applies to none."""
     answers = rule_answers(template, rows)
     keep = _applies(answers)
@@ -65,24 +108,18 @@ def rule_accuracy(template, rows: TaskRows, targets: Optional[list] = None) -> t
     return agreement(rows, answers, gold(rows) if targets is None else targets, keep), len(keep) / len(rows)
 
 
-def _demo_rows(rows: TaskRows) -> Optional[TaskRows]:
-    """The task's demonstrations as rows (for choosing label words without fit labels)."""
-    demos = rows.examples.demonstrations
-    if not demos or rows.kind != "classification":
+def _demo_rows(rows: Task) -> Optional[Task]:
+    """The task's demonstrations as rows, read with its layout (for choosing label words without fit labels)."""
+    if not rows.demonstrations or rows.kind != "classification":
         return None
-    import dataclasses
-
-    from ..tasks import Instance, Task
+    from ..tasks import Instance
     from ..tasks.task import with_unique_ids
 
-    ex = dataclasses.replace(rows.examples, examples=[d[0] for d in demos], answers=[d[1] for d in demos],
-                             references=[[d[1]] for d in demos], answer_index=None)
-    task = Task(name=rows.name, kind=rows.kind, labels=rows.task.labels,
-                instances=with_unique_ids([Instance.make(d.input, [d.answer.strip()]) for d in rows.task.demonstrations]))
-    return TaskRows(rows.name, rows.kind, task.ids, ex, task, rows.num_shots)
+    return Task(name=rows.name, kind=rows.kind, labels=rows.labels, layout=rows.layout,
+                instances=with_unique_ids([Instance.make(d.input, [d.answer.strip()]) for d in rows.demonstrations]))
 
 
-def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> Optional[dict]:
+def task_params(template_name: str, rows: Task, use_labels: bool = True) -> Optional[dict]:
     """The template parameters that make its rule answer in this task's terms, or None when the
     rule does not apply to the task at all."""
     cls = get_template_class(template_name)
@@ -92,7 +129,7 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         if rows.kind == "multiple_choice":
             fmt = "text"
         else:
-            labels = rows.task.labels or []
+            labels = rows.labels or []
             fmt = ("number" if labels and all(x.isdigit() for x in labels) else
                    "letter" if labels and all(len(x) == 1 and x.isalpha() for x in labels) else "text")
         params = {"answer_format": fmt} if fmt in cls.answer_formats else None
@@ -104,8 +141,8 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         if not labels:
             return None
         named = {r: next((w for w in labels if _similar(r, w)), None) for r in cls.label_roles}
-        # codes ("1"/"0", "A"/"B") spell no role: the definition may say what they mean (label_codes.py)
-        defined = roles_named(rows.examples.definition, [w for w in labels if w not in named.values()],
+        # codes ("1"/"0", "A"/"B") spell no role: the definition may say what they mean (tasks/label_codes.py)
+        defined = roles_named(rows.instruction, [w for w in labels if w not in named.values()],
                               cls.label_roles)
         named = {r: named[r] or defined.get(r) for r in cls.label_roles}
         if all(named.values()) and len(set(named.values())) >= min(len(cls.label_roles), len(labels)):
@@ -125,7 +162,7 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         # The rule's role per row does not depend on the words: map it once, then name it per candidate.
         template = get_template(template_name)
         roles = []
-        for example in judge.examples.examples:
+        for example in judge.field_examples:
             inputs = template.from_task_example(example)
             roles.append(None if inputs is None else template.rule(inputs))
         targets = gold(judge)
@@ -133,7 +170,7 @@ def task_params(template_name: str, rows: TaskRows, use_labels: bool = True) -> 
         def rank(words):
             said = [None if r is None else words[cls.label_roles.index(r)] for r in roles]
             if judge.kind == "multiple_choice":
-                options = [[_norm(c) for c in e.get("choices", [])] for e in judge.examples.examples]
+                options = [[_norm(c) for c in e.get("choices", [])] for e in judge.field_examples]
                 said = [None if w is None or _norm(w) not in o else o.index(_norm(w)) for w, o in zip(said, options)]
             keep = _applies(said)
             return agreement(judge, said, targets, keep) if keep else -1.0
@@ -152,13 +189,13 @@ def _similar(role: str, word: str) -> bool:
     return bool(w) and (w == role or (len(w) == 1 and role.startswith(w)) or (len(w) >= 3 and role.startswith(w)))
 
 
-def _label_set(rows: TaskRows) -> list:
+def _label_set(rows: Task) -> list:
     """A classification task's labels, or a multiple-choice task's options when every row offers the
     same few (BoolQ's "no"/"yes")."""
     if rows.kind == "classification":
-        return list(rows.task.labels or [])
+        return list(rows.labels or [])
     if rows.kind == "multiple_choice":
-        options = {tuple(e.get("choices", [])) for e in rows.examples.examples}
+        options = {tuple(e.get("choices", [])) for e in rows.field_examples}
         if len(options) == 1:
             return list(next(iter(options)))
     return []
@@ -178,7 +215,7 @@ def component_name(template: str, params: dict) -> str:
     return f"{template}[{','.join(parts)}]"
 
 
-def _label_model_accuracy(answers_by_comp: dict, comp: str, rows: TaskRows) -> Optional[float]:
+def _label_model_accuracy(answers_by_comp: dict, comp: str, rows: Task) -> Optional[float]:
     """Agreement of ``comp``'s answers with the majority of the other rules on each row."""
     mine = answers_by_comp[comp]
     votes_answers, keep = [], []
@@ -202,9 +239,9 @@ def _label_model_accuracy(answers_by_comp: dict, comp: str, rows: TaskRows) -> O
 
 
 def compute_signals(fit_rows: dict, templates: Sequence[str], use_labels: bool = True) -> tuple[MixSignals, dict]:
-    """Signals over ``fit_rows`` (task name -> TaskRows) for ``templates``; also returns, per task,
-    the rule answers of every component (for alignment). Components are the distinct (template,
-    parameters) settings the tasks need."""
+    """Signals over ``fit_rows`` (task name -> its fit part, a Task with its layout) for
+    ``templates``; also returns, per task, the rule answers of every component (for alignment).
+    Components are the distinct (template, parameters) settings the tasks need."""
     components, settings = {}, {}  # name -> spec; (template, task) -> component name
     for task, rows in fit_rows.items():
         for template in templates:
@@ -219,13 +256,13 @@ def compute_signals(fit_rows: dict, templates: Sequence[str], use_labels: bool =
         logger.warning("no template's rule applies to %s (templates: %s)", t, ", ".join(templates))
     signals = MixSignals(tasks=list(fit_rows), components=components)
     for task, rows in fit_rows.items():
-        layout = rows.examples.layout
+        layout = rows.layout
         if layout is not None:
             signals.fields[task] = layout.describe()
         labels = _label_set(rows)
         codes = {}
         for roles in dict.fromkeys(get_template_class(t).label_roles for t in templates):
-            meaning = label_meanings(rows.examples.definition, labels, roles) if roles else {}
+            meaning = label_meanings(rows.instruction, labels, roles) if roles else {}
             if meaning:
                 codes["/".join(roles)] = meaning
         if codes:
@@ -269,7 +306,7 @@ def _params(spec: dict) -> dict:
     return {k: v for k, v in spec.items() if k != "template"}
 
 
-def alignment(rows: TaskRows, model_answers: Sequence, rule_answers_: Sequence) -> Optional[float]:
+def alignment(rows: Task, model_answers: Sequence, rule_answers_: Sequence) -> Optional[float]:
     """Template alignment: the task metric of the model's answers against the rule's, where the rule applies."""
     keep = _applies(rule_answers_)
     if not keep:

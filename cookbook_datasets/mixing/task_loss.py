@@ -1,7 +1,7 @@
 """Each target task's loss on a few of its fit rows: the gold answer's completion loss in the
 task's generate framing, all tasks in one batched forward pass.
 
-The generate framing is the prompt the evaluation harness generates from (eval/tasks.py): a
+The generate framing is the prompt the evaluation harness generates from (eval/prompts.py): a
 task's chat prompt (instruction, demonstrations, input) with the first acceptable output as the
 answer; a multiple-choice task's options listed as the templates list them (``Question: ...`` /
 ``Options:`` / ``A. ...``) with the gold option's letter as the answer (what that prompt asks for). The loss
@@ -17,18 +17,17 @@ import torch
 import torch.nn.functional as F
 
 
-def generate_framing_rows(rows, n: int) -> list[dict]:
-    """The first ``n`` of a task's fit rows (``TaskRows``) as prompt/completion message lists, in the
-    prompts the evaluation harness generates from (eval/tasks.py)."""
-    from cookbook_datasets.eval.tasks import LETTERS, chat_prompt, options_prompt
+def generate_framing_rows(task, n: int, num_shots: int = 2) -> list[dict]:
+    """The first ``n`` of a task's fit rows (a Task) as prompt/completion message lists, in the
+    prompts the evaluation harness generates from (eval/prompts.py, ``num_shots`` demonstrations)."""
+    from cookbook_datasets.eval.prompts import LETTERS, chat_prompt, options_prompt
 
-    task = rows.task
     out = []
     for instance in task.instances[:n]:
         if task.kind == "multiple_choice":
             prompt, answer = options_prompt(task, instance), LETTERS[instance.gold]
         else:
-            prompt, answer = chat_prompt(task, instance, rows.num_shots), instance.answer
+            prompt, answer = chat_prompt(task, instance, num_shots), instance.answer
         out.append({"prompt": prompt, "completion": [{"role": "assistant", "content": str(answer)}]})
     return out
 
@@ -64,14 +63,14 @@ class TaskLosses:
     @torch.no_grad()
     def measure(self, model, autocast: bool = False) -> dict:
         """task -> mean completion loss; the model in eval mode for the pass, then as it was."""
-        from cookbook_datasets.trainers.compact_loss import _causal_lm
+        from cookbook_datasets.trainers.compact_loss import causal_lm
 
         was_training = model.training
         model.eval()
         try:
             device = next(model.parameters()).device
             batch = self.batch(device)
-            lm = _causal_lm(model)
+            lm = causal_lm(model)
             targets = batch["labels"][:, 1:]
             keep = targets != -100
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
-from .base import MixSignals
+from .signals import MixSignals
 
 logger = logging.getLogger(__name__)
 

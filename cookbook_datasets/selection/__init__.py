@@ -6,8 +6,7 @@ A new strategy is one small file with a :class:`SelectionStrategy` subclass, reg
 
 from __future__ import annotations
 
-import difflib
-
+from ..registry import Registry
 from .base import PoolFeatures, SelectionStrategy, check_request
 from .diversity import covering_radius, vendi_score
 from .embeddings import cached_pool_features, pool_features, require_rows
@@ -19,20 +18,17 @@ from .margin import MarginSampling
 from .random_sampling import RandomSampling
 from .spaces import SPACES, to_space
 
-STRATEGIES: dict[str, type[SelectionStrategy]] = {
-    cls.name: cls for cls in (KCenterGreedy, KCenterBalanced, RandomSampling, LeastConfidence, MarginSampling,
-                              EntropySampling)
-}
+STRATEGIES: Registry[type[SelectionStrategy]] = Registry(
+    "selection strategy", [(cls.name, cls) for cls in (KCenterGreedy, KCenterBalanced, RandomSampling, LeastConfidence,
+                                                       MarginSampling, EntropySampling)],
+    plural="strategies", show=lambda names: str(sorted(names)))
 
 
 def get_strategy(name: str, **params) -> SelectionStrategy:
     """The strategy called ``name``, built with ``params``."""
-    if name not in STRATEGIES:
-        close = difflib.get_close_matches(name, STRATEGIES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown selection strategy {name!r}{hint}; valid strategies: {sorted(STRATEGIES)}")
+    cls = STRATEGIES.get(name)
     try:
-        return STRATEGIES[name](**params)
+        return cls(**params)
     except TypeError as e:
         raise ValueError(f"bad parameters for strategy {name!r}: {e}") from None
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .kcenter import _sq_distances, _sq_norms
+from .kcenter import sq_distances, sq_norms
 
 
 def covering_radius(embeddings, subset: Sequence[int], chunk_size: int = 65_536) -> float:
@@ -22,13 +22,13 @@ def covering_radius(embeddings, subset: Sequence[int], chunk_size: int = 65_536)
     centers = x[torch.as_tensor(np.asarray(subset, dtype=np.int64))]
     if len(centers) == 0:
         raise ValueError("the subset is empty")
-    norms = _sq_norms(x)
+    norms = sq_norms(x)
     worst = 0.0
     for start in range(0, len(x), chunk_size):
         part = slice(start, start + chunk_size)
         nearest = torch.full((len(x[part]),), float("inf"))
         for c in range(0, len(centers), 1024):
-            nearest = torch.minimum(nearest, _sq_distances(x[part], norms[part], centers[c:c + 1024]).min(0).values)
+            nearest = torch.minimum(nearest, sq_distances(x[part], norms[part], centers[c:c + 1024]).min(0).values)
         worst = max(worst, float(nearest.max()))
     return float(np.sqrt(worst))
 

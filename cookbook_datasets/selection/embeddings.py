@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..atomic_files import atomic_path
 from ..models import cache_root, default_device, default_dtype, load_model, resolve_model_path
 from .base import PoolFeatures
 
@@ -68,7 +69,7 @@ def _texts(tokenizer, prompt, completion) -> tuple[str, str]:
     return prompt_text, full
 
 
-def _encode(tokenizer, dataset, max_length: int) -> list[tuple[list[int], int]]:
+def encode_rows(tokenizer, dataset, max_length: int) -> list[tuple[list[int], int]]:
     """Token ids per row and where its response starts; long rows lose their beginning (the
     response is what the uncertainty scores read)."""
     out = []
@@ -222,7 +223,7 @@ def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length
         value = locals()[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer (got {value!r})")
-    encoded = _encode(tokenizer, dataset, max_length)
+    encoded = encode_rows(tokenizer, dataset, max_length)
     n = len(encoded)
     # identical rows (same tokens, same response start) are run once
     first_of: dict[tuple, int] = {}
@@ -323,7 +324,7 @@ def _read_cache(folder: Path, token_stats: bool) -> dict[str, tuple[np.ndarray, 
     found: dict[str, tuple] = {}
     for path in sorted(folder.glob("*.npz")):
         if path.name.endswith(".tmp.npz"):
-            continue  # what a killed run was writing
+            continue  # what a killed run was writing (atomic_path's temporary names end so)
         with np.load(path) as f:
             has_stats = all(k in f.files for k in STATS)
             arrays = {k: f[k] for k in f.files}
@@ -364,11 +365,9 @@ def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = N
         shard = {"keys": np.asarray([keys[i] for i in todo], dtype="<U32"), "embeddings": new.embeddings}
         if token_stats:
             shard.update({k: getattr(new, k) for k in STATS})
-        folder.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256((",".join(shard["keys"].tolist()) + str(token_stats)).encode()).hexdigest()[:24]
-        tmp = folder / f"{name}.tmp.npz"
-        np.savez(tmp, **shard)
-        os.replace(tmp, folder / f"{name}.npz")  # atomic: a killed run never leaves half a shard
+        with atomic_path(folder / f"{name}.npz") as tmp:  # a killed run never leaves half a shard
+            np.savez(tmp, **shard)
         for j, i in enumerate(todo):
             found[keys[i]] = (new.embeddings[j],
                               tuple(float(getattr(new, k)[j]) for k in STATS) if token_stats else None)

@@ -25,19 +25,19 @@ from .base import PoolFeatures, SelectionStrategy, check_request
 from .spaces import check_space, describe_space, to_space, whiten_components_for
 
 
-def _sq_distances(points: torch.Tensor, point_norms: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+def sq_distances(points: torch.Tensor, point_norms: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Squared distances (len(centers), len(points)) by ||c||^2 + ||x||^2 - 2 c.x, clamped at 0."""
     out = torch.mm(centers, points.T).mul_(-2)
     out.add_(point_norms[None, :]).add_((centers * centers).sum(1, keepdim=True))
     return out.clamp_(min=0)
 
 
-def _sq_norms(x: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
+def sq_norms(x: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
     """Squared row norms, a chunk at a time (x * x at once would copy the whole pool)."""
     return torch.cat([(part * part).sum(1) for part in x.split(chunk)])
 
 
-def _farthest_from_mean(x: torch.Tensor, norms: torch.Tensor, eligible: Optional[np.ndarray] = None) -> int:
+def farthest_from_mean(x: torch.Tensor, norms: torch.Tensor, eligible: Optional[np.ndarray] = None) -> int:
     """The row farthest from the mean, by ||x||^2 - 2 x.m (no n x d temporary); among the
     ``eligible`` rows only, when given (the mean is still the whole pool's)."""
     mean = x.mean(0)
@@ -94,10 +94,10 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
         groups, left = _check_quotas(groups, quotas, k, n, chosen)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    norms = _sq_norms(x)
+    norms = sq_norms(x)
     nearest = torch.full((n,), float("inf"))
     if chosen.size == 0:
-        first = _farthest_from_mean(x, norms, None if groups is None else left[groups] > 0)
+        first = farthest_from_mean(x, norms, None if groups is None else left[groups] > 0)
         chosen = np.array([first], dtype=np.int64)
         picks.append(first)
         if groups is not None:
@@ -106,7 +106,7 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
     for start in range(0, n, chunk_size):  # nearest distance to the already selected rows
         part = slice(start, min(n, start + chunk_size))
         for c in range(0, len(centers), block_size):
-            d = _sq_distances(x[part], norms[part], centers[c:c + block_size])
+            d = sq_distances(x[part], norms[part], centers[c:c + block_size])
             torch.minimum(nearest[part], d.min(0).values, out=nearest[part])
     # the per-pick vector work runs in numpy on the same memory: torch's threaded kernels cost
     # milliseconds of thread wake-ups per call at these sizes, numpy microseconds
@@ -127,7 +127,7 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
             m = min(size, k - len(picks))
             top = np.argpartition(near, -m)[-m:] if m < n else np.arange(n)
             top = np.concatenate([[best], top[top != best]])[:m]  # ties: keep the argmax
-            block = _sq_distances(x, norms, x[torch.from_numpy(top)]).numpy()
+            block = sq_distances(x, norms, x[torch.from_numpy(top)]).numpy()
             block_ids = {int(i): r for r, i in enumerate(top)}
             row = block_ids[best]
         picks.append(best)
@@ -150,11 +150,11 @@ def naive_kcenter(embeddings, k: int, selected: Sequence[int] = ()) -> np.ndarra
     chosen = list(check_request(k, n, selected))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    norms = _sq_norms(x)
-    dist = _sq_distances(x, norms, x)  # (n, n)
+    norms = sq_norms(x)
+    dist = sq_distances(x, norms, x)  # (n, n)
     picks = []
     if not chosen:
-        first = _farthest_from_mean(x, norms)
+        first = farthest_from_mean(x, norms)
         chosen, picks = [first], [first]
     while len(picks) < k:
         labeled = torch.zeros(n, dtype=torch.bool)

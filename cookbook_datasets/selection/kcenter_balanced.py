@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..registry import unknown_name_error
 from .base import PoolFeatures, check_request
 from .kcenter import KCenterGreedy, kcenter_greedy
 
@@ -40,7 +41,7 @@ ALLOCATIONS = ("proportional", "equal")
 def allocate(pool_counts, selected_counts, k: int, allocation: str = "proportional") -> np.ndarray:
     """New picks per source (summing to ``k``), from each source's rows in the pool and already selected."""
     if allocation not in ALLOCATIONS:
-        raise ValueError(f"unknown allocation {allocation!r}; valid allocations: {list(ALLOCATIONS)}")
+        raise unknown_name_error("allocation", allocation, ALLOCATIONS, show=str)
     pool_counts = np.asarray(pool_counts, dtype=np.int64)
     selected_counts = np.asarray(selected_counts, dtype=np.int64)
     free = pool_counts - selected_counts
@@ -78,7 +79,7 @@ class KCenterBalanced(KCenterGreedy):
         if not isinstance(source_column, str) or not source_column:
             raise ValueError(f"source_column must be a column name (got {source_column!r})")
         if allocation not in ALLOCATIONS:
-            raise ValueError(f"unknown allocation {allocation!r}; valid allocations: {list(ALLOCATIONS)}")
+            raise unknown_name_error("allocation", allocation, ALLOCATIONS, show=str)
         self.source_column = source_column
         self.allocation = allocation
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .base import check_request
-from .kcenter import _farthest_from_mean, _sq_distances, _sq_norms
+from .kcenter import farthest_from_mean, sq_distances, sq_norms
 
 
 def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, block_size: int = 512,
@@ -46,9 +46,9 @@ def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, bl
     block_size = max(1, min(block_size, block_bytes // (4 * n)))
     device = x.device
     picks: list[int] = []
-    norms = _sq_norms(x)
+    norms = sq_norms(x)
     if chosen.size == 0:
-        first = _farthest_from_mean(x, norms)
+        first = farthest_from_mean(x, norms)
         chosen = np.array([first], dtype=np.int64)
         picks.append(first)
     chosen_t = torch.from_numpy(chosen).to(device)
@@ -57,7 +57,7 @@ def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, bl
     for start in range(0, n, chunk_size):  # nearest distance to the already selected rows
         part = slice(start, min(n, start + chunk_size))
         for c in range(0, len(centers), block_size):
-            d = _sq_distances(x[part], norms[part], centers[c:c + block_size])
+            d = sq_distances(x[part], norms[part], centers[c:c + block_size])
             torch.minimum(near[part], d.min(0).values, out=near[part])
     near[chosen_t] = -1.0  # selected rows never come back
     block_ids: dict[int, int] = {}
@@ -74,7 +74,7 @@ def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, bl
             top = torch.topk(near, m).indices if m < n else torch.arange(n, device=device)
             top = torch.cat([torch.tensor([best], device=device), top[top != best]])[:m]  # ties: keep the argmax
             block = None  # free the old block before the new one is allocated
-            block = _sq_distances(x, norms, x[top])
+            block = sq_distances(x, norms, x[top])
             block_ids = {i: r for r, i in enumerate(top.tolist())}
             row = block_ids[best]
         picks.append(best)

@@ -4,12 +4,12 @@ One small module per stage, called in order by :func:`synthesize` (pipeline.py):
 ``input_generation`` -> ``input_filters`` -> ``annotation`` (self-consistency) -> ``balancing``.
 :func:`run_self_guide` (job.py) adds fine-tuning on the kept pairs and scoring against prompting;
 ``cookbook_datasets.load_dataset("self_guide", task=..., model=...)`` runs the builder.
+SELF-GUIDE reads a task's definition only (``cookbook_datasets.tasks.task_definition``: the
+instruction, a few demonstrations and the label set; never the instances).
 """
 
 from .config import NOISE_PHRASES, SelfGuideConfig
 from .job import run_self_guide
 from .pipeline import synthesize, to_dataset_dict, to_rows
-from .task import TaskSpec, TaskSpecError, load_task_spec
 
-__all__ = ["NOISE_PHRASES", "SelfGuideConfig", "TaskSpec", "TaskSpecError", "load_task_spec", "run_self_guide",
-           "synthesize", "to_dataset_dict", "to_rows"]
+__all__ = ["NOISE_PHRASES", "SelfGuideConfig", "run_self_guide", "synthesize", "to_dataset_dict", "to_rows"]

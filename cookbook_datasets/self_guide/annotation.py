@@ -22,12 +22,11 @@ import math
 from collections import Counter
 
 from cookbook_datasets.generation import SamplingParams
+from cookbook_datasets.tasks import Task
 
 from .config import SelfGuideConfig
 from .input_filters import is_noise
 from .input_generation import round_seed
-from .task import TaskSpec
-from .task_view import eval_task
 
 
 def extract_label(text: str, labels: list) -> str | None:
@@ -40,20 +39,20 @@ def extract_label(text: str, labels: list) -> str | None:
     return spelled[found] if found is not None else None
 
 
-def annotation_prompt(task: TaskSpec, text: str) -> list:
+def annotation_prompt(task: Task, text: str) -> list:
     """The few-shot prompt the model answers: as the task is posed at evaluation time."""
     messages = [{"role": "system", "content": task.instruction.strip()}]
-    for demo in task.examples:
-        messages += [{"role": "user", "content": demo["input"]}, {"role": "assistant", "content": demo["output"]}]
+    for demo in task.demonstrations:
+        messages += [{"role": "user", "content": demo.input}, {"role": "assistant", "content": demo.answer}]
     return messages + [{"role": "user", "content": text}]
 
 
-def sample_answer(text: str, task: TaskSpec, config: SelfGuideConfig, window):
+def sample_answer(text: str, task: Task, config: SelfGuideConfig, window):
     """(answer, None) for a usable sample, or (None, reason) when an output filter drops it."""
     answer = text.strip()
     if not answer:
         return None, "empty"
-    if task.is_classification:
+    if task.kind == "classification":
         label = extract_label(answer, task.labels)
         return (label, None) if label is not None else (None, "no_label")
     if is_noise(answer, config.noise_phrases):
@@ -66,7 +65,7 @@ def sample_answer(text: str, task: TaskSpec, config: SelfGuideConfig, window):
 CONTENT_FREE = ("N/A", "[MASK]", "none")
 
 
-def label_prior(engine, task: TaskSpec, config: SelfGuideConfig) -> dict:
+def label_prior(engine, task: Task, config: SelfGuideConfig) -> dict:
     """The model's answer distribution over the labels for content-free inputs: what it says when
     the input carries no information, i.e. its label bias. Generate mode: the sampled answers'
     labels, add-one smoothed; rank mode: the label distribution averaged over the inputs (as in
@@ -110,7 +109,7 @@ def check_can_rank(engine) -> None:
                          "backend, or annotation='generate'")
 
 
-def label_loglikelihoods(engine, task: TaskSpec, texts: list[str]) -> list[list[float]]:
+def label_loglikelihoods(engine, task: Task, texts: list[str]) -> list[list[float]]:
     """Per input, the log-likelihood of each label (``task.labels`` order) as the answer after the
     annotation prompt. An engine may score labels itself (``engine.score_labels(prompts, labels)``);
     a local transformers engine is scored as the evaluation's ``rank`` framing scores."""
@@ -123,8 +122,7 @@ def label_loglikelihoods(engine, task: TaskSpec, texts: list[str]) -> list[list[
     from cookbook_datasets.eval.lm import loglikelihoods
     from cookbook_datasets.tasks import Instance
 
-    view = eval_task(task)
-    requests = rank_requests(engine.tokenizer, view, len(view.demonstrations), [Instance.make(t) for t in texts])
+    requests = rank_requests(engine.tokenizer, task, len(task.demonstrations), [Instance.make(t) for t in texts])
     width = len(task.labels)
     batch = max(1, getattr(engine, "batch_size", 16) // width)  # contexts per pass; each expands to every label
     flat = loglikelihoods(engine.model, engine.tokenizer, [p for req in requests for p in req], batch_size=batch,
@@ -139,7 +137,7 @@ def softmax(scores: list[float]) -> list[float]:
     return [w / total for w in weights]
 
 
-def label_distributions(engine, task: TaskSpec, texts: list[str]) -> list[list[float]]:
+def label_distributions(engine, task: Task, texts: list[str]) -> list[list[float]]:
     """Per input, the model's probability of each label, renormalised over the label set."""
     return [softmax(scores) for scores in label_loglikelihoods(engine, task, texts)]
 
@@ -156,7 +154,7 @@ def rank_vote(dist: list[float], labels: list, prior=None):
     return labels[k], dist[k]
 
 
-def rank_annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
+def rank_annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfig, round_index: int,
                   prior=None) -> tuple[list[dict], dict]:
     """Rank mode of :func:`annotate` (classification): one scoring pass per input, no samples."""
     counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
@@ -173,18 +171,18 @@ def rank_annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideC
     return rows, counts
 
 
-def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig, round_index: int,
+def annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfig, round_index: int,
              output_window=None, prior=None) -> tuple[list[dict], dict]:
     """Answer each input; return the pairs kept by self-consistency and the counts. ``prior``:
     the label prior to calibrate the votes with (see :func:`label_prior`). Classification with
     ``config.annotation == "rank"`` ranks the labels instead of sampling (:func:`rank_annotate`)."""
-    if config.annotation == "rank" and task.is_classification:
+    if config.annotation == "rank" and task.kind == "classification":
         return rank_annotate(engine, task, inputs, config, round_index, prior)
     counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
     if not inputs:
         return [], counts
     params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
-                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(task.is_classification),
+                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(task.kind == "classification"),
                             seed=round_seed(config, round_index, "annotation"))
     outputs = engine.generate([annotation_prompt(task, c["text"]) for c in inputs], params,
                               desc=f"round {round_index}: answers")
@@ -198,6 +196,6 @@ def annotate(engine, task: TaskSpec, inputs: list[dict], config: SelfGuideConfig
             counts["dropped_inconsistent"] += 1
             continue
         rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
-                     "label": top if task.is_classification else None, "target_label": cand.get("target_label")})
+                     "label": top if task.kind == "classification" else None, "target_label": cand.get("target_label")})
     counts["kept"] = len(rows)
     return rows, counts

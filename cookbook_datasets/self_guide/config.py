@@ -6,6 +6,8 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
+from ..registry import unknown_name_error
+
 # Phrases that mark an output as chatter about the task rather than an answer or an input
 # (the paper's noise filter: greetings and format tokens).
 NOISE_PHRASES = (
@@ -83,7 +85,7 @@ class SelfGuideConfig:
         "help": "Classification: down-sample every label to the rarest one's count."})
     train_num_shots: Optional[int] = field(default=None, metadata={
         "help": "Demonstrations in each training row's prompt: the task posed exactly as the evaluation poses it "
-                "(eval.tasks.chat_prompt: the instruction, this many demonstrations as turns, the input; loss on the "
+                "(eval.prompts.chat_prompt: the instruction, this many demonstrations as turns, the input; loss on the "
                 "output only), as the reference code trains. None: the evaluation's num_shots (run_self_guide's "
                 "num_shots; 2, the harness default, in the builder). 0: instruction and input only."})
     validation_fraction: float = field(default=0.1, metadata={
@@ -159,5 +161,5 @@ class SelfGuideConfig:
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - allowed)
         if unknown:
-            raise ValueError(f"unknown SELF-GUIDE parameter {unknown[0]!r}; parameters are {sorted(allowed)}")
+            raise unknown_name_error("SELF-GUIDE parameter", unknown[0], sorted(allowed), plural="parameters")
         return cls(**values)

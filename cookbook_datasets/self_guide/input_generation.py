@@ -14,9 +14,9 @@ import math
 import numpy as np
 
 from cookbook_datasets.generation import SamplingParams
+from cookbook_datasets.tasks import Task
 
 from .config import SelfGuideConfig
-from .task import TaskSpec
 
 SYSTEM = ("{instruction}\n\nYou are writing new inputs for the task above, to be used as practice questions. "
           "Follow the format of the example inputs exactly. Reply with the new input only: no answer, no comments.")
@@ -35,13 +35,13 @@ def round_seed(config: SelfGuideConfig, round_index: int, stage: str) -> int:
     return int(np.random.SeedSequence([config.seed, round_index, sum(map(ord, stage))]).generate_state(1)[0] >> 1)
 
 
-def input_prompt(task: TaskSpec, previous: list, label, rng: np.random.Generator) -> list:
+def input_prompt(task: Task, previous: list, label, rng: np.random.Generator) -> list:
     """One input-generation chat prompt."""
     messages = [{"role": "system", "content": SYSTEM.format(instruction=task.instruction.strip())}]
-    for i in rng.permutation(len(task.examples)):
-        demo = task.examples[int(i)]
-        messages += [{"role": "user", "content": _ask(demo["output"] if task.is_classification else None)},
-                     {"role": "assistant", "content": demo["input"]}]
+    for i in rng.permutation(len(task.demonstrations)):
+        demo = task.demonstrations[int(i)]
+        messages += [{"role": "user", "content": _ask(demo.answer if task.kind == "classification" else None)},
+                     {"role": "assistant", "content": demo.input}]
     ask = _ask(label)
     if previous:
         listed = "\n".join(f"- {' '.join(p.split())[:300]}" for p in previous)
@@ -50,7 +50,7 @@ def input_prompt(task: TaskSpec, previous: list, label, rng: np.random.Generator
     return messages
 
 
-def max_input_tokens(task: TaskSpec, config: SelfGuideConfig, tokenizer_chars_per_token: float,
+def max_input_tokens(task: Task, config: SelfGuideConfig, tokenizer_chars_per_token: float,
                      upper_chars) -> int:
     """``input_max_new_tokens``, capped at the tokens an input the length filter keeps can need."""
     if upper_chars is None:
@@ -59,20 +59,20 @@ def max_input_tokens(task: TaskSpec, config: SelfGuideConfig, tokenizer_chars_pe
     return max(8, min(config.input_max_new_tokens, needed))
 
 
-def generate_inputs(engine, task: TaskSpec, config: SelfGuideConfig, round_index: int, previous: list,
+def generate_inputs(engine, task: Task, config: SelfGuideConfig, round_index: int, previous: list,
                     max_new_tokens: int) -> list[dict]:
     """One round: ``prompts_per_round`` new inputs, each ``{"text", "target_label"}``."""
     rng = round_rng(config, round_index, "inputs")
     prompts, labels = [], []
     for _ in range(config.prompts_per_round):
-        label = task.labels[int(rng.integers(len(task.labels)))] if task.is_classification else None
+        label = task.labels[int(rng.integers(len(task.labels)))] if task.kind == "classification" else None
         shown = []
         if previous:
             m = int(rng.integers(1, min(config.max_previous_inputs, len(previous)) + 1))
             shown = [previous[int(i)] for i in rng.choice(len(previous), size=m, replace=False)]
         prompts.append(input_prompt(task, shown, label, rng))
         labels.append(label)
-    params = SamplingParams(n=1, temperature=config.input_temperature_for(task.is_classification),
+    params = SamplingParams(n=1, temperature=config.input_temperature_for(task.kind == "classification"),
                             top_k=config.input_top_k, max_new_tokens=max_new_tokens,
                             seed=round_seed(config, round_index, "inputs"))
     outputs = engine.generate(prompts, params, desc=f"round {round_index}: inputs")

@@ -21,19 +21,19 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.models import DEFAULT_MODEL
-from cookbook_datasets.tasks import Task, load_task
+from cookbook_datasets.tasks import Task, load_task, task_definition
 
 from .config import SelfGuideConfig
-from .pipeline import _atomic_json, check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
-from .task import TaskSpec
+from .pipeline import check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
 from .tuning import check_finetune, free, train_and_pick_epoch, tuned_dir
 from .validation import Parts, check_val_instances, plan_parts
 
 logger = logging.getLogger(__name__)
 
 
-def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: SelfGuideConfig, backend: str,
+def synthesize_to_hub_layout(task: Task, out: Path, model: str, config: SelfGuideConfig, backend: str,
                              engine_options: dict, dtype: Optional[str]) -> tuple[Path, dict]:
     """The kept pairs in the Hub layout under ``out/data`` (reused when its recipe matches)."""
     from cookbook_datasets.generation import load_engine
@@ -61,7 +61,7 @@ def synthesize_to_hub_layout(task: TaskSpec, out: Path, model: str, config: Self
     write_hub_layout({task.name: to_dataset_dict(pairs, task, config)}, data_dir, {task.name: {**rec, "counts": stats}},
                      overwrite=True, pretty_name=f"SELF-GUIDE synthetic data for {task.name}",
                      description=(f"Pairs the model `{model}` wrote for itself from the task's instruction and "
-                                  f"{len(task.examples)} demonstrations (SELF-GUIDE, arXiv 2407.12874), made with "
+                                  f"{len(task.demonstrations)} demonstrations (SELF-GUIDE, arXiv 2407.12874), made with "
                                   "cookbook-datasets. The recipe records the counts kept and dropped at every stage."))
     return data_dir, stats
 
@@ -136,7 +136,7 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str, os.PathLike], *,
+def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathLike], *,
                    model: str = DEFAULT_MODEL, config: Optional[SelfGuideConfig] = None,
                    backend: str = "transformers", engine_options: Optional[dict] = None, dtype: Optional[str] = None,
                    train: bool = True, evaluate: bool = True, train_args: Optional[dict] = None,
@@ -156,14 +156,12 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
     if tuned_num_shots is None:
         tuned_num_shots = config.train_num_shots
     out = Path(out)
-    real = None  # the Task whose instances are scored (SELF-GUIDE itself reads only the TaskSpec)
-    if not isinstance(task, TaskSpec):
-        real = task if isinstance(task, Task) else load_task(Path(task))
-        task = TaskSpec.from_task(real, num_demonstrations=num_demonstrations)
+    real = task if isinstance(task, Task) else load_task(Path(task))  # its instances are scored
+    task = task_definition(real, num_demonstrations=num_demonstrations)  # all SELF-GUIDE itself reads
     if evaluate and not train:
         logger.info("evaluate without train: only prompting is scored")
-    if evaluate and (real is None or not real.labelled):
-        where = real.source if real is not None and real.source else "an instruction with examples"
+    if evaluate and not real.labelled:
+        where = real.source or "an instruction with examples"
         raise ValueError("evaluate=True scores on the real instances of an NIV2 task file (Definition, Positive "
                          f"Examples, Instances) or a task's labelled instances; {where} has none. Give one, "
                          "or pass evaluate=False (--no-eval)")
@@ -172,11 +170,11 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
         if not train:
             raise ValueError("val_instances (--val-instances) picks the epoch of training; with train=False "
                              "(--no-train) there is none to pick")
-        if real is None or not real.labelled:
+        if not real.labelled:
             raise ValueError("val_instances (--val-instances) takes labelled real instances of the task; give an "
                              "NIV2 task file or a Task with instances (an instruction with examples has none)")
         check_val_instances(val_instances, eval_limit, len(real), real.name)
-    if real is not None and real.labelled and (evaluate or val_instances is not None):
+    if real.labelled and (evaluate or val_instances is not None):
         parts = plan_parts(real, eval_limit, val_instances, config.seed)
     data_dir, counts = synthesize_to_hub_layout(task, out, model, config, backend, engine_options or {}, dtype)
     report = {"task": task.name, "kind": task.kind, "model": model, "data": str(data_dir), "counts": counts,
@@ -204,6 +202,6 @@ def run_self_guide(task: Union[str, os.PathLike, Task, TaskSpec], out: Union[str
                                                       tuned_num_shots, dtype, config.seed, finetune, parts)
         if "self_guide" in report["scores"]:
             report["gain"] = report["scores"]["self_guide"]["score"] - report["scores"]["prompting"]["score"]
-    _atomic_json(out / "report.json", report)
+    atomic_json(out / "report.json", report, indent=1, sort_keys=False)
     (out / "report.md").write_text(report_markdown(report))
     return report

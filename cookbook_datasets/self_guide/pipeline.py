@@ -36,28 +36,25 @@ from typing import Optional
 
 import datasets
 
+from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.rows import row_features
+from cookbook_datasets.tasks import Task
 
 from .annotation import annotate, check_can_rank, label_prior
 from .balancing import balance_classes
 from .config import LEGACY_VALUES, ROW_FORMAT, RUN_LIMITS, SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
 from .input_generation import generate_inputs, max_input_tokens
-from .task import TaskSpec
-from .task_view import eval_task
 
 logger = logging.getLogger(__name__)
 
 
-def _atomic_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def recipe(task: TaskSpec, config: SelfGuideConfig, model: str) -> dict:
-    return {"method": "self_guide", "task": task.to_dict(), "config": config.to_dict(), "model": model}
+def recipe(task: Task, config: SelfGuideConfig, model: str) -> dict:
+    """What the data depends on; the task as its definition (task_definition: no instances)."""
+    examples = [{"input": d.input, "output": d.answer} for d in task.demonstrations]
+    return {"method": "self_guide", "task": {"name": task.name, "instruction": task.instruction, "examples": examples,
+                                             "labels": task.labels, "kind": task.kind},
+            "config": config.to_dict(), "model": model}
 
 
 def _comparable(rec: dict, ignore=RUN_LIMITS) -> dict:
@@ -77,11 +74,11 @@ def work_identity(rec: dict) -> dict:
     return _comparable(rec, RUN_LIMITS + ROW_FORMAT)
 
 
-def _chars_per_token(engine, task: TaskSpec) -> float:
+def _chars_per_token(engine, task: Task) -> float:
     tokenizer = getattr(engine, "tokenizer", None)
     if tokenizer is None:
         return 4.0  # a remote engine: the usual English ratio
-    texts = [ex["input"] for ex in task.examples]
+    texts = [d.input for d in task.demonstrations]
     tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
     return sum(len(t) for t in texts) / max(tokens, 1)
 
@@ -98,7 +95,7 @@ def _check_work_dir(work: Path, rec: dict) -> None:
             raise ValueError(f"{work} holds a SELF-GUIDE run with another recipe ({what} differ); "
                              "use another work directory, or delete this one to start over")
     else:
-        _atomic_json(path, rec)
+        atomic_json(path, rec, indent=1, sort_keys=False)
 
 
 WIDEN_FACTOR = 1.5  # a window side grows by this per adaptation
@@ -144,16 +141,17 @@ def projection_stop(per_round: list, have: Counter, targets: dict, rounds_left: 
     return None
 
 
-def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
+def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
                work_dir: Optional[str | os.PathLike] = None, model_name: str = "",
                clock=time.monotonic) -> tuple[list[dict], dict]:
-    """Run the pipeline; return the kept pairs and the counts per stage (the card's numbers).
+    """Run the pipeline on ``task``'s definition (``cookbook_datasets.tasks.task_definition``: its
+    instances are never read); return the kept pairs and the counts per stage (the card's numbers).
     ``clock``: seconds (monotonic), for the ``max_minutes`` budget."""
     config = config or SelfGuideConfig()
     started = clock()
     work = Path(work_dir) if work_dir else None
     if config.annotation == "rank":  # refused before anything is written
-        if not task.is_classification:
+        if task.kind != "classification":
             raise ValueError(f"annotation='rank' ranks a label set; {task.name} is a generation task "
                              "(use annotation='generate')")
         check_can_rank(engine)
@@ -166,15 +164,16 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
     if work:
         _check_work_dir(work, recipe(task, config, model_name))
     # a phrase the demonstrations themselves use ("Input:", say) is the task's format, not noise
-    demo_text = " ".join(ex["input"] + " " + ex["output"] for ex in task.examples).lower()
+    demo_text = " ".join(d.input + " " + d.answer for d in task.demonstrations).lower()
     config = dataclasses.replace(config, noise_phrases=tuple(p for p in config.noise_phrases if p not in demo_text))
-    first_window = length_window([ex["input"] for ex in task.examples], config)
+    first_window = length_window([d.input for d in task.demonstrations], config)
     in_window = first_window
-    out_window = None if task.is_classification else length_window([ex["output"] for ex in task.examples], config)
+    classification = task.kind == "classification"
+    out_window = None if classification else length_window([d.answer for d in task.demonstrations], config)
     chars_per_token = _chars_per_token(engine, task)
     max_tokens = max_input_tokens(task, config, chars_per_token, in_window and in_window[1])
-    seen = {" ".join(ex["input"].split()) for ex in task.examples}
-    balance = task.is_classification and config.balance_labels
+    seen = {" ".join(d.input.split()) for d in task.demonstrations}
+    balance = classification and config.balance_labels
     # balanced classification data needs num_examples / labels pairs of every label
     quota = -(-config.num_examples // len(task.labels)) if balance else config.num_examples
     targets = {label: quota for label in task.labels} if balance else {"pairs": quota}
@@ -186,14 +185,14 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         return config.max_minutes is not None and (clock() - started) / 60 >= config.max_minutes
 
     prior = None
-    if config.calibrate_labels and task.is_classification:
+    if config.calibrate_labels and classification:
         prior_path = work / "label_prior.json" if work else None
         if prior_path is not None and prior_path.exists():
             prior = json.loads(prior_path.read_text())
         else:
             prior = label_prior(engine, task, config)
             if prior_path is not None:
-                _atomic_json(prior_path, prior)
+                atomic_json(prior_path, prior, indent=1, sort_keys=False)
         logger.info("label prior (content-free inputs): %s", prior)
     previous, rows, rounds, yields, window_changes = [], [], [], [], []
     have = Counter()
@@ -224,7 +223,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
             else:
                 candidates = generate_inputs(engine, task, config, r, previous, max_tokens)
                 if half is not None:
-                    _atomic_json(half, candidates)
+                    atomic_json(half, candidates, indent=1, sort_keys=False)
             if over_budget():
                 stopped = {"reason": "budget"}
                 break
@@ -234,7 +233,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
                     "counts": {"inputs": input_counts, "annotation": output_counts},
                     "seconds": round(clock() - start, 2)}
             if path is not None:
-                _atomic_json(path, done)
+                atomic_json(path, done, indent=1, sort_keys=False)
                 half.unlink(missing_ok=True)
         for cand in done["candidates"]:
             if cand["dropped_by"] is None:
@@ -273,7 +272,7 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         stats["label_prior"] = prior
     stats["generation_seconds"] = round(sum(c["seconds"] for c in rounds), 1)
     stats["pairs_before_balancing"] = len(rows)
-    if task.is_classification:
+    if classification:
         stats["annotation_mode"] = config.annotation
         stats["labels_before_balancing"] = label_counts(rows, task.labels)
         stats["labels_without_demonstration"] = uncovered
@@ -288,15 +287,15 @@ def synthesize(task: TaskSpec, engine, config: Optional[SelfGuideConfig] = None,
         logger.warning("SELF-GUIDE kept %d pairs of the %d asked for after %d rounds (stopped: %s)",
                        len(rows), config.num_examples, len(rounds), stopped["reason"])
     if work:
-        _atomic_json(work / "stats.json", stats)
+        atomic_json(work / "stats.json", stats, indent=1, sort_keys=False)
     return rows, stats
 
 
-def uncovered_labels(task: TaskSpec) -> list:
+def uncovered_labels(task: Task) -> list:
     """The labels of a classification task that no demonstration's output is."""
-    if not task.is_classification:
+    if task.kind != "classification":
         return []
-    shown = {ex["output"].strip() for ex in task.examples}
+    shown = {d.answer.strip() for d in task.demonstrations}
     return [label for label in task.labels if label not in shown]
 
 
@@ -306,7 +305,7 @@ def label_counts(rows: list[dict], labels: list) -> dict:
     return {label: counts[label] for label in labels}
 
 
-def check_kept_some(task: TaskSpec, stats: dict) -> None:
+def check_kept_some(task: Task, stats: dict) -> None:
     """A clear error instead of an empty dataset when nothing survived the filters."""
     if not stats["kept"] and stats.get("stopped", {}).get("reason") == "budget":
         raise ValueError(f"SELF-GUIDE for {task.name}: the time budget ended synthesis after {stats['rounds']} rounds "
@@ -318,19 +317,18 @@ def check_kept_some(task: TaskSpec, stats: dict) -> None:
                          "for this task, or the filters too strict (see length_std, consistency_threshold, max_rounds)")
 
 
-def to_rows(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> list[dict]:
+def to_rows(pairs: list[dict], task: Task, config: SelfGuideConfig) -> list[dict]:
     """Pairs in the project's row schema. The prompt is the task posed as the evaluation poses it
-    (``eval.tasks.chat_prompt``: the instruction, ``config.train_shots()`` demonstrations as turns,
+    (``eval.prompts.chat_prompt``: the instruction, ``config.train_shots()`` demonstrations as turns,
     the input), so the tuned model learns the format it is scored in; ``meta`` says where each
     row came from."""
-    from cookbook_datasets.eval.tasks import chat_prompt
+    from cookbook_datasets.eval.prompts import chat_prompt
     from cookbook_datasets.tasks import Instance
 
-    view = eval_task(task)
-    shots = min(config.train_shots(), len(view.demonstrations))
+    shots = min(config.train_shots(), len(task.demonstrations))
     applied = [f for f in FILTERS if f != "length" or config.length_std is not None]
     return [{
-        "prompt": chat_prompt(view, Instance.make(p["input"]), shots),
+        "prompt": chat_prompt(task, Instance.make(p["input"]), shots),
         "completion": [{"role": "assistant", "content": p["output"]}],
         "source": f"self_guide/{task.name}",
         "meta": json.dumps({"round": p["round"], "vote_share": p["vote_share"], "label": p["label"],
@@ -338,7 +336,7 @@ def to_rows(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> list[
     } for p in pairs]
 
 
-def to_dataset_dict(pairs: list[dict], task: TaskSpec, config: SelfGuideConfig) -> datasets.DatasetDict:
+def to_dataset_dict(pairs: list[dict], task: Task, config: SelfGuideConfig) -> datasets.DatasetDict:
     """``train`` and ``validation`` splits (``validation_fraction`` of the pairs, seeded; no
     ``validation`` when that rounds to no row)."""
     rows = to_rows(pairs, task, config)

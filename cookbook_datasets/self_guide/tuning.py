@@ -20,13 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
 from typing import Optional
 
-from .pipeline import _atomic_json
+from ..atomic_files import atomic_dir, atomic_json
 from .validation import Parts, synthetic_validation_task
 
 logger = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def _train_once(config, out: Path, identity: dict) -> dict:
         for stale in (model_dir, out / "adapter", out / "tuned", out / "epochs.json"):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
         # written before training: a run killed half-way resumes its checkpoints only for these rows
-        _atomic_json(marker, identity)
+        atomic_json(marker, identity, indent=1, sort_keys=False)
     if card_path.exists():
         return json.loads(card_path.read_text())
     card = train(config)
@@ -120,19 +119,15 @@ def _train_once(config, out: Path, identity: dict) -> dict:
 
 
 def _copy_tuned(source: Path, target: Path, finetune: str) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     if finetune == "lora":
         names = ADAPTER_FILES
     else:
         names = [p.name for p in source.iterdir() if p.is_file() and p.name not in TRAINER_STATE
                  and not p.name.startswith("rng_state") and p.name not in ("run_card.json", "RUN_CARD.md",
                                                                            "training_curve.png")]
-    for name in names:
-        shutil.copy2(source / name, tmp / name)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    with atomic_dir(target, overwrite=True) as tmp:
+        for name in names:
+            shutil.copy2(source / name, tmp / name)
 
 
 def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetune: str = "lora",
@@ -194,7 +189,7 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
     picked = {**picking, "finetune": finetune, "epochs": epochs, "validation_rows": len(vtask) if vtask else 0,
               "per_epoch": scores, "best_epoch": best + 1, "best_checkpoint": source.name, "tuned": str(target),
               "learning_rate": config.learning_rate, "pick_seconds": round(time.time() - start, 1)}
-    _atomic_json(picked_path, picked)
+    atomic_json(picked_path, picked, indent=1, sort_keys=False)
     return _summary(picked, card)
 
 

@@ -4,7 +4,7 @@ The paper (and its reference code) picks the epoch on labelled validation instan
 without them SELF-GUIDE has only its own pairs. ``plan_parts`` splits the task's instances into
 the scored rows and, when asked, a validation part, with ``Task.split``: the scored part is the
 first ``eval_limit`` of the split's order, the same rows ``EvalConfig(limit=eval_limit)`` scores
-(``eval.tasks.limit_task`` takes them from a one-part split with the same seed), so adding a
+(``Task.sample`` takes them from a one-part split with the same seed), so adding a
 validation part never changes what is scored, and the two parts never share an instance.
 """
 
@@ -57,11 +57,9 @@ def check_val_instances(val_instances: Optional[int], eval_limit: int, task_size
 def plan_parts(task: Task, eval_limit: int, val_instances: Optional[int], seed: int) -> Parts:
     """The scored ids (what ``evaluate_model`` scores with ``limit=eval_limit, seed=seed``) and, with
     ``val_instances``, a disjoint part of that many labelled instances."""
-    from cookbook_datasets.eval.tasks import limit_task
-
     check_val_instances(val_instances, eval_limit, len(task), task.name)
     if val_instances is None:
-        scored = limit_task(task, eval_limit, seed)
+        scored = task.sample(eval_limit, seed)
         return Parts(scored_ids=[i.id for i in scored.labelled], validation=None, seed=seed, task_size=len(task))
     split = task.split(seed=seed, scored=eval_limit, validation=val_instances)
     validation = split["validation"]
@@ -73,15 +71,12 @@ def plan_parts(task: Task, eval_limit: int, val_instances: Optional[int], seed: 
                  task_size=len(task))
 
 
-def synthetic_validation_task(task, rows) -> Task:
-    """The synthetic validation rows as a Task with the task's demonstrations: scored with the
+def synthetic_validation_task(task: Task, rows) -> Task:
+    """The synthetic validation rows as a Task with the definition's demonstrations: scored with the
     rows' ``num_shots``, its prompts are the rows' own (to_rows builds them with the same function)."""
     from cookbook_datasets.tasks import Instance
     from cookbook_datasets.tasks.task import with_unique_ids
 
-    from .task_view import eval_task
-
-    view = eval_task(task)
     instances = [Instance.make(p[-1]["content"], [c[0]["content"]]) for p, c in zip(rows["prompt"], rows["completion"])]
-    return Task(name=task.name, kind=task.kind, instruction=view.instruction, demonstrations=view.demonstrations,
+    return Task(name=task.name, kind=task.kind, instruction=task.instruction, demonstrations=task.demonstrations,
                 labels=task.labels, instances=with_unique_ids(instances), source=SYNTHETIC)

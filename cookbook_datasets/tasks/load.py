@@ -25,7 +25,7 @@ from .template import template_task
 TASK_SUFFIXES = (".json", ".jsonl")
 MAPPING_FIELDS = ("input_field", "output_field", "choices_field", "label_field", "id_field")
 
-TaskSpecLike = Union[str, os.PathLike, Task]
+TaskLike = Union[str, os.PathLike, Task]
 
 
 def load_task_file(path: Path, kind: Optional[str] = None, name: Optional[str] = None) -> Task:
@@ -45,7 +45,7 @@ def load_task_file(path: Path, kind: Optional[str] = None, name: Optional[str] =
     raise TaskFormatError(f"{path}: task files are .json (NIV2 or task JSON) or .jsonl (multiple choice)")
 
 
-def load_task(spec: TaskSpecLike, *, kind: Optional[str] = None, name: Optional[str] = None,
+def load_task(spec: TaskLike, *, kind: Optional[str] = None, name: Optional[str] = None,
               num_examples: int = 100, seed: int = 0, split: Optional[str] = None, config: Optional[str] = None,
               instruction: str = "", demonstrations: int = 0, labels: Optional[list] = None,
               **params) -> Task:
@@ -87,9 +87,13 @@ def load_task(spec: TaskSpecLike, *, kind: Optional[str] = None, name: Optional[
     raise FileNotFoundError(f"task {str(spec)!r} is neither a file, a directory nor a template name")
 
 
-def load_tasks(specs: Sequence[TaskSpecLike], **options) -> list[Task]:
+def load_tasks(specs: Sequence[TaskLike], limit: Optional[int] = None, seed: int = 0, **options) -> list[Task]:
     """Tasks from specs, in order; a directory gives its .json/.jsonl files in name order.
-    ``options`` go to :func:`load_task` (template parameters a template lacks are ignored)."""
+    ``limit``: each task cut to a seeded subset of that many instances (``Task.sample``; a
+    template task makes that many rows). ``seed`` and ``options`` go to :func:`load_task`
+    (template parameters a template lacks are ignored; a column mapping reads datasets)."""
+    if limit is not None:
+        options.setdefault("num_examples", limit)
     tasks = []
     for spec in specs:
         as_dataset = any(k in options for k in MAPPING_FIELDS)  # a directory is then one dataset
@@ -99,5 +103,5 @@ def load_tasks(specs: Sequence[TaskSpecLike], **options) -> list[Task]:
                 raise TaskFormatError(f"{spec}: no .json (NIV2 or task JSON) or .jsonl (multiple choice) task files")
             tasks += [load_task_file(f, kind=options.get("kind")) for f in files]
         else:
-            tasks.append(load_task(spec, **options))
-    return tasks
+            tasks.append(load_task(spec, seed=seed, **options))
+    return [t.sample(limit, seed) for t in tasks]

@@ -3,14 +3,15 @@
 The instances are ordered by id, then permuted by ``numpy.random.default_rng(seed)``, and the
 parts take consecutive runs of that order: so the split depends on the ids and the seed only
 (not on the file's order), and a part's first rows stay the same when a later part grows.
-Each part keeps the task's own instance order.
+Each part keeps the task's own instance order. :func:`split_fit_eval` is the split of a task's
+labelled instances into rows that choose (``fit``) and rows that are scored (``eval``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import numpy as np
 
@@ -89,3 +90,20 @@ def split_task(task: "Task", seed: int = 0, **sizes) -> TaskSplit:
         parts[name] = task.select(order[start:start + count], split_info=info)
         start += count
     return TaskSplit(parts=parts, seed=seed, sizes=counts)
+
+
+def split_fit_eval(task: "Task", fit_size: int, eval_size: int, seed: int = 0,
+                   field_map: Optional[Mapping[str, str]] = None) -> tuple["Task", "Task"]:
+    """(fit part, eval part) of ``task``'s labelled instances, disjoint and seeded; fewer eval rows
+    when the task is short. The field layout is detected on the fit part (and the demonstrations)
+    and reused for the eval part, so rows that are scored choose nothing, not even how inputs split."""
+    if fit_size < 1 or eval_size < 1:
+        raise ValueError(f"fit_size and eval_size must be >= 1 (got {fit_size}, {eval_size})")
+    labelled = task.select([i.id for i in task.labelled])
+    n = len(labelled)
+    if n < fit_size + 1:
+        raise ValueError(f"{task.source or task.name}: {n} rows, fewer than fit_size + 1 = {fit_size + 1} (fit rows "
+                         "and scored rows must not overlap)")
+    parts = labelled.split(seed=seed, fit=fit_size, eval=min(eval_size, n - fit_size))
+    fit = parts["fit"].with_layout(field_map)
+    return fit, parts["eval"].with_layout(layout=fit.layout)

@@ -3,7 +3,8 @@
 A :class:`Task` holds what a method may know about a task (its instruction, a few
 demonstrations, the label set of a classification task) and its instances, each with a stable
 id. The kind ("classification or generation") is decided here and nowhere else:
-:func:`infer_kind`.
+:func:`infer_kind`. Templates read a task's instances as named text fields
+(:attr:`Task.field_examples`, through the layout :meth:`Task.with_layout` detects; fields.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Optional, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+
+from .fields import FieldLayout, choice_fields, detect_layout
 
 if TYPE_CHECKING:
     from .split import TaskSplit
@@ -124,6 +128,9 @@ class Task:
         "help": "The Cookbook template whose rule wrote the outputs (scored by agreement with the rule)."})
     split_info: Optional[dict] = field(default=None, metadata={
         "help": "Set on a part of Task.split: the part's name, the seed, every part's size, the parent's size."})
+    layout: Optional[FieldLayout] = field(default=None, repr=False, metadata={
+        "help": "How the inputs split into named fields and which field plays which role (fields.py); set by "
+                "Task.with_layout, kept by select and split."})
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -196,6 +203,19 @@ class Task:
         return replace(self, instances=[inst for inst in self.instances if inst.id in keep], kind=self.kind,
                        labels=self.labels, split_info=split_info)
 
+    def take(self, positions: Sequence[int]) -> "Task":
+        """The task restricted to the instances at ``positions`` (indices into ``instances``; kept
+        in the task's order), with its layout and split record."""
+        ids = self.ids
+        return self.select([ids[i] for i in positions], split_info=self.split_info)
+
+    def sample(self, n: Optional[int], seed: int = 0) -> "Task":
+        """A seeded subset of ``n`` instances (the part "scored" of ``split(seed=seed, scored=n)``,
+        so it records its ids and seed); the task itself when it has no more (or ``n`` is None)."""
+        if n is None or n >= len(self):
+            return self
+        return self.split(seed=seed, scored=n)["scored"]
+
     def split(self, seed: int = 0, **sizes) -> "TaskSplit":
         """A seeded, deterministic partition into named parts that never overlap, e.g.
         ``task.split(fit=30, test=0.5, seed=1)`` (counts, or fractions of all instances). See
@@ -203,6 +223,34 @@ class Task:
         from .split import split_task
 
         return split_task(self, seed=seed, **sizes)
+
+    # -- named fields ------------------------------------------------------------------------------
+    def with_layout(self, field_map: Optional[Mapping[str, str]] = None,
+                    layout: Optional[FieldLayout] = None) -> "Task":
+        """The task with its field layout: ``layout`` when given (e.g. the one detected on a task's
+        fit rows, for its other rows), else detected from its demonstrations' and instances' inputs
+        (never their answers) and its instruction; none for multiple choice (its fields are given).
+        ``field_map`` (role -> field name) steers the detection; a name this task's inputs lack is
+        noted, not refused: one mapping serves several tasks (``fields.check_field_map``)."""
+        if layout is None and self.kind != "multiple_choice":
+            texts = [d.input for d in self.demonstrations] + [i.input for i in self.instances]
+            layout = detect_layout(texts, self.instruction, field_map, task=self.name, strict=False)
+        return replace(self, layout=layout)
+
+    @cached_property
+    def field_examples(self) -> list[dict]:
+        """The labelled instances as named text fields, the form templates read
+        (``Template.from_task_example``), row for row with :attr:`labelled`: a multiple-choice
+        instance's question and choices, any other input split by the task's layout (detected
+        here when :meth:`with_layout` was not called)."""
+        rows = self.labelled
+        if not rows:
+            raise TaskFormatError(f"{self.source or self.name}: the task has no labelled instances "
+                                  "('Instances' / 'instances' is empty or unlabelled)")
+        if self.kind == "multiple_choice":
+            return [choice_fields(self.name, inst.question, inst.choices) for inst in rows]
+        layout = self.layout if self.layout is not None else self.with_layout().layout
+        return [layout.parse(inst.input) for inst in rows]
 
     def describe(self) -> dict:
         """What a result records about the task (no instance contents)."""

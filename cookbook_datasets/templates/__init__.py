@@ -3,45 +3,38 @@ with ``@register``; adding a template means adding one file here."""
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 
+from ..registry import Registry, UnknownNameError, unknown_name_error
 from .base import FAMILIES, Sample, Template
 
-_REGISTRY: dict[str, type[Template]] = {}
 
-
-class UnknownTemplateError(ValueError):
+class UnknownTemplateError(UnknownNameError):
     pass
+
+
+_REGISTRY: Registry[type[Template]] = Registry("template", sentence=True, error=UnknownTemplateError,
+                                               show=lambda names: ", ".join(sorted(names)))
 
 
 def register(cls: type[Template]) -> type[Template]:
     if not cls.name or cls.family not in FAMILIES or not cls.instructions or not cls.description:
         raise TypeError(f"{cls.__name__} needs a name, a family in {FAMILIES}, a description "
                         "and at least one instruction")
-    if cls.name in _REGISTRY:
-        raise TypeError(f"template {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls)  # a name registered twice is a TypeError
 
 
 def list_templates(family: str | None = None) -> list[str]:
     """Names of the registered templates (optionally of one family), sorted."""
     if family is not None and family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; families are {list(FAMILIES)}")
+        raise unknown_name_error("family", family, FAMILIES, plural="families", show=str)
     return sorted(n for n, c in _REGISTRY.items() if family is None or c.family == family)
 
 
 def get_template_class(name: str) -> type[Template]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownTemplateError(
-            f"Unknown template {name!r}.{hint} Valid templates: {', '.join(list_templates())}"
-        ) from None
+    """The template class called ``name``; an unknown name raises :class:`UnknownTemplateError`."""
+    return _REGISTRY.get(name)
 
 
 def get_template(name: str, **params) -> Template:

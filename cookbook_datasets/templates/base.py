@@ -7,7 +7,7 @@ child inputs from random tokens, the pure ``rule`` computes the output from the 
 Templates also speak a real task's language and say how their rule reads a real example:
 ``label_words`` (one word per role of ``label_roles``) and ``answer_format`` (choice templates)
 change the completions and the instruction texts, and ``from_task_example`` / ``predict`` map a
-real example (named text fields, see mixing/task_examples.py) into the rule's inputs and answer.
+real example (named text fields, ``Task.field_examples``) into the rule's inputs and answer.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ Metrics:
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cookbook_datasets.registry import unknown_name_error
 
 if TYPE_CHECKING:  # keep `import cookbook_datasets.eval.metrics` light
     import evaluate
@@ -40,11 +41,7 @@ def metric_path(name: str) -> Path:
     closest match.
     """
     if name not in METRICS:
-        close = difflib.get_close_matches(str(name), METRICS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown metric {name!r}.{hint} Available metrics: {', '.join(METRICS)}."
-        )
+        raise unknown_name_error("metric", name, METRICS, sentence=True, listed="available metrics")
     return METRICS_DIR / name
 
 

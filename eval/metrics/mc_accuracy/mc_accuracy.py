@@ -5,6 +5,13 @@ Each example gives the model's log-likelihood of every answer choice
 (``label``) and, optionally, the character length of every choice
 (``choice_lengths``).
 
+Choice lengths follow lm-evaluation-harness: the characters of the choice's
+own text, WITHOUT the delimiter that joins it to the context.  A choice
+"Paris" scored as the continuation " Paris" has length 5, not 6
+(lm-evaluation-harness computes ``len(choice)`` over the raw choices and
+prepends its ``target_delimiter`` " " only to build the request).
+``cookbook_datasets.eval.prompts.choice_lengths`` counts them so.
+
 acc
     1 if ``argmax_i loglikelihoods[i] == label`` else 0, averaged over examples.
 acc_norm
@@ -41,7 +48,8 @@ Args:
         log-likelihood of each choice.
     label (`list` of `int`): per example, the index of the correct choice.
     choice_lengths (`list` of `list` of `int`, optional): per example, the
-        character length of each choice (None for an example without).
+        character length of each choice, without the leading delimiter
+        (None for an example without).
     per_row (`bool`, optional): also return ``per_row = {"acc": [...],
         "acc_norm": [...], "prediction": [argmax index, ...]}``.
 Returns:

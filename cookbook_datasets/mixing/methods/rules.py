@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from .base import MixingMethod, MixSignals, normalise
+from ..signals import MixSignals
+from .base import MixingMethod, normalise
 
 logger = logging.getLogger(__name__)
 

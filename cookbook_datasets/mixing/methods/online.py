@@ -38,7 +38,9 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .base import MixingMethod, MixSignals
+from ..protect import apply_floors
+from ..signals import MixSignals
+from .base import Learner, MixingMethod
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +119,14 @@ class OnlineMixer:
     def current(self) -> dict:
         return dict(zip(self.components, map(float, self.weights)))
 
+    def params(self) -> dict:
+        """The mixer's parameters (floors aside), as the run's record keeps them."""
+        return {"eta": self.eta, "explore": self.explore, "window": self.window, "ridge": self.ridge,
+                "min_share": self.min_share, "task_temperature": self.task_temperature}
+
     def _floored(self, w: np.ndarray) -> np.ndarray:
         if not self.floors:
             return w
-        from .protect import apply_floors
-
         out = apply_floors(dict(zip(self.components, map(float, w))), self.floors)
         return np.array([out[c] for c in self.components])
 
@@ -157,11 +162,12 @@ class OnlineMixer:
 
 
 class Online(MixingMethod):
-    """Weights learned during one training run (see the module doc); ``mix learn`` calls ``train``."""
+    """Weights learned during one training run (see the module doc): ``train`` asks the learner for
+    the run, ``fit`` returns its final weights."""
 
     name = "online"
-    uses_training = True
-    trains_online = True
+    training = "online"
+    config_defaults = ("update_every", "eta")  # ``mix learn --update-every/--eta`` unless given as parameters
 
     def __init__(self, update_every: int = 20, eta: float = 0.5, explore: float = 0.25, window: int = 8,
                  ridge: float = 0.5, min_share: float = 0.1, task_temperature: float = 0.1, probe_rows: int = 4):
@@ -173,30 +179,27 @@ class Online(MixingMethod):
         self.mixer_params = {"eta": eta, "explore": explore, "window": window, "ridge": ridge,
                              "min_share": min_share, "task_temperature": task_temperature}
         OnlineMixer(["a"], ["t"], **self.mixer_params)  # parameters checked now, not after measuring signals
-        self._run: Optional[dict] = None
+        self.run: Optional[dict] = None  # the run's record, once ``train`` has run it
 
-    def train(self, signals: MixSignals, fit_rows: Mapping, out_dir: str | Path, *, model: str, steps: int,
-              seed: int = 0, learning_rate: float = 5e-4, batch_size: int = 8,
-              floors: Optional[Mapping[str, float]] = None) -> dict:
-        """The online run over the signals' components, measured on each task's first fit rows;
-        ``floors``: component -> minimum share at every update (protect.py)."""
-        from .online_run import train_online
-        from .task_loss import generate_framing_rows
+    def train(self, signals: MixSignals, learner: Learner) -> MixSignals:
+        """The online run over the signals' components, its task losses measured on each task's first
+        ``probe_rows`` learner rows; each task's protecting component keeps its floor at every update."""
+        from ..task_loss import generate_framing_rows
 
-        rows = {t: generate_framing_rows(fit_rows[t], self.probe_rows) for t in signals.tasks}
-        self._run = train_online(signals.components, rows, out_dir, model=model, steps=steps,
-                                 update_every=self.update_every, seed=seed, learning_rate=learning_rate,
-                                 batch_size=batch_size, mixer_params=self.mixer_params, floors=floors)
-        return self._run
+        rows = {t: generate_framing_rows(learner.rows[t], self.probe_rows, learner.num_shots) for t in signals.tasks}
+        floors = {c: f for c, f in learner.floors.items() if c in signals.components}
+        mixer = OnlineMixer(list(signals.components), list(rows), **self.mixer_params, floors=floors)
+        self.run = learner.online_run(signals.components, rows, mixer, self.update_every)
+        return signals
 
     def fit(self, signals: MixSignals) -> dict:
-        if self._run is None:
-            raise ValueError("online learns its weights during a training run: call train(...) first "
+        if self.run is None:
+            raise ValueError("online learns its weights during a training run: call train(signals, learner) first "
                              "(`mix learn --method online` does)")
-        self._explanation = {k: self._run[k] for k in ("interaction", "task_weights", "update_seconds",
-                                                       "train_seconds", "schedule", "adapter", "steps")}
-        self._explanation["trajectory"] = str(Path(self._run["schedule"]).with_name("trajectory.json"))
-        return dict(self._run["final_weights"])
+        self._explanation = {k: self.run[k] for k in ("interaction", "task_weights", "update_seconds",
+                                                      "train_seconds", "schedule", "adapter", "steps")}
+        self._explanation["trajectory"] = str(Path(self.run["schedule"]).with_name("trajectory.json"))
+        return dict(self.run["final_weights"])
 
     def params(self) -> dict:
         return {"update_every": self.update_every, "probe_rows": self.probe_rows, **self.mixer_params}

@@ -1,4 +1,4 @@
-"""Field detection (mixing/fields.py) and code labels (mixing/label_codes.py) on formats written
+"""Field detection (tasks/fields.py) and code labels (tasks/label_codes.py) on formats written
 for these tests: no task's markers are listed anywhere in the code."""
 
 import json
@@ -8,10 +8,10 @@ import pytest
 
 from cookbook_datasets.cli import main
 from cookbook_datasets.mixing import MixLearnConfig
-from cookbook_datasets.mixing.fields import FieldMappingError, detect_layout, normal_name, parse_field_map
-from cookbook_datasets.mixing.label_codes import label_meanings
 from cookbook_datasets.mixing.signals import compute_signals
-from cookbook_datasets.mixing.task_rows import load_task_rows
+from cookbook_datasets.tasks import load_task, split_fit_eval
+from cookbook_datasets.tasks.fields import FieldMappingError, detect_layout, normal_name, parse_field_map
+from cookbook_datasets.tasks.label_codes import label_meanings
 
 WORDS = ("amber basalt cobalt dune ember fjord glacier heron iris juniper kelp lagoon mesa nectar opal prairie "
          "quartz reef sable tundra").split()
@@ -170,7 +170,7 @@ def test_without_labels_or_demonstrations_codes_still_map_to_the_templates_roles
     codes = {"entailment": "P", "neutral": "R", "contradiction": "Q"}
     path = _task(tmp_path / "toy_codes.json", FORMATS["glued_index"][0], labels=codes, demos=0,
                  definition="Write P (supported), Q (opposed) or R (unrelated).")
-    fit, _ = load_task_rows(path, 30, 5)
+    fit, _ = split_fit_eval(load_task(path), 30, 5)
     signals, _ = compute_signals({fit.name: fit}, ["nli"], use_labels=False)
     assert signals.components["nli[P/R/Q]"]["label_words"] == ["P", "R", "Q"]  # entailment, neutral, contradiction
     assert signals.label_codes["toy_codes"]["entailment/neutral/contradiction"]["Q"] == ["contradiction"]

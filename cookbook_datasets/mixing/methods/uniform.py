@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import MixingMethod, MixSignals
+from ..signals import MixSignals
+from .base import MixingMethod
 
 
 class Uniform(MixingMethod):

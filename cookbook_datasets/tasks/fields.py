@@ -33,6 +33,11 @@ is a list of known tasks' markers. :func:`detect_layout` reads all of a task's i
    ``--field`` resolves them.
 3. The NLI pair and the sentence pair are the same two texts (premise = sentence1, hypothesis =
    sentence2), so one task serves both kinds of templates.
+
+A multiple-choice instance's fields are given (:func:`choice_fields`): ``question`` and ``choices``,
+plus ``context`` for continuation tasks such as HellaSwag and PIQA, and ``passage`` for BoolQ-like
+questions that hold "passage\\nQuestion: q". ``Task.with_layout`` stores a task's layout and
+``Task.field_examples`` reads its instances through it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ _SEP_TAIL = re.compile(r"(\s*(<sep>|\[SEP\]|\|\|\||\|)\s*)+$", re.IGNORECASE)  #
 _DEFINITION_WORDS = {
     "premise": r"\bpremises?\b", "hypothesis": r"\bhypothes[ie]s\b",
 }
+CONTINUATION_TASKS = ("hellaswag", "piqa")  # the question is a context that the choices continue
 
 
 class FieldMappingError(ValueError):
@@ -470,3 +476,34 @@ def _head(text: str, keys: set) -> str:
     for key, start, _ in _candidates(text, tuple(keys)):
         return text[:start]
     return text
+
+
+def parse_fields(text: str, definition: str = "") -> dict:
+    """The fields of one input on its own (the detection over this one text): one per ``Name:``
+    segment under its normal name, the roles they fill, and "text" for the text before the first field."""
+    return detect_layout([text], definition).parse(text)
+
+
+def check_field_map(field_map: Optional[Mapping[str, str]], layouts: Mapping[str, Optional[FieldLayout]]) -> None:
+    """Refuse a ``--field ROLE=NAME`` that no task's inputs have (``layouts``: task name -> its
+    layout), naming each task's fields."""
+    for role, name in parse_field_map(field_map).items():
+        if not any(l is not None and l.how.get(role) == "user" for l in layouts.values()):
+            found = "; ".join(f"{t}: {', '.join(f.name for f in l.fields) or 'none'}"
+                              for t, l in layouts.items() if l is not None) or "no task with named fields"
+            raise FieldMappingError(f"--field {role}={name}: no task's inputs have a field {name!r}; fields "
+                                    f"found: {found}")
+
+
+# -- multiple choice --------------------------------------------------------------------------------
+def choice_fields(task: str, question: str, choices: Sequence[str]) -> dict:
+    """A multiple-choice instance's fields: question and choices, "context" for continuation
+    tasks (by the task's name), "passage" and the bare question for BoolQ-like questions."""
+    question, choices = str(question), [str(c) for c in choices]
+    example = {"question": question, "choices": choices}
+    passage, sep, asked = question.rpartition("\nQuestion: ")
+    if sep:
+        example.update(passage=passage.strip(), question=asked.strip())
+    if task.startswith(CONTINUATION_TASKS):
+        example["context"] = question
+    return example

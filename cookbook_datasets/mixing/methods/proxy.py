@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MixingMethod, MixSignals, dirichlet_mixtures, one_hot
+from ..signals import MixSignals
+from .base import MixingMethod, dirichlet_mixtures, one_hot
 from .laws import fit_law
 
 
 class Proxy(MixingMethod):
     name = "proxy"
-    uses_training = True
+    training = "proxy"
 
     def __init__(self, num_random: int = 4, law: str = "auto", penalty: float = 2.0, candidates: int = 20000,
                  seed: int = 0):

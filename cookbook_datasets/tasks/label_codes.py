@@ -2,8 +2,8 @@
 
 A label template answers by role (``nli``: entailment / neutral / contradiction; ``yes_no_qa``,
 ``entity_matching``, ``paraphrase_detection``: yes / no). A task label that spells a role
-("Entailment", "yes.", or its initial "C") takes that role (signals.py). Codes do not spell
-anything, so :func:`label_meanings` reads the definition around each label:
+("Entailment", "yes.", or its initial "C") takes that role (Cookbook-Mix: mixing/signals.py). Codes
+do not spell anything, so :func:`label_meanings` reads the definition around each label:
 
 - a label next to a parenthesised meaning, either way round: ``E (entailment)``, ``entailment (E)``;
 - a quoted label (``'1'``, ``"0"``) and the clause it stands in: ``answer '1' if the first sentence
@@ -15,8 +15,8 @@ anything, so :func:`label_meanings` reads the definition around each label:
   neutral and contradiction).
 
 Each role has a few cue stems (``CUES``). What no cue settles is left to the fit rows' gold
-answers (or, without labels, the demonstrations): signals.py picks the words that make the rule
-most accurate there.
+answers (or, without labels, the demonstrations): mixing/signals.py picks the words that make the
+rule most accurate there.
 """
 
 from __future__ import annotations

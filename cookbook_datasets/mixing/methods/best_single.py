@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MixingMethod, MixSignals, one_hot
+from ..signals import MixSignals
+from .base import MixingMethod, one_hot
 
 
 class BestSingle(MixingMethod):
     name = "best-single"
-    uses_training = True
+    training = "proxy"
 
     def runs(self, components: list, seed: int = 0) -> list:
         return one_hot(components)

@@ -1,10 +1,9 @@
-"""Evaluation requests built from a :class:`~cookbook_datasets.tasks.Task`.
+"""The prompts a :class:`~cookbook_datasets.tasks.Task` is scored with.
 
-A task spec (a file, a directory of files, a template name, or a Task) loads through
-``cookbook_datasets.tasks``; this module turns a task's instances into what the harness scores:
-chat prompts to generate from (classification, generation, templates), options listed as the
+Chat prompts to generate from (classification, generation, templates), options listed as the
 Cookbook templates list them (multiple choice, ``generate`` framing), and context/continuation
-pairs to score by log-likelihood (multiple choice, ``loglik``; classification, ``rank``).
+pairs to score by log-likelihood (multiple choice, ``loglik``; classification, ``rank``). Tasks
+are loaded by ``cookbook_datasets.tasks.load_tasks``.
 """
 
 from __future__ import annotations
@@ -12,34 +11,13 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from cookbook_datasets.tasks import Instance, Task, TaskFormatError
-from cookbook_datasets.tasks import load_tasks as _load_tasks
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # What a multiple-choice prompt asks when the task brings no instruction (the templates' wording).
 MC_INSTRUCTION = "Answer the question by choosing one option. Reply with the option's letter."
 
-__all__ = ["LETTERS", "MC_INSTRUCTION", "TaskFormatError", "chat_prompt", "chat_prompts", "framing_name",
-           "limit_task", "load_tasks", "loglik_requests", "max_new_tokens", "options_prompt", "options_text"]
-
-
-def limit_task(task: Task, limit: Optional[int], seed: int = 0) -> Task:
-    """A seeded subset of ``limit`` instances (a part of ``task.split``, so it records its ids and
-    seed); the task itself when it has no more."""
-    if limit is None or limit >= len(task):
-        return task
-    return task.split(seed=seed, scored=limit)["scored"]
-
-
-def load_tasks(specs: Sequence, limit: Optional[int] = None, seed: int = 0,
-               template_params: Optional[dict] = None, dataset_task: Optional[dict] = None) -> list[Task]:
-    """Tasks from specs (files, directories, template names, Tasks), each cut to ``limit``
-    instances (seeded). ``template_params`` apply to every template task that has them;
-    ``dataset_task`` (a column mapping such as ``input_field``, plus ``instruction``, ``config``,
-    ``split``, ``labels``, ``demonstrations``) reads the specs as datasets (any file or name
-    ``load_dataset`` takes)."""
-    tasks = _load_tasks(list(specs), num_examples=limit or 100, seed=seed, **(template_params or {}),
-                        **(dataset_task or {}))
-    return [limit_task(t, limit, seed) for t in tasks]
+__all__ = ["LETTERS", "MC_INSTRUCTION", "chat_prompt", "chat_prompts", "choice_lengths", "framing_name",
+           "loglik_requests", "max_new_tokens", "options_prompt", "options_text"]
 
 
 # -- chat prompts ---------------------------------------------------------------------------------
@@ -111,3 +89,16 @@ def loglik_requests(task: Task, instances: Optional[Sequence[Instance]] = None) 
     """Per instance, one (context, continuation) per choice."""
     return [[_frame(task.name, inst.question, c) for c in inst.choices]
             for inst in (task.instances if instances is None else instances)]
+
+
+def choice_lengths(task: Task, instances: Optional[Sequence[Instance]] = None) -> list[list[int]]:
+    """Per instance, the characters ``acc_norm`` divides each choice's log-likelihood by, counted as
+    lm-evaluation-harness counts them (``len(choice)`` over its ``doc_to_choice``): the choice's own
+    text, without the delimiter (" ") that starts its continuation. Winogrande's partial scoring,
+    whose choices fill the blank in the context, counts that context up to and with the choice (those
+    partial contexts are lm-evaluation-harness's choices there)."""
+    lengths = []
+    for inst in task.instances if instances is None else instances:
+        partial = task.name.startswith("winogrande") and "_" in inst.question
+        lengths.append([len(_frame(task.name, inst.question, c)[0]) if partial else len(c) for c in inst.choices])
+    return lengths
