@@ -11,7 +11,6 @@ build resumes without paying twice, and a rebuild costs no query.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -24,7 +23,9 @@ from cookbook_datasets.augmentation import AugmentationConfig, load_seed_set, ru
 from cookbook_datasets.augmentation.pipeline import recipe
 from cookbook_datasets.augmentation.seed_data import seed_fingerprint
 from cookbook_datasets.augmentation.teacher import load_teacher_engine
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.row_schema import row_features
+
+from .arguments import pop_params
 
 
 @dataclass
@@ -60,7 +61,6 @@ class AugmentationBuilderConfig(datasets.BuilderConfig):
 
 
 _CONFIG_FIELDS = {f.name for f in fields(AugmentationBuilderConfig)}
-_BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
 
 
 class Augmentation(datasets.ArrowBasedBuilder):
@@ -69,8 +69,7 @@ class Augmentation(datasets.ArrowBasedBuilder):
     BUILDER_CONFIG_CLASS = AugmentationBuilderConfig
 
     def __init__(self, *args, **kwargs):
-        params = dict(kwargs.pop("augmentation", None) or {})
-        params.update({k: kwargs.pop(k) for k in list(kwargs) if k not in _CONFIG_FIELDS | _BUILDER_ARGS})
+        params = pop_params(kwargs, _CONFIG_FIELDS, "augmentation")
         AugmentationConfig.from_dict(params)  # unknown or bad parameters fail here, before anything is made
         kwargs["augmentation"] = params
         seed_data = kwargs.get("seed_data")

@@ -7,7 +7,6 @@ Keyword arguments that are not config fields are the template's parameters.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 from dataclasses import dataclass, field, fields
@@ -16,10 +15,12 @@ from typing import Optional
 import datasets
 from datasets.builder import Key
 
-from cookbook_datasets.rows import constant_strings, row_features, rows_table
+from cookbook_datasets.builder_splits import check_fields, shard_ranges, split_sizes
+from cookbook_datasets.row_schema import constant_strings, row_features, rows_table
 from cookbook_datasets.seeding import stream_key
-from cookbook_datasets.generated_splits import check_fields, shard_ranges, split_sizes
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
+
+from .arguments import pop_params
 
 SPLITS = (datasets.Split.TRAIN, datasets.Split.VALIDATION, datasets.Split.TEST)
 _BATCH = 8192  # rows per Arrow table: large batches amortise the per-table costs of datasets' writer
@@ -69,7 +70,6 @@ class CookbookConfig(datasets.BuilderConfig):
 
 
 _CONFIG_FIELDS = {f.name for f in fields(CookbookConfig)}
-_BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
 
 
 class Cookbook(datasets.ArrowBasedBuilder):
@@ -84,8 +84,7 @@ class Cookbook(datasets.ArrowBasedBuilder):
         if config_name is None:
             raise ValueError(f"choose a template as config_name; valid templates: {', '.join(list_templates())}")
         template_cls = get_template_class(config_name)  # unknown names list the valid ones
-        params = dict(kwargs.pop("template_params", None) or {})
-        params.update({k: kwargs.pop(k) for k in list(kwargs) if k not in _CONFIG_FIELDS | _BUILDER_ARGS})
+        params = pop_params(kwargs, _CONFIG_FIELDS, "template_params")
         # a tuple and a list of the same label words are the same data: one cache entry
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
         get_template(config_name, **params)  # validates the template parameters

@@ -15,8 +15,8 @@ one-entry schedule gives the rows of its weights. The schedule's components must
 
 from __future__ import annotations
 
-import inspect
 import json
+import logging
 from dataclasses import dataclass, field, fields
 from typing import Optional, Union
 
@@ -25,16 +25,19 @@ import numpy as np
 import pyarrow as pa
 from datasets.builder import Key
 
+from cookbook_datasets.builder_splits import check_fields, shard_ranges, split_sizes
 from cookbook_datasets.mixing.components import build_components, components_hash, validate_weights
-from cookbook_datasets.mixing.interleave import (draw_blocks, draws, mixture_length, row_indices,
+from cookbook_datasets.mixing.interleave import (draw_blocks, draws, exhausted_parts, mixture_length, row_indices,
                                                  validate_stopping_strategy)
 from cookbook_datasets.mixing.mix_file import read_mix
 from cookbook_datasets.mixing.schedule import WeightSchedule, as_schedule
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.row_schema import row_features
 from cookbook_datasets.seeding import stream_key
-from cookbook_datasets.generated_splits import check_fields, shard_ranges, split_sizes
+
+from .arguments import BUILDER_ARGS
 
 _BATCH = 8192
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,15 +51,19 @@ class MixtureConfig(datasets.BuilderConfig):
                 "weights' names that are not plain template names."})
     params: dict = field(default_factory=dict, metadata={"help": "Template component -> its parameters."})
     num_examples: Optional[int] = field(default=1000, metadata={
-        "help": "Rows in the train split (fewer if a dataset part runs out under first_exhausted). "
-                "None: until the stopping strategy ends it, or unbounded (streaming) for templates alone."})
+        "help": "Rows in the train split: exactly this many, except under first_exhausted where a finite dataset "
+                "part that runs out first ends it short (logged with the count and why, and recorded in the card's "
+                "recipe under short_splits). None: until the stopping strategy ends it, or unbounded (streaming) "
+                "for templates alone."})
     num_eval_examples: Optional[int] = field(default=None, metadata={
         "help": "Rows in each of validation and test; default: 10% of num_examples, at least 1."})
     seed: int = field(default=0, metadata={
         "help": "Seed of the draws (train uses it as interleave_datasets' seed) and of the template streams."})
     stopping_strategy: str = field(default="first_exhausted", metadata={
-        "help": "When a finite part runs out: 'first_exhausted' stops; 'all_exhausted' wraps it around until "
-                "every finite part has run out (as in datasets.interleave_datasets)."})
+        "help": "When a finite part runs out: 'first_exhausted' stops (possibly short of num_examples: logged and "
+                "recorded); 'all_exhausted' wraps it around (oversamples) until every finite part has run out, "
+                "as in datasets.interleave_datasets, and with num_examples until that many rows: the count "
+                "asked is what you get."})
     format: str = field(default="chat", metadata={"help": "'chat' (message lists) or 'text' (plain strings)."})
     schedule: Optional[Union[list, dict, str]] = field(default=None, metadata={
         "help": "Weights by row: [(start_row, weights), ...] (first at row 0) or the path of a schedule.json; "
@@ -116,7 +123,6 @@ class MixtureConfig(datasets.BuilderConfig):
 
 
 _CONFIG_FIELDS = {f.name for f in fields(MixtureConfig)}
-_BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
 
 
 class Mixture(datasets.ArrowBasedBuilder):
@@ -126,7 +132,7 @@ class Mixture(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "mixture"
 
     def __init__(self, *args, config_name: Optional[str] = None, **kwargs):
-        unknown = sorted(set(kwargs) - _CONFIG_FIELDS - _BUILDER_ARGS)
+        unknown = sorted(set(kwargs) - _CONFIG_FIELDS - BUILDER_ARGS)
         if unknown:
             raise TypeError(f"mixture: unknown argument {unknown[0]!r}; arguments are "
                             f"{', '.join(sorted(_CONFIG_FIELDS - {'name', 'version', 'data_dir', 'data_files', 'description'}))}"
@@ -159,6 +165,22 @@ class Mixture(datasets.ArrowBasedBuilder):
                               self.config.draw_seed(split), self.config.stopping_strategy,
                               self.config.split_caps()[split])
 
+    def shortfalls(self) -> dict[str, dict]:
+        """The splits a finite part ended short of the rows asked (first_exhausted): split -> {rows, asked, why}."""
+        names, caps, short = list(self.parts), self.config.split_caps(), {}
+        for split in self.split_names():
+            size, cap = self.split_size(split), caps[split]
+            if cap is None or size is None or size >= cap:
+                continue
+            lengths = [self.parts[n].length(split) for n in names]
+            ran_out = [f"{names[i]!r} ({lengths[i]} rows)" for i in
+                       exhausted_parts(self.config.segments(names), lengths, self.config.draw_seed(split), size)]
+            short[split] = {"rows": size, "asked": cap, "why": (
+                f"stopping_strategy='first_exhausted' ends the mixture when a finite part runs out: "
+                f"{', '.join(ran_out)} ran out after {size} rows; stopping_strategy='all_exhausted' (or "
+                f"'repeat': true on the component) wraps it around to give {cap}")}
+        return short
+
     def recipe(self) -> dict:
         from cookbook_datasets import __version__
 
@@ -169,6 +191,9 @@ class Mixture(datasets.ArrowBasedBuilder):
                   "split_caps": self.config.split_caps()}
         if self.config.schedule is not None:
             recipe["schedule"] = self.config.schedule
+        short = self.shortfalls()
+        if short:
+            recipe["short_splits"] = short  # the card says the count asked was not reached, and why
         return recipe
 
     def _info(self):
@@ -178,6 +203,9 @@ class Mixture(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
+        for split, short in self.shortfalls().items():
+            logger.warning("mixture split %r has %d rows, not the %d asked: %s", split, short["rows"], short["asked"],
+                           short["why"])
         generators = []
         for split in self.split_names():
             size = self.split_size(split)

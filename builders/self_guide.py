@@ -12,7 +12,6 @@ description records ``stopped``) and resumes its rounds when forced to rebuild.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -23,10 +22,13 @@ import datasets
 import pyarrow as pa
 
 from cookbook_datasets.models import DEFAULT_MODEL
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.row_schema import row_features
 from cookbook_datasets.self_guide import SelfGuideConfig, synthesize, to_dataset_dict
+from cookbook_datasets.self_guide.config import JOB_FIELDS
 from cookbook_datasets.self_guide.pipeline import check_kept_some, recipe, work_identity
 from cookbook_datasets.tasks import Task, define_task, load_task, task_definition
+
+from .arguments import pop_params
 
 
 @dataclass
@@ -45,7 +47,8 @@ class SelfGuideBuilderConfig(datasets.BuilderConfig):
     backend: str = field(default="transformers", metadata={"help": "Generation backend: transformers, openai, vllm."})
     engine_options: dict = field(default_factory=dict, metadata={
         "help": "Backend options (adapter, dtype, batch_size; base_url, api_key_env for openai)."})
-    self_guide: dict = field(default_factory=dict, metadata={"help": "SelfGuideConfig fields (num_examples, seed, ...)."})
+    self_guide: dict = field(default_factory=dict, metadata={
+        "help": "SelfGuideConfig's synthesis fields (num_examples, seed, ...; its job fields are run_self_guide's)."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -54,12 +57,18 @@ class SelfGuideBuilderConfig(datasets.BuilderConfig):
             raise ValueError("give task= (a task file) or instruction= and examples= (a few {'input', 'output'} pairs)")
 
     def pipeline_config(self) -> SelfGuideConfig:
-        return SelfGuideConfig.from_dict(self.self_guide)
+        job = sorted(set(self.self_guide) & set(JOB_FIELDS))
+        if job:
+            raise ValueError(f"self_guide builder: {job[0]!r} is a setting of the SELF-GUIDE job (run_self_guide, "
+                             "cookbook self-guide), not of its data; the builder takes the synthesis fields")
+        return SelfGuideConfig.from_dict({**self.self_guide, "model": self.model, "backend": self.backend,
+                                          "num_demonstrations": self.num_demonstrations})
 
     def definition(self) -> Task:
         """What SELF-GUIDE reads of the task: its instruction, demonstrations and label set."""
         if self.task is not None:
-            return task_definition(load_task(self.task), num_demonstrations=self.num_demonstrations, kind=self.kind)
+            task = load_task(self.task, demonstrations=self.num_demonstrations)  # a data file's first labelled rows
+            return task_definition(task, num_demonstrations=self.num_demonstrations, kind=self.kind)
         return define_task(instruction=self.instruction, examples=self.examples, labels=self.labels, kind=self.kind,
                            name=self.name if self.name != "default" else "task")
 
@@ -67,7 +76,6 @@ class SelfGuideBuilderConfig(datasets.BuilderConfig):
 logger = logging.getLogger(__name__)
 
 _CONFIG_FIELDS = {f.name for f in fields(SelfGuideBuilderConfig)}
-_BUILDER_ARGS = set(inspect.signature(datasets.DatasetBuilder.__init__).parameters) - {"self", "config_kwargs"}
 
 
 class SelfGuide(datasets.ArrowBasedBuilder):
@@ -76,10 +84,8 @@ class SelfGuide(datasets.ArrowBasedBuilder):
     BUILDER_CONFIG_CLASS = SelfGuideBuilderConfig
 
     def __init__(self, *args, **kwargs):
-        params = dict(kwargs.pop("self_guide", None) or {})
-        params.update({k: kwargs.pop(k) for k in list(kwargs) if k not in _CONFIG_FIELDS | _BUILDER_ARGS})
-        SelfGuideConfig.from_dict(params)  # unknown or bad parameters fail here, before anything is made
-        kwargs["self_guide"] = params
+        params = pop_params(kwargs, _CONFIG_FIELDS, "self_guide")
+        kwargs["self_guide"] = params  # unknown or bad parameters fail in the config, before anything is made
         if "task" in kwargs and kwargs["task"] is not None:
             kwargs["task"] = os.path.abspath(os.fspath(kwargs["task"]))
             if not os.path.isfile(kwargs["task"]):
@@ -107,7 +113,7 @@ class SelfGuide(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         task, config = self.config.definition(), self.config.pipeline_config()
-        rec = recipe(task, config, self.config.model)
+        rec = recipe(task, config)
         # keyed on what the checkpoints depend on: another max_minutes resumes the same rounds
         key = hashlib.blake2b(json.dumps({**work_identity(rec), "backend": self.config.backend}, sort_keys=True).encode(),
                               digest_size=8).hexdigest()
@@ -115,7 +121,7 @@ class SelfGuide(datasets.ArrowBasedBuilder):
         from cookbook_datasets.generation import load_engine
 
         with load_engine(self.config.model, backend=self.config.backend, **self.config.engine_options) as engine:
-            pairs, stats = synthesize(task, engine, config, work_dir=work, model_name=self.config.model)
+            pairs, stats = synthesize(task, engine, config, work_dir=work)
         check_kept_some(task, stats)
         if stats["stopped"]["reason"] == "budget":
             logger.warning("%s: the time budget (max_minutes=%s) ended synthesis with %d of the %d pairs asked; the "

@@ -1,23 +1,14 @@
 """cookbook-datasets: instruction-tuning data without annotators and without a stronger LLM."""
 
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "get_template", "list_templates", "load_dataset"]
+__all__ = ["__version__", "generate", "get_template", "list_templates", "load_dataset", "probe"]
 
 # The public names load on first use (PEP 562), so `import cookbook_datasets` (and with it the
 # `cookbook` command line) does not pay for `datasets`, `torch` or `transformers` up front.
-_LAZY = {"load_dataset": ".loading", "get_template": ".templates", "list_templates": ".templates"}
+_LAZY = {"load_dataset": ".loading", "generate": ".template_data", "get_template": ".templates",
+         "list_templates": ".templates", "probe": ".eval.probe"}
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

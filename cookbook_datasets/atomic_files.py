@@ -22,8 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_dir", "atomic_json", "atomic_path", "atomic_text", "atomic_write_bytes", "atomic_write_text",
-           "read_json"]
+__all__ = ["atomic_dir", "atomic_json", "atomic_path", "atomic_write_bytes", "atomic_write_text", "read_json"]
 
 
 def _sibling(path: Path, kind: str, suffix: str = "") -> Path:
@@ -65,9 +64,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically. Returns ``path``."""
     return atomic_write_bytes(path, text.encode(encoding))
-
-
-atomic_text = atomic_write_text  # the name callers used first
 
 
 def atomic_json(path: str | os.PathLike, data, indent: int = 2, *, sort_keys: bool = True, default=str) -> Path:

@@ -1,7 +1,8 @@
 """The main job: template mixture -> LoRA fine-tune of the default model -> base vs tuned.
 
-Every stage is resumable: existing data is reused, training resumes from its checkpoints and
-evaluation from its results file, so re-running after an interruption continues the work.
+Every stage is resumable: existing data is reused, training resumes from its checkpoints (a
+finished adapter trained with the same settings is reused as it is, without starting a trainer)
+and evaluation from its results file, so re-running after an interruption continues the work.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .generate import MIXTURE_CONFIG, generate
 from .models import DEFAULT_MODEL
+from .template_data import MIXTURE_CONFIG, generate
 from .templates import get_template_class
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ class DemoConfig:
 
 def run_demo(config: DemoConfig) -> dict:
     from .eval import EvalConfig, compare, evaluate_model, plot_comparison
-    from .models import load_model
+    from .models import load_model, peft_without_deprecation_noise
     from .trainers import TrainConfig, train
+    from .trainers.sft import finished_run
 
     out = Path(config.out)
     data_dir = out / "data"
@@ -59,12 +61,18 @@ def run_demo(config: DemoConfig) -> dict:
     if not (data_dir / "README.md").exists():
         generate(config.templates, data_dir, num_examples=rows, num_eval_examples=max(64, config.eval_examples),
                  seed=config.seed, mixture={}, params={n: {"vocab": config.vocab} for n in config.templates})
-    card = train(TrainConfig(
+    train_config = TrainConfig(
         model=config.model, datasets=[{"path": str(data_dir), "name": MIXTURE_CONFIG}],
         output_dir=str(out / "adapter"), max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate, eval_steps=max(1, config.max_steps // 2), max_eval_examples=64,
         max_length=384, seed=config.seed,
-    ))
+    )
+    card = finished_run(train_config)  # trained by an earlier run with these settings: reused, no trainer
+    reused = card is not None
+    if reused:
+        logger.info("reusing the adapter trained earlier in %s", train_config.output_dir)
+    else:
+        card = train(train_config)
     tasks = config.templates + list(config.tasks)
     # The template test splits use a different seed from training, so no test row was trained on.
     eval_seed = config.seed + 1000
@@ -77,7 +85,8 @@ def run_demo(config: DemoConfig) -> dict:
         if adapter is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, adapter)
+            with peft_without_deprecation_noise():
+                model = PeftModel.from_pretrained(model, adapter)
             model.eval()
         results[label] = evaluate_model(cfg, out=out / f"eval_{label}.json", model=model, tokenizer=tokenizer)
     paths = [out / "eval_base.json", out / "eval_tuned.json"]
@@ -85,7 +94,8 @@ def run_demo(config: DemoConfig) -> dict:
     table = comparison.to_markdown()
     (out / "comparison.md").write_text(table)
     plot_comparison(comparison, out / "comparison.png")
-    summary = {"train": {k: card[k] for k in ("global_step", "train_seconds", "train_rows")},
+    summary = {"train": {**{k: card[k] for k in ("global_step", "train_seconds", "train_rows")}, "reused": reused,
+                         "adapter": train_config.output_dir},
                "comparison_table": str(out / "comparison.md"), "plot": str(out / "comparison.png")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return {"table": table, **summary}

@@ -3,7 +3,7 @@
 The layout: ``<config>/<split>-NNNNN-of-NNNNN.parquet`` per config and split, and a README.md
 whose YAML ``configs:`` block maps config names to files, followed by a dataset card recording
 how the data was made (the recipe, and a SHA-256 of every Parquet file) so that the card alone
-is enough to regenerate and check the data (``regenerate.py``). ``datasets.load_dataset(out_dir,
+is enough to regenerate and check the data (``rebuild.py``). ``datasets.load_dataset(out_dir,
 "<config>")`` reads it without this package; ``push.py`` uploads the same layout.
 """
 

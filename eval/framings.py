@@ -66,12 +66,9 @@ def mc_loglik(model, tokenizer, task: Task, batch_size: int = 16, num_samples: i
 
 
 def mc_generate(model, tokenizer, task: Task, batch_size: int = 16, num_samples: int = 3, **_) -> Scored:
-    from .lm import generate
-
     rows = task.labelled
     prompts = [options_prompt(task, inst) for inst in rows]
-    replies = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens(task), batch_size=batch_size,
-                       desc=task.name)
+    replies = _replies(model, tokenizer, task, prompts, batch_size)
     picked = [parse_option(r, inst.choices) for r, inst in zip(replies, rows)]
     per_row = {"acc": [float(p == inst.gold) for p, inst in zip(picked, rows)],
                "no_option": [float(p is None) for p in picked]}
@@ -84,12 +81,9 @@ def mc_generate(model, tokenizer, task: Task, batch_size: int = 16, num_samples:
 
 def cls_generate(model, tokenizer, task: Task, batch_size: int = 16, num_samples: int = 3, num_shots: int = 2,
                  **_) -> Scored:
-    from .lm import generate
-
     rows = task.labelled
     prompts = chat_prompts(task, num_shots, rows)
-    replies = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens(task), batch_size=batch_size,
-                       desc=task.name)
+    replies = _replies(model, tokenizer, task, prompts, batch_size)
     references = [list(inst.outputs) for inst in rows]
     m = load_metric("label_exact_match").compute(predictions=replies, references=references, labels=task.labels,
                                                  per_row=True)
@@ -123,12 +117,9 @@ def cls_rank(model, tokenizer, task: Task, batch_size: int = 16, num_samples: in
 
 def gen_generate(model, tokenizer, task: Task, batch_size: int = 16, num_samples: int = 3, num_shots: int = 2,
                  **_) -> Scored:
-    from .lm import generate
-
     rows = task.labelled
     prompts = chat_prompts(task, num_shots, rows)
-    replies = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens(task), batch_size=batch_size,
-                       desc=task.name)
+    replies = _replies(model, tokenizer, task, prompts, batch_size)
     references = [list(inst.outputs) for inst in rows]
     samples = _generation_samples(prompts, replies, references, num_samples)
     if task.template:
@@ -139,6 +130,14 @@ def gen_generate(model, tokenizer, task: Task, batch_size: int = 16, num_samples
                       totals={"num_agree": m["num_agree"], "num_total": m["num_total"]}, samples=samples)
     m = load_metric("rouge_l").compute(predictions=replies, references=references, per_row=True)
     return Scored("generate", [i.id for i in rows], replies, m["per_row"], samples=samples)
+
+
+def _replies(model, tokenizer, task: Task, prompts: list, batch_size: int) -> list[str]:
+    """Greedy replies to ``prompts``, as long as the task's answers need."""
+    from .lm import generate
+
+    return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens(task), batch_size=batch_size,
+                    desc=task.name)
 
 
 def _generation_samples(prompts, replies, references, n) -> list:

@@ -14,13 +14,13 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from cookbook_datasets.atomic_files import atomic_json, atomic_text
+from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
 from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
-from cookbook_datasets.tasks import Task, ids_hash, load_tasks
+from cookbook_datasets.tasks import DatasetTask, Task, ids_hash, load_tasks
 
 from .framings import FRAMINGS, score_task
 from .stats import mean_stderr
@@ -47,9 +47,10 @@ class EvalConfig:
     template_params: dict = field(default_factory=dict, metadata={
         "help": "Parameters of the template tasks (e.g. vocab), as the training data used them.",
         "aliases": ["--template-param"]})
-    dataset_task: dict = field(default_factory=dict, metadata={
-        "help": "Read the tasks as datasets with this column mapping (input_field, output_field, choices_field, "
-                "label_field, id_field) and optionally instruction, config, split, labels, demonstrations."})
+    dataset_task: Optional[DatasetTask] = field(default=None, metadata={
+        "help": "Read the tasks as datasets (a data file, a dataset directory, a Hub id) with these columns, "
+                "instruction, split, ... (DatasetTask's fields, each its own option: --input-field, ...); a data "
+                "file (.csv, .parquet) is read so anyway, with the columns input and output unless named."})
     mc_framing: str = field(default="loglik", metadata={
         "help": "Multiple choice: 'loglik' (each choice's log-likelihood, lm-evaluation-harness) or 'generate' "
                 "(options listed A., B., ...; the greedy answer's letter or option text).",
@@ -71,15 +72,7 @@ class EvalConfig:
                 raise ValueError(f"{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} integer (got {value!r})")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit <= 0):
             raise ValueError(f"limit must be a positive integer (got {self.limit!r})")
-        if self.dataset_task:
-            from cookbook_datasets.tasks.load import MAPPING_FIELDS
-
-            allowed = MAPPING_FIELDS + ("instruction", "config", "split", "labels", "demonstrations")
-            unknown = sorted(set(self.dataset_task) - set(allowed))
-            if unknown:
-                raise ValueError(f"dataset_task has unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
-            if "input_field" not in self.dataset_task:
-                raise ValueError("dataset_task needs an input_field (the column holding each row's input)")
+        self.dataset_task = DatasetTask.from_value(self.dataset_task)
         for name, kind in (("mc_framing", "multiple_choice"), ("cls_framing", "classification")):
             if getattr(self, name) not in FRAMINGS[kind]:
                 raise ValueError(f"{name} must be one of {list(FRAMINGS[kind])} (got {getattr(self, name)!r})")
@@ -89,7 +82,9 @@ class EvalConfig:
 
     def identity(self) -> dict:
         """What makes two runs' per-task results interchangeable (for resuming)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tasks", "batch_size")}
+        identity = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tasks", "batch_size")}
+        identity["dataset_task"] = asdict(self.dataset_task) if self.dataset_task is not None else {}
+        return identity
 
 
 def with_stderr(per_row: dict) -> dict:
@@ -125,6 +120,11 @@ def run_task(model, tokenizer, task: Task, batch_size: int = 16, num_samples: in
               "examples_per_second": round(len(scored.ids) / seconds, 3) if seconds else None, **scored.info}
     described = task.describe()  # one home for what a result records about its task
     result.update({k: described[k] for k in ("labels", "template", "split") if k in described})
+    unlabelled = len(task.instances) - len(task.labelled)  # instances without an output are never scored
+    if unlabelled:
+        result["unlabelled_skipped"] = unlabelled
+        logger.warning("%s: %d of %d instances have no output (unlabelled) and were not scored (%s)", task.name,
+                       unlabelled, len(task.instances), task.source or "no source")
     key = main_metric(result)[0]
     result["samples"] = scored.samples
     result["rows"] = [{"task": task.name, "id": i, "prediction": p, "score": s, "framing": framing}
@@ -148,6 +148,11 @@ def markdown_table(results: dict) -> str:
                           if k != key and not k.endswith("_stderr") and isinstance(v, float))
         lines.append(f"| {name} | {r['kind']} | {r.get('framing', '')} | {r['num_examples']} | {key} | "
                      f"{_stderr_cell(m, key)} | {other} |")
+    # what was scored: each task's source (a dataset's names the split read) and the instances left out
+    lines += ["", "Scored:"] + [
+        f"- {name}: {r.get('source') or 'no source'}"
+        + (f"; {r['unlabelled_skipped']} instance(s) without an output (unlabelled) not scored"
+           if r.get("unlabelled_skipped") else "") for name, r in results["tasks"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -165,11 +170,11 @@ def _read_rows(path: Path) -> dict:
 def _write(out_path: Path, results: dict, rows: dict, final: bool = False) -> None:
     from .compare import rows_path
 
-    atomic_text(rows_path(out_path), "".join(json.dumps(rec, ensure_ascii=False) + "\n"
-                                             for name in results["tasks"] for rec in rows.get(name, [])))
+    atomic_write_text(rows_path(out_path), "".join(json.dumps(rec, ensure_ascii=False) + "\n"
+                                                   for name in results["tasks"] for rec in rows.get(name, [])))
     atomic_json(out_path, results)
     if final:
-        atomic_text(out_path.with_suffix(".md"), markdown_table(results))
+        atomic_write_text(out_path.with_suffix(".md"), markdown_table(results))
 
 
 def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, model=None, tokenizer=None) -> dict:
@@ -179,8 +184,8 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
 
     from .compare import rows_path
 
-    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, **config.template_params,
-                       **config.dataset_task)
+    tasks = load_tasks(config.tasks, limit=config.limit, seed=config.seed, dataset_task=config.dataset_task,
+                       **config.template_params)
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

@@ -24,6 +24,30 @@ def mean_stderr(scores: Sequence[float]) -> float:
     return float(x.std(ddof=1) / math.sqrt(x.size))
 
 
+def z_value(level: float = 0.95) -> float:
+    """The two-sided normal quantile of ``level`` (1.96 for 0.95)."""
+    from statistics import NormalDist
+
+    _check_level(level)
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
+
+
+def mean_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Interval of the mean of per-row ``scores`` against a fixed number (chance): Wilson's score
+    interval where every score is 0 or 1 (a binomial proportion; it stays in [0, 1] and keeps a width
+    at 0/n and n/n), else the normal interval ``mean ± z * stderr``."""
+    x = np.asarray(scores, dtype=float)
+    if x.size == 0:
+        raise ValueError("mean_interval needs at least one score")
+    z, n, p = z_value(level), x.size, float(x.mean())
+    if np.isin(x, (0.0, 1.0)).all():
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+    half = z * mean_stderr(x)
+    return p - half, p + half
+
+
 @dataclass
 class PairedDifference:
     """``b - a`` on paired rows: the mean difference and its bootstrap interval."""

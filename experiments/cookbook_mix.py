@@ -91,7 +91,7 @@ import numpy as np
 from common import SHARED, Arms, constant_answer, experiment_parser, interval_section, paired_table, plot_intervals, \
     pool, recipe_hash, settings, write_report
 
-from cookbook_datasets.atomic_files import atomic_json, atomic_text
+from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
 from cookbook_datasets.cpu import cpu_lock
 
 logger = logging.getLogger("cookbook_mix")
@@ -312,7 +312,7 @@ def mix_stage(run: SeedRun) -> dict:
         with run.ledger.part(part):
             mixes[name] = learn_method(run, name)
         atomic_json(run.out / "mixes" / name / "mix.json", mixes[name])
-        atomic_text(run.out / "mixes" / name / "report.md", markdown(mixes[name]))
+        atomic_write_text(run.out / "mixes" / name / "report.md", markdown(mixes[name]))
     auto = mixes["auto"]["auto"]
     chosen = auto["chosen"]
     fit_ids = {t: set(r.ids) for t, r in fit.items()}

@@ -40,6 +40,7 @@ nothing).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -114,11 +115,13 @@ def self_guide_config(args, recipe: dict, kind: str):
     return SelfGuideConfig(num_examples=args.num_examples, max_rounds=args.max_rounds, seed=args.seed,
                            calibrate_labels=args.calibrate_labels, annotation=annotation,
                            train_num_shots=recipe["train_num_shots"], stop_window=recipe["stop_window"],
-                           length_adapt_share=recipe["length_adapt_share"],
-                           **(SMOKE_PARAMS if args.smoke else {}))
+                           length_adapt_share=recipe["length_adapt_share"], model=args.model, dtype=args.dtype,
+                           finetune=args.finetune, num_train_epochs=args.epochs, val_instances=args.val_instances,
+                           num_shots=NUM_SHOTS, **({"per_device_train_batch_size": 4, **SMOKE_PARAMS} if args.smoke
+                                                   else {}))
 
 
-def share_synthesis(work_root: Path, name: str, work: Path, spec, config, model: str) -> None:
+def share_synthesis(work_root: Path, name: str, work: Path, spec, config) -> None:
     """Start ``work`` from another variant's synthesis when it is this one's: its ``data/`` and
     ``work/`` when the whole data recipe matches (a fine-tuning or validation variant trains on the
     same pairs), else its round checkpoints (``work/``) when only the row format differs (the rounds
@@ -127,7 +130,7 @@ def share_synthesis(work_root: Path, name: str, work: Path, spec, config, model:
 
     if (work / "data").exists() or (work / "work").exists():
         return  # this variant's own synthesis, done or under way
-    rec = recipe(spec, config, model)
+    rec = recipe(spec, config)
     whole, rounds = None, None
     for other in sorted(p for p in work_root.glob(f"*/{name}") if p != work):
         written = json.loads((other / "data" / "recipe.json").read_text()).get(name, {}) if (
@@ -174,13 +177,10 @@ def run_task(name: str, args, recipe: dict) -> dict:
     config = self_guide_config(args, recipe, task.kind)
     # >= eval_limit scored rows where the task holds them beside its validation part
     eval_limit = min(args.eval_limit, len(task) - (args.val_instances or 0))
-    share_synthesis(Path(args.work).parent, name, work, task_definition(task), config, args.model)
+    config = dataclasses.replace(config, eval_limit=eval_limit)
+    share_synthesis(Path(args.work).parent, name, work, task_definition(task), config)
     start = time.time()
-    report = run_self_guide(task, work, model=args.model, config=config, dtype=args.dtype,
-                            train_args={"num_train_epochs": args.epochs, **(
-                                {"per_device_train_batch_size": 4} if args.smoke else {})},
-                            finetune=args.finetune, val_instances=args.val_instances, eval_limit=eval_limit,
-                            num_shots=NUM_SHOTS)
+    report = run_self_guide(task, work, config)
     k = min(args.in_context, report["counts"]["kept"])
     ablation = evaluate_model(EvalConfig(model=args.model, tasks=[str(in_context_task(
         task_file, Path(report["data"]), name, k, work / f"{name}.json"))], num_shots=NUM_SHOTS + k,

@@ -15,7 +15,10 @@ from cookbook_datasets.cli import build_parser, main, parse_args
 from cookbook_datasets.cli.config_args import config_from_args, to_bool
 from cookbook_datasets.demo import DemoConfig
 from cookbook_datasets.eval import EvalConfig
-from cookbook_datasets.generate import GenerateConfig
+from cookbook_datasets.mixing import MixLearnConfig, MixSignalsConfig
+from cookbook_datasets.self_guide import SelfGuideConfig
+from cookbook_datasets.eval.probe import ProbeConfig
+from cookbook_datasets.template_data import GenerateConfig
 from cookbook_datasets.trainers import DiverseEvolConfig, TrainConfig
 
 # (command, its config class, what the command needs that no field of the class gives,
@@ -24,9 +27,13 @@ CASES = [
     (("generate",), GenerateConfig, [], ["nli", "--out", "OUT"]),
     (("train",), TrainConfig, [], ["--out", "OUT"]),
     (("eval",), EvalConfig, [], []),
+    (("probe",), ProbeConfig, [], ["task.json"]),
     (("select",), DiverseEvolConfig, [], ["pool", "--out", "OUT"]),
     (("augment",), AugmentationConfig, ["seed.jsonl", "--teacher", "http://t/v1", "--out", "OUT"], ["--budget", "5"]),
     (("demo",), DemoConfig, [], []),
+    (("self-guide",), SelfGuideConfig, ["task.json", "--out", "OUT"], []),
+    (("mix", "signals"), MixSignalsConfig, [], ["--tasks", "t.json"]),
+    (("mix", "learn"), MixLearnConfig, [], ["--tasks", "t.json", "--out", "OUT"]),
 ]
 IDS = [" ".join(case[0]) for case in CASES]
 
@@ -185,3 +192,39 @@ def test_the_option_strings_hf_argument_parser_makes_work_here(command, cls, nee
             continue
         for spelling in action.option_strings:
             assert ours.get(spelling) == action.dest, spelling
+
+
+def test_a_part_several_configs_share_is_one_option_per_field_and_a_mapping_in_the_file(tmp_path):
+    """``dataset_task`` (tasks.DatasetTask): the same --input-field, ... on every command that reads a task."""
+    from cookbook_datasets.tasks import DatasetTask
+
+    for command, cls, needs in ((["eval", "--tasks", "r.csv"], EvalConfig, []),
+                                (["mix", "signals", "--tasks", "r.csv"], MixSignalsConfig, []),
+                                (["mix", "learn", "--tasks", "r.csv", "--out", "o"], MixLearnConfig, []),
+                                (["self-guide", "r.csv", "--out", "o"], SelfGuideConfig, [])):
+        assert config_from_args(parse_args(command), cls).dataset_task is None  # nothing given: task files
+        args = parse_args([*command, "--input-field", "review", "--dataset-split", "train", "--label-set", "a", "b",
+                           "--dataset-task", "instruction=Rate it."])
+        assert config_from_args(args, cls).dataset_task == DatasetTask(
+            input_field="review", dataset_split="train", label_set=["a", "b"], instruction="Rate it.")
+    path = tmp_path / "sg.yaml"
+    path.write_text("dataset_task: {input_field: review, output_field: stars}\nnum_examples: 5\n")
+    args = parse_args(["self-guide", "r.csv", "--out", "o", "--config", str(path), "--output-field", "label"])
+    config = config_from_args(args, SelfGuideConfig)  # the option overrides the file's key inside the mapping
+    assert config.dataset_task == DatasetTask(input_field="review", output_field="label") and config.num_examples == 5
+    path.write_text("dataset_task: {input_feild: review}\n")
+    with pytest.raises(ValueError, match=r"unknown dataset_task key 'input_feild' \(did you mean 'input_field'"):
+        config_from_args(parse_args(["self-guide", "r.csv", "--out", "o", "--config", str(path)]), SelfGuideConfig)
+
+
+def test_old_spellings_of_mix_and_self_guide_options_still_work():
+    args = parse_args(["mix", "learn", "--tasks", "t.json", "--out", "o", "--no-model", "--no-labels", "--field",
+                       "premise=Origin", "-p", "sharpness=2", "--param", "penalty=1"])
+    config = config_from_args(args, MixLearnConfig)
+    assert (config.use_model, config.use_labels, config.fields) == (False, False, {"premise": "Origin"})
+    assert config.method_params == {"sharpness": 2, "penalty": 1}
+    args = parse_args(["self-guide", "t.json", "--out", "o", "--no-eval", "--no-train", "--epochs", "2", "--lr", "1e-4",
+                       "--batch-size", "4", "--engine-option", "timeout=5", "--base-url", "http://h/v1"])
+    config = config_from_args(args, SelfGuideConfig)
+    assert (config.evaluate, config.train, config.engine_options) == (False, False, {"timeout": 5})
+    assert config.train_args() == {"num_train_epochs": 2.0, "learning_rate": 1e-4, "per_device_train_batch_size": 4}

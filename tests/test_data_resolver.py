@@ -44,7 +44,7 @@ def _write_every_kind(tmp_path) -> dict:
     plain.mkdir()
     ds.to_parquet(plain / "train.parquet")
     kinds["plain_dir"] = plain
-    from cookbook_datasets.generate import generate
+    from cookbook_datasets.template_data import generate
 
     generate(["reverse_words"], tmp_path / "hub", num_examples=12, num_eval_examples=2)
     kinds["hub_layout"] = tmp_path / "hub"

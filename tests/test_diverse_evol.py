@@ -13,7 +13,7 @@ def _pool(tmp_path, n=24, columns=("prompt", "completion", "source", "meta")):
     rows = [{"prompt": [{"role": "user", "content": f"question {i}: " + "word " * (i % 6)}],
              "completion": [{"role": "assistant", "content": f"answer {i % 4}"}],
              "source": "toy", "meta": json.dumps({"i": i})} for i in range(n)]
-    from cookbook_datasets.rows import row_features
+    from cookbook_datasets.row_schema import row_features
 
     path = tmp_path / "pool.parquet"
     features = row_features()

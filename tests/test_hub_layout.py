@@ -9,7 +9,7 @@ import pytest
 
 import cookbook_datasets
 from cookbook_datasets import hub_layout, load_dataset
-from cookbook_datasets.generate import generate
+from cookbook_datasets.template_data import generate
 from cookbook_datasets.templates import get_template_class
 
 

@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,8 +268,8 @@ def test_bad_learn_configs_are_refused(tasks, tmp_path):
         MixLearnConfig(tasks=[], out=str(tmp_path))
     with pytest.raises(ValueError, match="fine-tunes the model"):
         MixLearnConfig(tasks=[str(tasks[0])], out=str(tmp_path), method="proxy", use_model=False)
-    with pytest.raises(FileNotFoundError, match="neither a task file"):
-        MixLearnConfig(tasks=["nope.json"], out=str(tmp_path)).task_files()
+    with pytest.raises(FileNotFoundError, match="'nope.json' is neither a file"):
+        MixLearnConfig(tasks=["nope.json"], out=str(tmp_path)).load_tasks()
 
 
 @pytest.mark.slow
@@ -284,3 +285,35 @@ def test_on_real_tasks_the_rules_speak_each_tasks_labels_and_approximate_it(shar
     assert ["Entailment", "Neutral", "Contradiction"] in words.values()  # anli's labels, by name
     assert any(w is not None and set(w) == {"0", "1"} for w in words.values())  # glue's 0/1, by accuracy
     assert signals.rule_accuracy["shared_words"]["task039_qasc_find_overlapping_words"] > 0.4  # ROUGE-L
+
+
+# -- your own task as a CSV file ---------------------------------------------------------------------
+VERDICTS = Path(__file__).parent / "data" / "verdicts.csv"  # 42 rows, E/N/C by the word-overlap rule
+VERDICT_COLUMNS = ["--input-field", "pair", "--output-field", "verdict", "--id-field", "rid"]
+
+
+def test_a_users_csv_task_goes_through_mix_signals_and_mix_learn(tmp_path, capsys):
+    common = ["--tasks", str(VERDICTS), *VERDICT_COLUMNS, "--templates", "nli", "--no-model", "--fit-size", "20",
+              "--eval-size", "10"]
+    assert main(["mix", "signals", *common, "--out", str(tmp_path / "s")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("nli") and "verdicts" in line)
+    assert float(row.split()[-3]) == 1.0  # the rule's accuracy on the fit rows (no model: no alignment column)
+    out = tmp_path / "mix"
+    assert main(["mix", "learn", *common, "--method", "uniform", "--num-examples", "60", "--out", str(out)]) == 0
+    mix = read_mix(out / "mix.json")
+    fit_ids = mix["fit_rows"]["verdicts"]
+    assert len(fit_ids) == 20 and set(fit_ids) <= {f"v{i:02d}" for i in range(42)}  # the file's own ids
+    assert any(c.startswith("nli") for c in mix["weights"]) and (out / "data" / "sft_recipe.yaml").exists()
+    # the same columns from --config FILE.yaml (a mapping under dataset_task)
+    config = tmp_path / "signals.yaml"
+    config.write_text(json.dumps({"tasks": [str(VERDICTS)], "templates": ["nli"], "use_model": False, "fit_size": 20,
+                                  "eval_size": 10, "out": str(tmp_path / "s2"),
+                                  "dataset_task": {"input_field": "pair", "output_field": "verdict"}}))
+    assert main(["mix", "signals", "--config", str(config)]) == 0
+    assert any(line.startswith("nli") and "verdicts" in line for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_csv_task_without_its_columns_named_says_which_option_names_them(tmp_path, capsys):
+    assert main(["mix", "signals", "--tasks", str(VERDICTS), "--no-model", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'input'" in err and "pair, verdict" in err and "--input-field" in err

@@ -13,11 +13,11 @@ import yaml
 
 from cookbook_datasets import load_dataset
 from cookbook_datasets.builders import Mixture
-from cookbook_datasets.generate import generate
 from cookbook_datasets.hub_layout import write_hub_layout
 from cookbook_datasets.mixing.components import UnknownComponentError
 from cookbook_datasets.mixing.mix_file import read_mix, write_mix
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.row_schema import row_features
+from cookbook_datasets.template_data import generate
 
 
 def _rows(n: int, tag: str, split: str = "train") -> datasets.Dataset:
@@ -167,10 +167,11 @@ def test_a_component_outside_the_row_schema_is_named_with_its_missing_column(tmp
     write_hub_layout({"default": datasets.DatasetDict({"train": bad})}, tmp_path / "bad", recipes={"default": {}})
     with pytest.raises(ValueError, match=r"component 'theirs'.*no column 'prompt'"):
         Mixture(weights={"nli": 1, "theirs": 1}, components={"theirs": str(tmp_path / "bad")})
-    chat = write_hub_layout({"default": datasets.DatasetDict({"train": _rows(3, "x")})}, tmp_path / "chat",
-                            recipes={"default": {}})
+    # strings and message lists convert into either format (test_frictions_own_task.py); other types are named
+    lists = datasets.Dataset.from_dict({"prompt": [["q"]] * 3, "completion": [["a"]] * 3})
+    odd = write_hub_layout({"default": datasets.DatasetDict({"train": lists})}, tmp_path / "odd", recipes={"default": {}})
     with pytest.raises(ValueError, match=r"component 'mine': column 'prompt'.*'text' mixture"):
-        Mixture(weights={"mine": 1}, components={"mine": str(chat)}, format="text")
+        Mixture(weights={"mine": 1}, components={"mine": str(odd)}, format="text")
 
 
 def test_mix_files_from_another_version_or_for_unknown_templates_are_refused(tmp_path):
@@ -191,9 +192,12 @@ def test_generate_writes_a_trl_recipe_for_the_mixture(tmp_path, cache_dir):
     out = generate(["nli", "sort_words"], tmp_path / "out", num_examples=40, mixture={"nli": 1, "sort_words": 1},
                    cache_dir=cache_dir, recipe_model="tiny-random")
     recipe = yaml.safe_load((out / "sft_recipe.yaml").read_text())
-    assert recipe["datasets"] == [{"path": str(out.resolve()), "name": "mixture", "split": "train",
-                                   "columns": ["prompt", "completion"]}]
+    # the mixture config's train files, relative to the recipe's directory (where `trl sft` runs)
+    assert recipe["datasets"] == [{"path": "parquet", "data_files": "mixture/train-00000-of-00001.parquet",
+                                   "split": "train", "columns": ["prompt", "completion"]}]
+    # tiny-random has no public id: its local directory, and the header says so
     assert Path(recipe["model_name_or_path"]).is_dir() and recipe["use_peft"] is True
+    assert "a directory on the machine that wrote this recipe" in (out / "sft_recipe.yaml").read_text()
     card = (out / "README.md").read_text()
     assert "probabilities" in card and "first_exhausted" in card  # the card records how the mixture was drawn
 
@@ -204,9 +208,10 @@ def test_trl_sft_runs_the_written_recipe_as_it_is(tmp_path, cache_dir):
                    recipe_model="tiny-random")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
            "HF_DATASETS_CACHE": str(tmp_path / "hf_cache")}
-    result = subprocess.run(["trl", "sft", "--config", str(out / "sft_recipe.yaml"), "--max_steps", "2",
+    # run from the recipe's directory, as its header says (TRL reads `datasets:` paths from its working dir)
+    result = subprocess.run(["trl", "sft", "--config", "sft_recipe.yaml", "--max_steps", "2",
                              "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "trained")],
-                            capture_output=True, text=True, env=env, timeout=600)
+                            capture_output=True, text=True, env=env, timeout=600, cwd=out)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "trained" / "adapter_config.json").exists()
 

@@ -15,8 +15,8 @@ import threading
 import pytest
 
 from cookbook_datasets.cli import main
-from cookbook_datasets.generate import generate
 from cookbook_datasets.push import PushError, push_dataset
+from cookbook_datasets.template_data import generate
 
 
 @pytest.fixture

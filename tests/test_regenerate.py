@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from cookbook_datasets.cli import main
-from cookbook_datasets.generate import generate
 from cookbook_datasets.hub_layout import write_hub_layout
-from cookbook_datasets.regenerate import regenerate
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.rebuild import regenerate
+from cookbook_datasets.row_schema import row_features
+from cookbook_datasets.template_data import generate
 
 # The mixture's weights are given out of alphabetical order: its draws depend on that order.
 MIXTURE = {"nli": 2.0, "document_qa": 1.0}

@@ -7,6 +7,7 @@ real transformers backend on the tiny random model.
 
 import dataclasses
 import json
+import os
 import re
 
 import pytest
@@ -72,7 +73,7 @@ def test_niv2_task_reads_definition_demonstrations_and_label_set_only(tmp_path):
     task = task_definition(load_task(path), num_demonstrations=3)
     assert task.kind == "classification" and task.labels == ["a", "b", "c"]
     assert [d.input for d in task.demonstrations] == ["x0", "x1", "x2"]
-    assert not task.instances and "secret input" not in json.dumps(recipe(task, SelfGuideConfig(), "m"))
+    assert not task.instances and "secret input" not in json.dumps(recipe(task, SelfGuideConfig(model="m")))
 
 
 def test_task_without_labels_is_generation_and_bad_files_name_the_field(tmp_path):
@@ -300,7 +301,8 @@ def test_command_synthesises_tunes_picks_an_epoch_and_scores(tmp_path, tiny_mode
     path.write_text(json.dumps(COPY_TASK))
     out = tmp_path / "run"
     args = [str(path), "--model", "tiny-random", "--out", str(out), "--num-examples", "6", "--epochs", "2",
-            "--batch-size", "4", "--eval-limit", "3"] + [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
+            "--batch-size", "4", "--eval-limit", "3", "--min-validation-rows", "1"]
+    args += [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
     assert main(["self-guide", *args]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["kept"] == 6 and report["training"]["epochs"] == 2
@@ -583,17 +585,22 @@ def test_a_job_stopped_by_its_budget_reports_it_trains_nothing_and_resumes(tmp_p
     assert report["counts"]["stopped"] == {"reason": "enough"}
 
 
-def test_a_work_dir_from_before_early_stopping_and_window_adaptation_is_refused_not_silently_changed(tmp_path):
+def test_a_work_dir_written_before_a_field_existed_compares_it_with_its_default(tmp_path):
     config = SelfGuideConfig(num_examples=4, prompts_per_round=4)
     synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
     written = json.loads((tmp_path / "recipe.json").read_text())
     for name in ("stop_window", "length_adapt_share", "max_minutes"):
-        del written["config"][name]  # as the code before them wrote it: it never stopped early nor adapted
+        del written["config"][name]  # as a recipe written before these fields existed
     (tmp_path / "recipe.json").write_text(json.dumps(written))
+    assert synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)[1]["rounds"] == 1  # resumed
+    other = dataclasses.replace(config, stop_window=0, length_adapt_share=None, max_minutes=3)
     with pytest.raises(ValueError, match=r"config fields \['length_adapt_share', 'stop_window'\] differ"):
-        synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
-    old = dataclasses.replace(config, stop_window=0, length_adapt_share=None, max_minutes=3)
-    assert synthesize(NLI, RoundAwareEngine(nli_writer()), old, work_dir=tmp_path)[1]["rounds"] == 1
+        synthesize(NLI, RoundAwareEngine(nli_writer()), other, work_dir=tmp_path)
+    # the job's fields (model aside) are no part of the recipe: another engine or training resumes the rounds
+    job = dataclasses.replace(config, backend="openai", num_train_epochs=5, eval_limit=7, min_validation_rows=2)
+    assert synthesize(NLI, RoundAwareEngine(nli_writer()), job, work_dir=tmp_path)[1]["rounds"] == 1
+    with pytest.raises(ValueError, match="the model differ"):
+        synthesize(NLI, RoundAwareEngine(nli_writer()), dataclasses.replace(config, model="other"), work_dir=tmp_path)
 
 
 # -- training rows posed as the evaluation poses the task -------------------------------------------
@@ -715,9 +722,10 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
         return result
 
     monkeypatch.setattr(harness, "run_task", run_task)
-    out, config = tmp_path / "run", SelfGuideConfig(num_examples=6, **LOOSE)
-    report = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config,
-                            train_args=QUICK_TRAIN, eval_limit=2, val_instances=3)
+    out = tmp_path / "run"
+    config = SelfGuideConfig(num_examples=6, **LOOSE, model="tiny-random", **QUICK_TRAIN, eval_limit=2,
+                             min_validation_rows=3)
+    report = run_self_guide(copy_task_file(tmp_path), out, dataclasses.replace(config, val_instances=3))
     split, training = report["split"], report["training"]
     assert split["sizes"] == {"scored": 2, "validation": 3} and split["of"] == 12
     assert not set(split["ids"]["validation"]) & set(split["ids"]["scored"])
@@ -736,8 +744,7 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
     # without --val-instances the same training is picked again on the synthetic split, and re-scored
     trained = (out / "model" / "run_card.json").stat().st_mtime_ns
     scored_at = (out / "eval" / "self_guide.json").stat().st_mtime_ns
-    again = run_self_guide(copy_task_file(tmp_path), out, model="tiny-random", config=config, train_args=QUICK_TRAIN,
-                           eval_limit=2)
+    again = run_self_guide(copy_task_file(tmp_path), out, config)  # its 1 synthetic row: fewer than 3, none chosen
     assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 2
     assert again["training"]["validation"] == "synthetic validation split"
     assert again["split"]["epoch_picked_on"] == "synthetic validation split"
@@ -759,9 +766,9 @@ def test_more_validation_instances_than_the_task_holds_beside_its_scored_rows_is
             "task 'task9_copy' has 12, so at most 2 validation instances fit") in err
     assert not out.exists()
     with pytest.raises(ValueError, match="val_instances .* must be a positive integer"):
-        run_self_guide(copy_task_file(tmp_path), out, val_instances=0)
+        run_self_guide(copy_task_file(tmp_path), out, SelfGuideConfig(val_instances=0))
     with pytest.raises(ValueError, match="with train=False .* there is none to pick"):
-        run_self_guide(copy_task_file(tmp_path), out, val_instances=2, train=False)
+        run_self_guide(copy_task_file(tmp_path), out, SelfGuideConfig(val_instances=2, train=False))
     assert not out.exists()
 
 
@@ -771,8 +778,8 @@ def test_training_is_reused_only_for_the_same_rows_and_training_config(tmp_path,
     out, task = tmp_path / "run", copy_task_file(tmp_path)
 
     def run(**config):
-        config = SelfGuideConfig(num_examples=6, **LOOSE, **config)
-        report = run_self_guide(task, out, model="tiny-random", config=config, train_args=QUICK_TRAIN, evaluate=False)
+        config = SelfGuideConfig(num_examples=6, **LOOSE, **config, model="tiny-random", **QUICK_TRAIN, evaluate=False)
+        report = run_self_guide(task, out, config)
         marker = json.loads((out / "training.json").read_text())
         return report, marker, (out / "model" / "run_card.json").stat().st_mtime_ns
 
@@ -784,3 +791,75 @@ def test_training_is_reused_only_for_the_same_rows_and_training_config(tmp_path,
     assert run()[2] == trained2  # nothing changed: reused
     (out / "training.json").unlink()  # an out directory from before the record: what it learnt is unknown
     assert run()[2] != trained2
+
+
+# -- your own task as a CSV file; the epoch is not chosen on a handful of rows --------------------
+VERDICTS = os.path.join(os.path.dirname(__file__), "data", "verdicts.csv")  # 42 rows, labels E/N/C
+VERDICT_COLUMNS = ["--input-field", "pair", "--output-field", "verdict", "--id-field", "rid"]
+
+
+def verdict_writer(messages, params, i, sample):
+    """Inputs numbered by round and prompt; answers: C, E, N in turn by the prompt's number."""
+    ask = messages[-1]["content"]
+    if ask.startswith("Write a new input") or "Inputs written before" in ask:
+        return f"Premise: item {params.seed % 1000} {i} here.\nHypothesis: item {i}."
+    return "CEN"[int(re.search(r"item \d+ (\d+)", ask).group(1)) % 3]
+
+
+def test_a_users_csv_task_through_self_guide_keeps_the_last_epoch_when_validation_rows_are_too_few(
+        tmp_path, tiny_model, monkeypatch, caplog, capsys):
+    import csv
+    import logging
+
+    import cookbook_datasets.generation as generation
+    from cookbook_datasets.cli import main
+
+    out = tmp_path / "run"
+    quick = ["--model", "tiny-random", "--num-examples", "6", "--epochs", "2", "--batch-size", "4", "--eval-limit", "3"]
+    quick += [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
+    # SELF-GUIDE writes from the task's instruction: a data file has none, so it is asked for, before anything runs
+    assert main(["self-guide", VERDICTS, *VERDICT_COLUMNS, "--out", str(out), *quick]) == 2
+    assert "--instruction" in capsys.readouterr().err and not out.exists()
+    monkeypatch.setattr(generation, "load_engine", lambda *a, **k: ScriptedEngine(verdict_writer))
+    args = [VERDICTS, *VERDICT_COLUMNS, "--instruction", "Answer E, N or C.", "--out", str(out), *quick]
+    with caplog.at_level(logging.WARNING, logger="cookbook_datasets.self_guide"):
+        assert main(["self-guide", *args]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["task"] == "verdicts" and report["kind"] == "classification" and report["counts"]["kept"] == 6
+    with open(VERDICTS, newline="") as f:
+        rows = list(csv.DictReader(f))
+    definition = json.loads((out / "data" / "recipe.json").read_text())["verdicts"]["task"]
+    assert [e["input"] for e in definition["examples"]] == [r["pair"] for r in rows[:3]]  # the first 3 rows
+    assert sorted(definition["labels"]) == ["C", "E", "N"]
+    assert set(report["split"]["ids"]["scored"]) <= {r["rid"] for r in rows[3:]}  # never a demonstration
+    assert report["scores"]["self_guide"]["num_examples"] == 3
+    training = report["training"]
+    # 6 pairs hold out 1 synthetic validation row: no epoch is chosen on it, the last is kept, and it is said
+    assert training["validation_rows"] == 1 and training["too_few_validation_rows"] is True
+    assert training["per_epoch"] == [] and training["best_epoch"] == 2 and training["min_validation_rows"] == 20
+    assert ("epoch 2 kept, the last, unchosen: the synthetic validation split has 1 rows, fewer than the 20 an epoch "
+            "is chosen on (min_validation_rows)") in (out / "report.md").read_text()
+    assert "fewer than the 20 an epoch is chosen on (min_validation_rows); no epoch is chosen" in caplog.text
+    # the same run from a YAML file (the columns under dataset_task): found done, nothing changes
+    config = tmp_path / "sg.yaml"
+    config.write_text(json.dumps({"model": "tiny-random", "num_examples": 6, "num_train_epochs": 2,
+                                  "per_device_train_batch_size": 4, "eval_limit": 3, **LOOSE,
+                                  "dataset_task": {"input_field": "pair", "output_field": "verdict",
+                                                   "id_field": "rid", "instruction": "Answer E, N or C."}}))
+    trained = (out / "model" / "run_card.json").stat().st_mtime_ns
+    assert main(["self-guide", VERDICTS, "--config", str(config), "--out", str(out)]) == 0
+    assert json.loads((out / "report.json").read_text()) == report
+    assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained
+
+
+def test_the_recipe_holds_the_synthesis_fields_and_the_model_and_no_job_field():
+    from cookbook_datasets.self_guide.config import JOB_FIELDS
+
+    names = {f.name for f in dataclasses.fields(SelfGuideConfig)}
+    assert set(JOB_FIELDS) <= names
+    base = recipe(NLI, SelfGuideConfig())
+    assert set(base["config"]) == names - set(JOB_FIELDS) and base["model"] == SelfGuideConfig().model
+    job = SelfGuideConfig(backend="openai", base_url="http://h/v1", engine_options={"timeout": 5}, train=False,
+                          finetune="full", num_train_epochs=5, learning_rate=1e-3, eval_limit=9, num_shots=1,
+                          min_validation_rows=5, evaluate=False, dataset_task={"input_field": "x"})
+    assert recipe(NLI, job) == base  # none of these changes the pairs: a run resumes across them

@@ -19,7 +19,7 @@ import pytest
 import cookbook_datasets
 from cookbook_datasets.cli import main
 from cookbook_datasets.tasks import load_task_file, load_tasks
-from cookbook_datasets.tasks.fields import parse_fields, split_numbered
+from cookbook_datasets.tasks.fields import detect_layout, split_options
 from cookbook_datasets.templates import get_template, get_template_class, list_templates
 from cookbook_datasets.templates.base import LETTERS
 from cookbook_datasets.templates.real_text import STOPWORDS, content_words
@@ -341,6 +341,11 @@ def test_predict_on_generated_rows_written_as_text_agrees_with_the_completion(na
 
 
 # -- task files -----------------------------------------------------------------------------------
+def parse_fields(text: str) -> dict:
+    """The fields of one input on its own (the detection over this one text)."""
+    return detect_layout([text]).parse(text)
+
+
 def test_parse_fields_markers_and_aliases():
     f = parse_fields("Premise: A man sleeps. <sep> Hypothesis: A man is awake.")
     assert (f["premise"], f["hypothesis"]) == ("A man sleeps.", "A man is awake.")
@@ -366,9 +371,9 @@ def test_parse_fields_markers_and_aliases():
 
 
 def test_split_numbered_choices():
-    assert split_numbered("1. a b 2. c 3) d") == ["a b", "c", "d"]
-    assert split_numbered("1. rose from 6.4% to 4.0%. 2. fell") == ["rose from 6.4% to 4.0%.", "fell"]
-    assert split_numbered("no numbers") == ["no numbers"]
+    assert split_options("1. a b 2. c 3) d") == ["a b", "c", "d"]
+    assert split_options("1. rose from 6.4% to 4.0%. 2. fell") == ["rose from 6.4% to 4.0%.", "fell"]
+    assert split_options("no numbers") == ["no numbers"]
 
 
 def _niv2(path, instances, demos=None, definition="Decide."):

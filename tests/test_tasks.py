@@ -5,8 +5,8 @@ import json
 import datasets
 import pytest
 
-from cookbook_datasets.tasks import (ColumnMapping, Instance, Task, TaskFormatError, content_id, load_task,
-                                     load_tasks, task_from_dataset)
+from cookbook_datasets.tasks import (ColumnMapping, DatasetTask, Instance, Task, TaskFormatError, content_id,
+                                     load_task, load_tasks, task_from_dataset)
 
 NIV2 = {
     "Definition": ["Say whether the sentence is positive or negative."],
@@ -75,8 +75,17 @@ def test_any_dataset_with_a_column_mapping(tmp_path):
     # and from a local file, through load_task and the project's data resolver
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(json.dumps({"text": t, "target": o}) for t, o in [("2+2", "4"), ("3+3", "6")]))
-    task = load_task(str(path), input_field="text", output_field="target", split="train")
+    task = load_task(str(path), dataset_task=DatasetTask(input_field="text", output_field="target",
+                                                         dataset_split="train"))
     assert [i.outputs for i in task.instances] == [("4",), ("6",)]
+    # a data file is read as a dataset even without a mapping: its columns input and output, unless named
+    table = tmp_path / "rows.csv"
+    table.write_text("input,output,other\n2+2,4,x\n3+3,6,y\n")
+    assert [(i.input, i.outputs) for i in load_task(str(table)).instances] == [("2+2", ("4",)), ("3+3", ("6",))]
+    first = load_task(str(table), dataset_task={"input_field": "other", "instruction": "Copy."}, demonstrations=1)
+    assert first.instruction == "Copy." and first.demonstrations[0].input == "x" and first.ids == [first.instances[0].id]
+    with pytest.raises(ValueError, match="unknown dataset_task key 'input'"):
+        load_task(str(table), dataset_task={"input": "other"})
 
 
 def test_a_column_that_is_not_there_is_named():
@@ -107,7 +116,9 @@ def test_a_column_that_is_not_there_is_named():
     ("t.jsonl", '{"question": "q", "choices": ["a", "b"], "label": 2}', r"t.jsonl: line 1: the field 'label' must be an index"),
     ("t.jsonl", '{"question": "q", "choices": ["a", "b"]}', r"t.jsonl: line 1 is missing the field 'label'"),
     ("t.jsonl", '{oops', r"t.jsonl: line 1 is not valid JSON"),
-    ("t.csv", "a,b", r"t.csv: task files are .json"),
+    ("t.tsv", "a\tb", r"t.tsv: task files are .json .* data files \(.csv, .parquet, .arrow\)"),
+    ("t.csv", "a,b", r"t.csv holds no rows"),
+    ("t.csv", "a,b\n1,2", r"t.csv, split train.*no column 'input' .*columns: a, b.*--input-field"),
 ])
 def test_a_malformed_file_names_the_file_the_record_and_the_field(tmp_path, name, content, named):
     path = _write(tmp_path / name, content)

@@ -21,7 +21,7 @@ def test_self_guide_definition_of_a_task_holds_no_instance():
     definition = task_definition(SENTIMENT, num_demonstrations=1)
     assert (definition.kind, definition.labels) == ("classification", ["negative", "positive"])
     assert [(d.input, d.answer) for d in definition.demonstrations] == [("I love it.", "positive")]
-    assert not definition.instances and "secret" not in json.dumps(recipe(definition, SelfGuideConfig(), "m"))
+    assert not definition.instances and "secret" not in json.dumps(recipe(definition, SelfGuideConfig(model="m")))
     quiz = Task(name="quiz", instances=[Instance.make("q", choices=["a", "b"], gold=0)])
     with pytest.raises(TaskFormatError, match="classification or generation"):
         task_definition(quiz)

@@ -28,9 +28,6 @@ def causal_lm(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-_causal_lm = causal_lm  # the name mixing/task_loss.py still imports; remove once it imports causal_lm
-
-
 class CompactLossSFTTrainer(SFTTrainer):
     """``SFTTrainer`` computing the LM head and the loss on labelled positions only."""
 

@@ -20,7 +20,7 @@ import yaml
 from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.cpu import PRECISIONS, release_memory, resolve_precision, tune_allocator
 from cookbook_datasets.data_spec import DataSpec, load_training_data
-from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model
+from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model, peft_without_deprecation_noise
 from cookbook_datasets.progress import one_bar_per_stage
 
 logger = logging.getLogger(__name__)
@@ -221,9 +221,10 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
             task_type="CAUSAL_LM",
         )
     trainer_cls = CompactLossSFTTrainer if config.loss_positions_only else SFTTrainer
-    trainer = trainer_cls(model=model, args=_sft_config(config, eval_ds is not None, device, precision),
-                         train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=callbacks)
+    with peft_without_deprecation_noise():  # SFTTrainer wraps the model with peft here
+        trainer = trainer_cls(model=model, args=_sft_config(config, eval_ds is not None, device, precision),
+                              train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
+                              peft_config=peft_config, callbacks=callbacks)
     one_bar_per_stage(trainer)  # no evaluation bar nested in the training bar
     frozen_bf16 = 0
     if frozen_weights_go_bf16(config.use_lora, precision, device, config.dtype):
@@ -243,7 +244,8 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
         from peft import PeftModel
 
         base, _ = load_model(config.model, dtype=config.dtype, device=device)
-        merged = PeftModel.from_pretrained(base, config.output_dir).merge_and_unload()
+        with peft_without_deprecation_noise():
+            merged = PeftModel.from_pretrained(base, config.output_dir).merge_and_unload()
         merged.save_pretrained(os.path.join(config.output_dir, "merged"))
         tokenizer.save_pretrained(os.path.join(config.output_dir, "merged"))
     runtime = {"device": device, "precision": precision, "attn_implementation": model.config._attn_implementation,
@@ -255,6 +257,24 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
     if allocator_tuned:
         release_memory()  # the heap kept every step's buffers; what comes next has other shapes
     return card
+
+
+def finished_run(config: TrainConfig) -> Optional[dict]:
+    """The run card of ``config.output_dir`` when a run with this very config finished there (its
+    adapter or model saved, every step done), else None: what to reuse instead of training again
+    (a resumed trainer with nothing left to do would report 0 steps and a loss of 0)."""
+    out = Path(config.output_dir)
+    card_path = out / "run_card.json"
+    saved = (out / "adapter_config.json").exists() if config.use_lora else (out / "config.json").exists()
+    if not card_path.exists() or not saved:
+        return None
+    try:
+        card = json.loads(card_path.read_text())
+    except ValueError:
+        return None
+    same = card.get("config") == json.loads(json.dumps(config.to_dict(), default=str))
+    done = config.max_steps <= 0 or card.get("global_step") == config.max_steps
+    return card if same and done else None
 
 
 def _data_recipes(config: TrainConfig) -> list[dict]:

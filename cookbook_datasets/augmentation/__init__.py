@@ -11,6 +11,8 @@ re-runs free, and a recommender for which strategy fits a budget ratio::
                                      work_dir="runs/aug")
 """
 
+from ..lazy import lazy_exports
+
 # The names load from their modules on first use (PEP 562), so the light ones (AugmentationConfig,
 # which builds `cookbook augment`'s options) come without `datasets` and the teacher's client.
 _LAZY = {
@@ -28,19 +30,7 @@ _LAZY = {
     "Call": ".teacher", "Teacher": ".teacher", "TeacherError": ".teacher", "load_teacher_engine": ".teacher",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["AugmentationConfig", "BudgetExhausted", "BudgetTooSmall", "CHECKERS", "Call", "Ledger", "Recommendation",

@@ -25,7 +25,7 @@ import datasets
 import numpy as np
 
 from cookbook_datasets.atomic_files import atomic_json
-from cookbook_datasets.rows import row_features
+from cookbook_datasets.row_schema import row_features
 
 from .checkers import detect_checker, get_checker, has_reasoning
 from .config import AugmentationConfig

@@ -3,7 +3,8 @@
 The paper (arXiv 2409.19759, METHODS.md §3) finds answer augmentation best at low BR and new
 questions best at high BR, and reports where they cross: BR ≈ 27–51 with |S| = 100, ≈ 17.6 with
 |S| = 1,000, ≈ 16.4 with the full GSM8K train set (7,473). Between those seed-set sizes the switch
-point is interpolated linearly in log |S| (clamped outside them). Near the switch point (within
+point is interpolated linearly in log |S|; outside them it is extrapolated, held at the nearest
+measured size's (the recommendation says which). Near the switch point (within
 ``band`` of it, in log BR) the budget is split between the two, moving linearly in log BR from
 all answer augmentation to all new questions, since neither is clearly ahead there.
 
@@ -58,7 +59,8 @@ class Recommendation:
 
 
 def paper_switch_point(seed_size: int) -> tuple[float, float, float]:
-    """(switch BR, low, high) for a seed set of ``seed_size``, interpolated in log |S|."""
+    """(switch BR, low, high) for a seed set of ``seed_size``, interpolated in log |S| between the
+    paper's sizes, the nearest one's outside them (:func:`switch_point_basis` says which)."""
     points = PAPER_SWITCH_POINTS
     if seed_size <= points[0][0]:
         return points[0][1:]
@@ -69,6 +71,21 @@ def paper_switch_point(seed_size: int) -> tuple[float, float, float]:
             t = (math.log(seed_size) - math.log(s0)) / (math.log(s1) - math.log(s0))
             return tuple(a + t * (b - a) for a, b in zip(v0, v1))
     raise AssertionError("unreachable")
+
+
+def switch_point_basis(seed_size: int) -> str:
+    """How :func:`paper_switch_point` got the switch point for ``seed_size``, in words: measured (one of
+    the paper's seed-set sizes), interpolated (between two of them) or extrapolated (outside them)."""
+    sizes = [p[0] for p in PAPER_SWITCH_POINTS]
+    if seed_size in sizes:
+        return f"measured in the paper at |S| = {seed_size:,}"
+    if seed_size < sizes[0]:
+        return (f"extrapolated: |S| = {seed_size:,} is below the smallest measured seed set (|S| = {sizes[0]:,}), "
+                f"so the |S| = {sizes[0]:,} values are used as they are")
+    if seed_size > sizes[-1]:
+        return (f"extrapolated: |S| = {seed_size:,} is above the largest measured seed set (|S| = {sizes[-1]:,}), "
+                f"so the |S| = {sizes[-1]:,} values are used as they are")
+    return "interpolated in log |S|"
 
 
 def _check(seed_size: int, budget: int) -> None:
@@ -97,8 +114,8 @@ def recommend_from_paper(seed_size: int, budget: int, band: float = 1.5) -> Reco
     main = max(split, key=split.get)
     where = ("the paper's switch points: BR ≈ 27–51 at |S| = 100, ≈ 17.6 at |S| = 1,000, ≈ 16.4 on the full set "
              "(GSM8K, Llama-3.1-70B teacher, Llama-2-7B student; ≈ 12 with a Mistral-7B student)")
-    reasons = [f"switch point for |S| = {seed_size}: BR ≈ {switch:.1f} (range {low:.1f}–{high:.1f}), interpolated "
-               f"in log |S| between {where}"]
+    reasons = [f"switch point for |S| = {seed_size}: BR ≈ {switch:.1f} (range {low:.1f}–{high:.1f}), "
+               f"{switch_point_basis(seed_size)}; from {where}"]
     if share == 0:
         reasons.append(f"BR = {br:.2f} is below {lo:.1f}: answer augmentation wins at low budget ratios "
                        "(more answers per seed question beat fewer, noisier new questions)")

@@ -13,11 +13,11 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from . import augment, demo, eval, generate, mix, push, regenerate, select, self_guide, templates, train
+from . import augment, demo, eval, generate, mix, probe, push, regenerate, select, self_guide, templates, train
 from .config_args import apply_config_file
 from .options import HelpFormatter
 
-COMMANDS = (templates, generate, train, eval, select, self_guide, augment, mix, demo, push, regenerate)
+COMMANDS = (templates, generate, train, eval, probe, select, self_guide, augment, mix, demo, push, regenerate)
 
 
 def build_parser() -> argparse.ArgumentParser:

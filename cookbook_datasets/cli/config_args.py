@@ -11,8 +11,12 @@ and gets one option per field, named as ``transformers.HfArgumentParser`` names 
 ``help``, its default, its ``choices``; a ``bool`` is ``--flag [BOOL]``, plus ``--no_flag`` where it
 defaults to True; a ``list`` takes several values; an ``Optional`` takes ``none`` too. Where
 HfArgumentParser has no form, this module adds one: a ``dict`` field takes ``KEY=VALUE``
-(repeatable) or one JSON object; every option gets a metavar. ``options`` changes a field's form
-for one command (positional, required, other option strings). ``add_fields`` adds some fields'
+(repeatable) or one JSON object; a field whose type is itself a dataclass (a part several configs
+share, such as ``tasks.DatasetTask``) takes ``--field KEY=VALUE`` as a dict field does, plus one
+option per field of the part, named after it (``--input-field``; a YAML file gives the part as a
+mapping), and :func:`config_from_args` builds the part; every option gets a metavar. ``options``
+changes a field's form for one command (positional, required, other option strings, and
+``no_aliases``: more spellings of a bool's ``--no-`` option). ``add_fields`` adds some fields'
 options without making the class the command's config (training shortcuts passed on to a
 ``TrainConfig``); ``add_field_assignments`` adds ``--param KEY=VALUE`` for any field by name.
 
@@ -55,8 +59,9 @@ def add_config(parser: argparse.ArgumentParser, cls: type, *, options: Optional[
                skip: Sequence[str] = (), config_dir: Optional[str | os.PathLike] = None) -> argparse._ArgumentGroup:
     """Add ``--config FILE.yaml`` (once per parser) and one option per field of the dataclass ``cls``
     (but those in ``skip``), in a group of their own. ``options`` maps a field to argparse keyword
-    arguments that replace the derived ones, with three of this module's own: ``positional=True``,
-    ``aliases`` (more option strings) and ``flags`` (the option strings instead of the derived ones).
+    arguments that replace the derived ones, with four of this module's own: ``positional=True``,
+    ``aliases`` (more option strings), ``flags`` (the option strings instead of the derived ones) and
+    ``no_aliases`` (more option strings for a True-by-default bool's ``--no-`` option).
     ``config_dir``: where ``--config NAME`` also looks for ``NAME.yaml`` (bundled recipes)."""
     if "config" in {f.name for f in dataclasses.fields(cls)}:
         raise TypeError(f"{cls.__name__} has a field named 'config': the name is --config FILE.yaml's (as in TRL)")
@@ -103,10 +108,45 @@ def add_field_assignments(container, cls: type, *flags: str, help: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace, cls: type, **overrides):
-    """``cls`` built from the parsed options that are its fields; ``overrides`` win."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init and hasattr(args, f.name)}
+    """``cls`` built from the parsed options that are its fields; ``overrides`` win. A field that is
+    a dataclass (a part) is built from its ``--field KEY=VALUE`` mapping with its fields' own options
+    over it (neither given: the field's default)."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        part = _part_class(hints[f.name])
+        if part is None:
+            if hasattr(args, f.name):
+                values[f.name] = getattr(args, f.name)
+            continue
+        prefix = f"{f.name}."
+        given = {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix)}
+        base = getattr(args, f.name, None)
+        if dataclasses.is_dataclass(base):
+            base = dataclasses.asdict(base)
+        merged = {**(base or {}), **given}
+        if merged:  # else the field's default
+            values[f.name] = _build_part(part, merged, f.name)
     values.update(overrides)
     return cls(**values)
+
+
+def _part_class(hint) -> Optional[type]:
+    """The dataclass a field's type is (``Optional`` of it too), or None."""
+    kind, _ = _unwrap_optional(hint)
+    return kind if isinstance(kind, type) and dataclasses.is_dataclass(kind) else None
+
+
+def _build_part(part: type, values: dict, name: str):
+    from ..registry import unknown_name_error
+
+    allowed = [f.name for f in dataclasses.fields(part) if f.init]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise unknown_name_error(f"{name} key", unknown[0], allowed)
+    return part(**values)
 
 
 # --- --config FILE.yaml ---------------------------------------------------------------------------
@@ -211,9 +251,11 @@ def _coerce(action: argparse.Action, key: str, value):
 
 # --- one field, one option -------------------------------------------------------------------------
 
-def _add_field(container, cls: type, field: dataclasses.Field, hint, custom: dict, default) -> None:
+def _add_field(container, cls: type, field: dataclasses.Field, hint, custom: dict, default, dest: str = "") -> None:
+    """``field``'s option(s) on ``container``; ``dest``: where the value goes (default: the field's name)."""
     kwargs = dict(field.metadata)
     aliases = list(_as_list(kwargs.pop("aliases", [])))
+    dest = dest or field.name
     if default is _UNSET:
         if field.default is not dataclasses.MISSING:
             default = field.default
@@ -223,11 +265,17 @@ def _add_field(container, cls: type, field: dataclasses.Field, hint, custom: dic
             default = dataclasses.MISSING
     kind, optional = _unwrap_optional(hint)
     origin = typing.get_origin(kind)
+    part = _part_class(hint)
     if origin is Literal:
         kwargs.setdefault("choices", list(typing.get_args(kind)))
         kind = type(typing.get_args(kind)[0])
     no_flag = None
-    if kind is bool:
+    if part is not None:  # the part as a mapping here; its fields' own options below
+        kwargs.update(action=_KeyValues)
+        kwargs.setdefault("metavar", "KEY=VALUE")
+        if dataclasses.is_dataclass(default):
+            default = dataclasses.asdict(default)
+    elif kind is bool:
         kwargs.update(type=to_bool, nargs="?", const=True)
         kwargs.setdefault("metavar", "BOOL")
         if default is True:
@@ -254,17 +302,27 @@ def _add_field(container, cls: type, field: dataclasses.Field, hint, custom: dic
     positional = custom.pop("positional", False)
     flags = custom.pop("flags", None)
     aliases += _as_list(custom.pop("aliases", []))
+    no_aliases = _as_list(custom.pop("no_aliases", []))
     kwargs.update(custom)
     if positional:
         kwargs.pop("required", None)
-        container.add_argument(field.name, **kwargs)
+        container.add_argument(dest, **kwargs)
         return
     if flags is None:
         flags = list(dict.fromkeys([f"--{field.name.replace('_', '-')}", f"--{field.name}"]))
-    container.add_argument(*flags, *aliases, dest=field.name, **kwargs)
+    container.add_argument(*flags, *aliases, dest=dest, **kwargs)
     if no_flag:
         container.add_argument(*dict.fromkeys([f"--no-{field.name.replace('_', '-')}", f"--no_{field.name}"]),
-                               dest=field.name, action="store_false", default=argparse.SUPPRESS, help=no_flag)
+                               *no_aliases, dest=dest, action="store_false", default=argparse.SUPPRESS, help=no_flag)
+    if part is not None:  # only the options given are kept: config_from_args lays them over the mapping
+        part_hints = typing.get_type_hints(part)
+        for sub in dataclasses.fields(part):
+            if not sub.init:
+                continue
+            custom = {}
+            if sub.default not in (None, "", False, dataclasses.MISSING):  # the part's default, shown
+                custom["help"] = f"{sub.metadata.get('help', '').rstrip('.')} (default: {sub.default})"
+            _add_field(container, part, sub, part_hints[sub.name], custom, argparse.SUPPRESS, dest=f"{dest}.{sub.name}")
 
 
 def _unwrap_optional(hint) -> tuple[Any, bool]:

@@ -21,8 +21,12 @@ def run(args) -> int:
     from ..demo import DemoConfig, run_demo
 
     result = run_demo(config_from_args(args, DemoConfig))
-    print(f"Trained {result['train']['global_step']} steps in {result['train']['train_seconds']} s "
-          f"on {result['train']['train_rows']} rows.\n")
+    done = result["train"]
+    if done.get("reused"):
+        print(f"Reused the trained adapter in {done['adapter']} (trained earlier: {done['global_step']} steps in "
+              f"{done['train_seconds']} s on {done['train_rows']} rows).\n")
+    else:
+        print(f"Trained {done['global_step']} steps in {done['train_seconds']} s on {done['train_rows']} rows.\n")
     print(result["table"])
     print(f"Wrote {result['comparison_table']} and {result['plot']}")
     return 0

@@ -9,27 +9,11 @@ from __future__ import annotations
 from .config_args import add_config, config_from_args
 from .options import add_command
 
-# Shorthands for the keys of EvalConfig.dataset_task (--dataset-task KEY=VALUE sets any of them).
-DATASET_TASK_OPTIONS = (
-    ("--input-field", "input_field", "COLUMN", "read --tasks as datasets (a file, directory or Hub id): the column "
-                                               "with each row's input (or question)"),
-    ("--output-field", "output_field", "COLUMN", "with --input-field: the column with the acceptable output(s)"),
-    ("--choices-field", "choices_field", "COLUMN", "with --input-field: the options of a multiple-choice row"),
-    ("--label-field", "label_field", "COLUMN", "with --input-field: the gold choice index, or the class label"),
-    ("--id-field", "id_field", "COLUMN", "with --input-field: a stable row id"),
-    ("--instruction", "instruction", "TEXT", "with --input-field: the task's instruction"),
-    ("--dataset-config", "config", "NAME", "with --input-field: the dataset's config"),
-    ("--dataset-split", "split", "SPLIT", "with --input-field: the split holding the rows to score (default: test)"),
-)
-
-
 def add_parser(subparsers) -> None:
     from ..eval import EvalConfig
 
     p = add_command(subparsers, "eval", "score a model on task files and templates, or compare results")
-    add_config(p, EvalConfig)
-    for flag, key, metavar, help in DATASET_TASK_OPTIONS:
-        p.add_argument(flag, dest=f"dataset_task.{key}", default=None, metavar=metavar, help=help)  # not a YAML key
+    add_config(p, EvalConfig)  # its dataset_task gives --input-field, --output-field, ... (tasks.DatasetTask)
     # Where the results go: an argument of evaluate_model(), not part of what is scored.
     p.add_argument("--out", default=None, metavar="RESULTS_JSON", help="results JSON (a .md table is written next to it)")
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
@@ -57,7 +41,7 @@ def run(args) -> int:
         return 0
     if not args.tasks or not args.out:
         raise ValueError("cookbook eval needs --tasks and --out (or --compare A.json B.json)")
-    config = config_from_args(args, EvalConfig, dataset_task=_dataset_task(args))
+    config = config_from_args(args, EvalConfig)
     if args.overwrite and Path(args.out).exists():
         Path(args.out).unlink()
     evaluate_model(config, out=args.out)
@@ -65,12 +49,3 @@ def run(args) -> int:
     print(f"Wrote {args.out} and {Path(args.out).with_suffix('.md')}")
     return 0
 
-
-def _dataset_task(args) -> dict:
-    """``--dataset-task`` with the shorthands given (the column mapping that reads --tasks as datasets)."""
-    shorthands = {key: getattr(args, f"dataset_task.{key}") for _, key, _, _ in DATASET_TASK_OPTIONS}
-    shorthands = {k: v for k, v in shorthands.items() if v is not None}
-    if shorthands and "input_field" not in {**args.dataset_task, **shorthands}:
-        raise ValueError("--output-field, --label-field, --instruction, ... read --tasks as datasets: "
-                         "name the input column with --input-field too")
-    return {**args.dataset_task, **shorthands}

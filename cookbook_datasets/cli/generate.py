@@ -10,7 +10,7 @@ from .options import add_command, parse_assignments, template_params
 
 
 def add_parser(subparsers) -> None:
-    from ..generate import GenerateConfig
+    from ..template_data import GenerateConfig
 
     p = add_command(subparsers, "generate", "generate template data in the Hub layout")
     add_config(p, GenerateConfig, options={
@@ -41,7 +41,7 @@ def _show_sample(prompt, completion) -> str:
 
 
 def run(args) -> int:
-    from ..generate import MIXTURE_CONFIG, GenerateConfig, generate
+    from ..template_data import MIXTURE_CONFIG, GenerateConfig, generate
     from ..templates import list_templates
 
     names = list_templates() if args.all else args.templates
@@ -60,7 +60,7 @@ def run(args) -> int:
     out = generate(config, overwrite=args.overwrite)  # pushed below, after the rows are shown: a push that
     print(f"Wrote {out}")                              # fails leaves the written data to look at
     if mixture is not None:
-        print(f"TRL recipe: trl sft --config {out / 'sft_recipe.yaml'}")
+        print(f"TRL recipe (run it from its directory): cd {out} && trl sft --config sft_recipe.yaml")
     import datasets
 
     from ..progress import quiet_datasets

@@ -1,82 +1,49 @@
-"""``cookbook mix signals|learn``: Cookbook-Mix, template signals on real tasks and learned weights."""
+"""``cookbook mix signals|learn``: Cookbook-Mix, template signals on real tasks and learned weights.
+
+The options are ``MixSignalsConfig``'s fields (``mix signals``) and ``MixLearnConfig``'s (``mix
+learn``: the same, and how the weights are learned); a data file's columns are their
+``dataset_task`` (``--input-field``, ...).
+"""
 
 from __future__ import annotations
 
 import os
 
-from .options import add_command, parse_assignments
+from .config_args import add_config, config_from_args
+from .options import add_command
+
+# The spellings these commands had before their options came from the configs.
+OLD_SPELLINGS = {"use_model": {"no_aliases": ["--no-model"]}, "use_labels": {"no_aliases": ["--no-labels"]},
+                 "fields": {"aliases": ["--field"], "metavar": "ROLE=NAME"}}
 
 
 def add_parser(subparsers) -> None:
-    from ..mixing.methods import METHODS  # no heavy imports: the methods' names and classes
+    from ..mixing.learn import MixLearnConfig, MixSignalsConfig
 
     p = add_command(subparsers, "mix", "Cookbook-Mix: template signals on real tasks, learned mixture weights")
     mix_sub = p.add_subparsers(dest="mix_command", required=True, metavar="{signals,learn}")
-    for name, help_ in (("signals", "per template and task: the rule's accuracy and the model's template alignment"),
-                        ("learn", "learn template weights for several tasks; write mix.json, report, mixture")):
-        q = add_command(mix_sub, name, help_)
-        q.add_argument("--tasks", nargs="+", required=True, metavar="TASK",
-                       help="task files (.json NIV2, .jsonl choice) or dirs")
-        q.add_argument("--templates", nargs="*", default=None, metavar="NAME", help="template names (default: all)")
-        q.add_argument("--all", action="store_true", help="every template (the default)")
-        q.add_argument("--model", default="smollm2-135m", metavar="MODEL", help="the model whose answers are read")
-        q.add_argument("--no-model", action="store_true", help="rules only: skip the model's answers")
-        q.add_argument("--fit-size", type=int, default=60, metavar="N",
-                       help="fit rows per task (they choose everything)")
-        q.add_argument("--eval-size", type=int, default=100, metavar="N", help="rows per task held out for scoring")
-        q.add_argument("--no-labels", action="store_true",
-                       help="do not read the fit rows' answers (label model over the rules, demonstrations)")
-        q.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fit/eval split")
-        q.add_argument("--dtype", default=None, metavar="DTYPE",
-                       help="dtype the model answers in, e.g. bfloat16 (default: the model's)")
-        q.add_argument("--field", action="append", default=[], metavar="ROLE=NAME",
-                       help="which input field plays a role, NAME as the inputs spell it (e.g. premise='Text A'; "
-                            "repeatable; roles: premise, hypothesis, sentence1, sentence2, passage, question, "
-                            "choices, context); overrides the detected roles")
-        if name == "signals":
-            q.add_argument("--out", default=os.path.join("runs", "mix_signals"), metavar="DIR",
-                           help="cache of the model's answers")
-            q.set_defaults(func=run_signals)
-        else:
-            q.add_argument("--out", required=True, metavar="DIR", help="output directory")
-            q.add_argument("--method", choices=list(METHODS), default="rules", help="how the weights are learned")
-            q.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                           help="a method parameter (e.g. sharpness=2, num_random=4, penalty=2; repeatable)")
-            q.add_argument("--max-components-per-task", type=int, default=2, metavar="N",
-                           help="template settings kept per task")
-            q.add_argument("--num-examples", type=int, default=2000, metavar="N", help="rows of the written mixture")
-            q.add_argument("--proxy-steps", type=int, default=40, metavar="N", help="LoRA steps per proxy fine-tune")
-            q.add_argument("--proxy-rows", type=int, default=320, metavar="N", help="rows each proxy fine-tune draws")
-            q.add_argument("--online-steps", type=int, default=200, metavar="N",
-                           help="--method online: steps of the one LoRA run that learns the weights")
-            q.add_argument("--update-every", type=int, default=20, metavar="N",
-                           help="--method online: re-weight every N steps from the tasks' fit-row losses")
-            q.add_argument("--eta", type=float, default=0.5, metavar="X",
-                           help="--method online: exponentiated-gradient step size")
-            q.add_argument("--component", action="append", default=[], metavar="NAME=DATA[@CONFIG]",
-                           help="your own rows as a component, mixed with the templates (repeatable): a row-schema "
-                                "file, a Hub-layout directory such as SELF-GUIDE's or augmentation's output, a Hub id; "
-                                "@CONFIG picks a config of a directory that has several")
-            q.add_argument("--protect-share", type=float, default=0.02, metavar="X",
-                           help="minimum share of each task's protecting component (its demonstrations or a "
-                                "component in its answer format), in every method")
-            q.set_defaults(func=run_learn)
+    q = add_command(mix_sub, "signals", "per template and task: the rule's accuracy and the model's template alignment")
+    add_config(q, MixSignalsConfig, options={
+        **OLD_SPELLINGS, "out": {"default": os.path.join("runs", "mix_signals"), "required": False,
+                                 "help": "Where the model's answers are cached."}})
+    q.add_argument("--all", action="store_true", help="every template (the default)")
+    q.set_defaults(func=run_signals)
 
-
-def _mix_config(args, **overrides):
-    from ..mixing.learn import MixLearnConfig
-    from ..tasks.fields import parse_field_map
-
-    templates = [] if args.all else list(args.templates or [])
-    return MixLearnConfig(tasks=args.tasks, out=args.out, templates=templates, model=args.model,
-                          fit_size=args.fit_size, eval_size=args.eval_size, use_labels=not args.no_labels,
-                          seed=args.seed, dtype=args.dtype, fields=parse_field_map(args.field), **overrides)
+    q = add_command(mix_sub, "learn", "learn template weights for several tasks; write mix.json, report, mixture")
+    add_config(q, MixLearnConfig, options=OLD_SPELLINGS)
+    q.add_argument("--all", action="store_true", help="every template (the default)")
+    # NAME=DATA@CONFIG, one at a time: the command-line form of `components` (a name given twice is an error)
+    q.add_argument("--component", action="append", default=[], metavar="NAME=DATA[@CONFIG]",
+                   help="your own rows as a component, mixed with the templates (repeatable): a row-schema "
+                        "file, a Hub-layout directory such as SELF-GUIDE's or augmentation's output, a Hub id; "
+                        "@CONFIG picks a config of a directory that has several")
+    q.set_defaults(func=run_learn)
 
 
 def run_signals(args) -> int:
-    from ..mixing.learn import measure
+    from ..mixing.learn import MixSignalsConfig, measure
 
-    config = _mix_config(args, max_components_per_task=0, use_model=not args.no_model)
+    config = config_from_args(args, MixSignalsConfig, **({"templates": []} if args.all else {}))
     signals, fit, _, aligned = measure(config, protect=False)
     print("Fields found per task (role = field, how):")
     for t in signals.tasks:
@@ -96,7 +63,7 @@ def run_signals(args) -> int:
             print(f"  {t}: labels read from the definition ({roles}): "
                   + ", ".join(f"{lab} -> {'/'.join(rs)}" for lab, rs in meaning.items()))
     print(f"Fit rows per task: {config.fit_size} (seed {config.seed}); rule accuracy on the rows the rule maps "
-          f"(coverage), chance, and the {'model' if aligned else 'untuned model (skipped: --no-model)'}'s alignment")
+          f"(coverage), chance, and the untuned model's alignment{'' if config.use_model else ' (skipped: --no-model)'}")
     width = max(len(c) for c in signals.components) if signals.components else 10
     print(f"{'template setting':<{width}}  {'task':<40} {'rule acc':>8} {'cover':>6} {'chance':>7} {'align':>6}")
     for c in signals.components:
@@ -115,10 +82,11 @@ def run_signals(args) -> int:
     return 0
 
 
-def _components(texts) -> dict:
+def _components(given: dict, texts) -> dict:
+    """``components`` (``--components``, the config file) with each ``--component NAME=DATA[@CONFIG]``."""
     from ..mixing.user_components import parse_component_arg
 
-    out = {}
+    out = dict(given)
     for text in texts:
         name, spec = parse_component_arg(text)
         if name in out:
@@ -130,14 +98,10 @@ def _components(texts) -> dict:
 def run_learn(args) -> int:
     from pathlib import Path
 
-    from ..mixing.learn import learn
+    from ..mixing.learn import MixLearnConfig, learn
 
-    params = parse_assignments(args.param, "--param")
-    mix = learn(_mix_config(args, method=args.method, method_params=params,
-                            max_components_per_task=args.max_components_per_task, use_model=not args.no_model,
-                            num_examples=args.num_examples, proxy_steps=args.proxy_steps, proxy_rows=args.proxy_rows,
-                            online_steps=args.online_steps, update_every=args.update_every, eta=args.eta,
-                            protect_share=args.protect_share, components=_components(args.component)))
+    mix = learn(config_from_args(args, MixLearnConfig, components=_components(args.components, args.component),
+                                 **({"templates": []} if args.all else {})))
     out = Path(args.out)
     if mix.get("auto"):
         print(f"auto chose {mix['auto']['chosen']}: {mix['auto']['why']}")
@@ -148,6 +112,6 @@ def run_learn(args) -> int:
         print(f"  {task} is protected by {info['components'][0]} ({info['how']})" if info["components"] else
               f"  {task}: no component can answer in its format; nothing was added")
     print(f"Wrote {out / 'mix.json'}, {out / 'report.md'}, weights.png, signals.png and the mixture in {out / 'data'}")
-    print(f"Train on it: trl sft --config {out / 'data' / 'sft_recipe.yaml'}   "
-          f"or: cookbook generate ... --mix {out / 'mix.json'}")
+    print(f"Train on it: cd {out / 'data'} && trl sft --config sft_recipe.yaml   or draw more rows: "
+          f"cookbook_datasets.load_dataset('mixture', weights='{out / 'mix.json'}', num_examples=N)")
     return 0

@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..regenerate import regenerate
+    from ..rebuild import regenerate
 
     result = regenerate(args.source, args.out, check=args.check, overwrite=args.overwrite, num_proc=args.num_proc)
     print(result.format())

@@ -132,7 +132,10 @@ class TransformersEngine(Engine):
             if adapter is not None:
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(model, adapter)
+                from cookbook_datasets.models import peft_without_deprecation_noise
+
+                with peft_without_deprecation_noise():
+                    model = PeftModel.from_pretrained(model, adapter)
             if dtype is not None or device is not None:
                 model = model.to(**{k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
             model.eval()

@@ -18,11 +18,11 @@
 - ``user_components.py``: your own datasets as components.
 """
 
-from .learn import MixLearnConfig, learn, load_rows, measure
+from .learn import MixLearnConfig, MixSignalsConfig, learn, load_rows, measure
 from .learner import train_mixture
 from .methods import METHODS, MixingMethod, get_method
 from .mix_file import read_mix, write_mix
 from .signals import MixSignals
 
-__all__ = ["METHODS", "MixLearnConfig", "MixSignals", "MixingMethod", "get_method", "learn", "load_rows", "measure",
-           "read_mix", "train_mixture", "write_mix"]
+__all__ = ["METHODS", "MixLearnConfig", "MixSignals", "MixSignalsConfig", "MixingMethod", "get_method", "learn",
+           "load_rows", "measure", "read_mix", "train_mixture", "write_mix"]

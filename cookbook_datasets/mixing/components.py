@@ -10,6 +10,12 @@ A component is named in the mixture's ``weights``. A bare template name is that 
   this package with its parameters), whose columns are the row schema;
 - a string: shorthand for ``{"path": string}``.
 
+A dataset's ``prompt`` and ``completion`` may be plain strings or message lists, whatever the
+mixture's ``format``: as TRL reads either, a string joins a ``chat`` mixture as one message (the
+prompt a ``user`` message, the completion an ``assistant`` one) and a message list joins a ``text``
+mixture as its messages' contents (one message: its content, as the templates' text rows are; several:
+joined by a blank line) (:func:`to_format`).
+
 A dataset entry with ``"repeat": true`` is unbounded: it wraps around and never runs out, so a
 few rows (a task's demonstrations, protect.py) take part at their weight in a mixture of any
 length instead of ending it (``stopping_strategy`` counts only the parts that can run out).
@@ -19,7 +25,6 @@ Every row's ``source`` is its component's name.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -30,7 +35,8 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
-from ..rows import constant_strings, row_features, rows_table
+from ..registry import did_you_mean
+from ..row_schema import constant_strings, row_features, rows_table
 from ..seeding import stream_key
 from ..templates import get_template, get_template_class, list_templates
 
@@ -85,6 +91,7 @@ class DatasetComponent:
             loaded = datasets.DatasetDict({"train": loaded})
         self.data = loaded
         self.splits = tuple(loaded)
+        self.converted = {}  # column -> how its rows are turned into this mixture's format (to_format)
         features = row_features(format)
         for split, ds in loaded.items():
             missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
@@ -93,10 +100,14 @@ class DatasetComponent:
                                  f"a component's rows need {list(REQUIRED_COLUMNS)} (the row schema: prompt, "
                                  f"completion, source, meta); it has {ds.column_names}")
             for column in REQUIRED_COLUMNS + ("meta",):
-                if column in ds.features and not _same_type(ds.features[column], features[column]):
-                    raise ValueError(f"mixture component {name!r}: column {column!r} is {ds.features[column]}, but a "
-                                     f"{format!r} mixture needs {features[column]} (use format='"
-                                     f"{'text' if format == 'chat' else 'chat'}' or convert the component)")
+                if column not in ds.features or _same_type(ds.features[column], features[column]):
+                    continue
+                if column in REQUIRED_COLUMNS and _convertible(ds.features[column], format):
+                    self.converted[column] = ("string -> messages" if format == "chat" else "messages -> text")
+                    continue
+                raise ValueError(f"mixture component {name!r}: column {column!r} is {ds.features[column]}, but a "
+                                 f"{format!r} mixture needs {features[column]} (plain strings or "
+                                 f"{{'role', 'content'}} message lists; convert the component)")
             if len(ds) == 0:
                 raise ValueError(f"mixture component {name!r}: split {split!r} is empty")
         self._schema = features.arrow_schema
@@ -109,18 +120,48 @@ class DatasetComponent:
         table = self._arrow[split][(indices % len(self.data[split])).tolist()]
         n = table.num_rows
         meta = table.column("meta") if "meta" in table.column_names else constant_strings("{}", n)
-        table = pa.table({"prompt": table.column("prompt"), "completion": table.column("completion"),
+        prompt, completion = table.column("prompt"), table.column("completion")
+        if "prompt" in self.converted:
+            prompt = to_format(prompt, self.format, "user")
+        if "completion" in self.converted:
+            completion = to_format(completion, self.format, "assistant")
+        table = pa.table({"prompt": prompt, "completion": completion,
                           "source": constant_strings(self.name, n), "meta": meta})
         return table.cast(self._schema)
 
     def describe(self) -> dict:
-        return {"dataset": self.spec, "fingerprints": {s: ds._fingerprint for s, ds in self.data.items()},
-                "rows": {s: len(ds) for s, ds in self.data.items()}}
+        described = {"dataset": self.spec, "fingerprints": {s: ds._fingerprint for s, ds in self.data.items()},
+                     "rows": {s: len(ds) for s, ds in self.data.items()}}
+        if self.converted:
+            described["converted"] = dict(self.converted)
+        return described
 
 
 def _same_type(a, b) -> bool:
     return a == b or (isinstance(a, (datasets.List, datasets.LargeList)) and isinstance(b, datasets.List)
                       and a.feature == b.feature)
+
+
+def _convertible(feature, format: str) -> bool:
+    """A prompt/completion column :func:`to_format` turns into ``format``'s type."""
+    if format == "chat":
+        return feature in (datasets.Value("string"), datasets.Value("large_string"))
+    return _same_type(feature, row_features("chat")["prompt"])
+
+
+def to_format(column, format: str, role: str) -> pa.Array:
+    """A prompt or completion column in a mixture's ``format``, as TRL reads either form: for
+    ``chat``, each string becomes one message of ``role``; for ``text``, each message list becomes
+    its contents (one message: its content; several: joined by a blank line)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if format == "chat":
+        n = len(column)
+        struct = pa.StructArray.from_arrays([constant_strings(role, n), column.cast(pa.string())],
+                                            names=["role", "content"])
+        return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), struct)
+    return pa.array(["\n\n".join(m["content"] or "" for m in messages or []) for messages in column.to_pylist()],
+                    pa.string())
 
 
 def component_spec(name: str, components: Mapping, params: Mapping) -> dict:
@@ -133,8 +174,7 @@ def component_spec(name: str, components: Mapping, params: Mapping) -> dict:
             spec = {"path": name}
         else:
             valid = list_templates() + sorted(components)
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, valid, sentence=True)
             raise UnknownComponentError(
                 f"unknown mixture component {name!r}.{hint} A component is a template ({', '.join(list_templates())}), "
                 f"an entry of components= ({', '.join(sorted(components)) or 'none given'}) or an existing dataset "

@@ -7,6 +7,12 @@ first part runs out (``first_exhausted``) or after the last one does (``all_exha
 wrap around). The same draws are made here, so a mixture of finite parts equals
 ``interleave_datasets`` over them row for row; templates are unbounded parts that never run out.
 
+A row cap (the mixture's ``num_examples``) is the count you get under ``all_exhausted``: its
+parts oversample (wrap around) until every finite part has run out *and* the cap is reached
+(without a cap it ends where ``interleave_datasets`` ends). Under ``first_exhausted`` a finite part
+that runs out first ends the mixture short of the cap; the builder then logs the count and why, and
+its card records it (builders/mixture.py, :func:`exhausted_parts`).
+
 A row's source is ``searchsorted(cdf(p), u)`` of its own uniform ``u`` (the uniforms
 ``Generator.choice`` consumes), so weights that change with the row index (a schedule, see
 schedule.py) draw from the same uniforms: the rows are a function of (seed, schedule), and a
@@ -90,9 +96,10 @@ def draws(probabilities, seed: int, n: int) -> np.ndarray:
 
 def mixture_length(probabilities, lengths: Sequence[Optional[int]], seed: int,
                    stopping_strategy: str, cap: Optional[int]) -> Optional[int]:
-    """Rows in the mixture: where the stopping strategy ends it over the finite parts
-    (``lengths[i] is None``: unbounded), at most ``cap``; ``None`` when nothing ends it.
-    ``probabilities``: a vector or a schedule, as in :func:`draw_blocks`."""
+    """Rows in the mixture: ``cap`` under ``all_exhausted`` (the finite parts wrap around until it);
+    under ``first_exhausted``, where the first finite part (``lengths[i] is None``: unbounded) runs
+    out, at most ``cap``. Without a cap: where the stopping strategy ends it over the finite parts,
+    ``None`` when nothing ends it. ``probabilities``: a vector or a schedule, as in :func:`draw_blocks`."""
     validate_stopping_strategy(stopping_strategy)
     ever = np.max([cdf_probabilities(cdf) for _, cdf in _segments(probabilities)], axis=0)
     finite = [i for i, (p, n) in enumerate(zip(ever, lengths)) if n is not None and p > 0]
@@ -100,6 +107,8 @@ def mixture_length(probabilities, lengths: Sequence[Optional[int]], seed: int,
         raise ValueError("every finite part of a mixture needs at least one row")
     if not finite:
         return cap
+    if stopping_strategy == "all_exhausted" and cap is not None:
+        return cap  # oversampled until every part ran out and the count asked is reached
     counts = np.zeros(len(lengths), dtype=np.int64)
     exhausted_at = {}  # part -> position of its length-th draw (the row after which it is exhausted)
     position = 0
@@ -123,6 +132,13 @@ def mixture_length(probabilities, lengths: Sequence[Optional[int]], seed: int,
             return stop if cap is None else min(cap, stop)
         if cap is not None and position >= cap:
             return cap
+
+
+def exhausted_parts(probabilities, lengths: Sequence[Optional[int]], seed: int, n: int) -> list[int]:
+    """The finite parts whose every row was drawn within the first ``n`` rows (why a
+    ``first_exhausted`` mixture ended at ``n``)."""
+    counts = np.bincount(draws(probabilities, seed, n), minlength=len(lengths))
+    return [i for i, length in enumerate(lengths) if length is not None and counts[i] >= length]
 
 
 def cdf_probabilities(cdf: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@
    protecting component (protect.py); each task's most helpful components kept
    (``max_components_per_task``), its protecting one and your own (``components``: datasets in
    the row schema, user_components.py);
-3. :func:`model_signals`: the untuned model's answers on the fit rows: base scores and alignment;
+3. :func:`model_signals`: the untuned model's answers on the fit rows: base scores and alignment
+   (and from the same answers :func:`base_probe`: does the model read each task? eval/probe.py);
 4. ``TaskLearner.learn`` (learner.py), the one way any method is learned (``auto`` learns its
    candidates the same way): the training the method asks for (methods/base.py: proxy
    fine-tunes, the online run, or ``auto``'s candidates judged on held-out fit rows), the
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic_files import atomic_json
-from ..models import DEFAULT_MODEL
+from ..models import DEFAULT_MODEL, DTYPES
+from ..tasks import DatasetTask
 from ..tasks.fields import ROLES, parse_field_map
 from .learner import TaskLearner, base_answers
 from .methods import METHODS, Learned
@@ -45,23 +47,69 @@ NOT_IN_CACHES = ("out", "eval_batch_size", "dtype", "method")  # settings ``out/
 
 
 @dataclass
-class MixLearnConfig:
-    """What to learn a mixture for, from what, and with which budget."""
+class MixSignalsConfig:
+    """What to measure template signals on: the target tasks, their fit rows, the model (``mix
+    signals``, :func:`measure`; :class:`MixLearnConfig` adds how the weights are learned)."""
 
-    tasks: list = field(metadata={"help": "Task files (NIV2 .json, multiple-choice .jsonl) or directories of them."})
+    tasks: list = field(metadata={
+        "help": "Target tasks: task files (NIV2 .json, multiple-choice .jsonl) or directories of them, or your data "
+                "(a .csv/.parquet file, a dataset directory or Hub id) read through dataset_task's columns."})
     out: str = field(metadata={"help": "Output directory: mix.json, report.md, PNGs, the mixture (Hub layout)."})
     templates: list = field(default_factory=list, metadata={"help": "Template names; empty: every template."})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "The model the mixture is for (alignment, proxies)."})
-    method: str = field(default="rules", metadata={"help": f"One of {', '.join(METHODS)}."})
-    method_params: dict = field(default_factory=dict, metadata={"help": "The method's parameters."})
     fit_size: int = field(default=60, metadata={"help": "Fit rows per task (choose weights and label words)."})
     eval_size: int = field(default=100, metadata={"help": "Rows per task held out for scoring (never used here)."})
     use_labels: bool = field(default=True, metadata={
         "help": "Use the fit rows' gold answers; False: a label model over the rules' votes and demonstrations."})
+    use_model: bool = field(default=True, metadata={
+        "help": "Measure the untuned model (base scores, alignment): on by default, so every method, rules "
+                "included, loads and runs the model on every task's fit rows (minutes on a CPU); False (CLI "
+                "--no-model) skips it (rules, uniform). Required by training methods."})
+    num_shots: int = field(default=2, metadata={
+        "help": "Demonstrations in NIV2 prompts (and the demonstrations taken from a data file's first rows)."})
+    eval_batch_size: int = field(default=16, metadata={"help": "Batch size when the model answers tasks."})
+    dtype: Optional[str] = field(default=None, metadata={"help": "Dtype to run the model in when answering.",
+                                                         "choices": list(DTYPES)})
+    seed: int = field(default=0, metadata={"help": "Seed of the row split, the proxies and the mixture."})
+    fields: dict = field(default_factory=dict, metadata={
+        "help": "Role -> field name as the inputs spell it (e.g. {'premise': 'Text A'}; CLI --field premise='Text A'): "
+                "overrides the detected roles (tasks/fields.py) in every task that has that field. Roles: "
+                + ", ".join(ROLES) + "."})
+    dataset_task: Optional[DatasetTask] = field(default=None, metadata={
+        "help": "Read the tasks as datasets (a data file, a dataset directory, a Hub id) with these columns, "
+                "instruction, split, ... (DatasetTask's fields, each its own option: --input-field, ...); a data "
+                "file (.csv, .parquet) is read so anyway. Its first num_shots labelled rows are the demonstrations "
+                "unless dataset_task.demonstrations says otherwise."})
+
+    def __post_init__(self):
+        if not self.tasks:
+            raise ValueError("give at least one task file or directory (--tasks)")
+        for name in ("fit_size", "eval_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer (got {value!r})")
+        if isinstance(self.num_shots, bool) or not isinstance(self.num_shots, int) or self.num_shots < 0:
+            raise ValueError(f"num_shots must be an integer >= 0 (got {self.num_shots!r})")
+        self.fields = parse_field_map(self.fields)  # unknown roles are named with the allowed ones
+        self.dataset_task = DatasetTask.from_value(self.dataset_task)
+
+    def load_tasks(self) -> list:
+        """The target tasks (files, directories of them, or data read with ``dataset_task``)."""
+        from ..tasks import load_tasks
+
+        return load_tasks(self.tasks, dataset_task=self.dataset_task, demonstrations=self.num_shots)
+
+
+@dataclass
+class MixLearnConfig(MixSignalsConfig):
+    """What to learn a mixture for, from what, and with which budget (the signals' settings, and how
+    the weights are learned)."""
+
+    method: str = field(default="rules", metadata={"help": "How the weights are learned.", "choices": list(METHODS)})
+    method_params: dict = field(default_factory=dict, metadata={
+        "help": "The method's parameters (e.g. sharpness=2, num_random=4, penalty=2).", "aliases": ["-p", "--param"]})
     max_components_per_task: int = field(default=2, metadata={
         "help": "Keep each task's most helpful rule settings (0: keep all)."})
-    use_model: bool = field(default=True, metadata={
-        "help": "Measure the untuned model (base scores, alignment); required by training methods."})
     num_examples: int = field(default=2000, metadata={"help": "Rows of the written mixture's train split."})
     proxy_steps: int = field(default=40, metadata={"help": "LoRA steps of each proxy fine-tune."})
     proxy_rows: int = field(default=320, metadata={"help": "Mixture rows each proxy fine-tune draws from."})
@@ -74,14 +122,6 @@ class MixLearnConfig:
                 "estimated loss change over the typical change, per update)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Proxy fine-tunes' learning rate."})
     batch_size: int = field(default=8, metadata={"help": "Proxy fine-tunes' batch size."})
-    num_shots: int = field(default=2, metadata={"help": "Demonstrations in NIV2 prompts."})
-    eval_batch_size: int = field(default=16, metadata={"help": "Batch size when the model answers tasks."})
-    dtype: Optional[str] = field(default=None, metadata={"help": "Dtype to run the model in when answering."})
-    seed: int = field(default=0, metadata={"help": "Seed of the row split, the proxies and the mixture."})
-    fields: dict = field(default_factory=dict, metadata={
-        "help": "Role -> field name as the inputs spell it (e.g. {'premise': 'Text A'}; CLI --field premise='Text A'): "
-                "overrides the detected roles (tasks/fields.py) in every task that has that field. Roles: "
-                + ", ".join(ROLES) + "."})
     components: dict = field(default_factory=dict, metadata={
         "help": "Your own components, mixed with the templates in every method: name -> data reference (a "
                 "row-schema file, a Hub-layout directory such as SELF-GUIDE's or augmentation's output, a Hub id) "
@@ -92,11 +132,9 @@ class MixLearnConfig:
                 "in every method, online updates included (0 < x <= 0.5; the floors together take at most 0.5)."})
 
     def __post_init__(self):
-        if not self.tasks:
-            raise ValueError("give at least one task file or directory (--tasks)")
+        super().__post_init__()
         METHODS.get(self.method)  # an unknown method: the error lists the methods
-        for name in ("fit_size", "eval_size", "num_examples", "proxy_steps", "proxy_rows", "batch_size",
-                     "online_steps", "update_every"):
+        for name in ("num_examples", "proxy_steps", "proxy_rows", "batch_size", "online_steps", "update_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer (got {value!r})")
@@ -107,35 +145,23 @@ class MixLearnConfig:
         if self.method in ("online", "auto") and self.update_every > self.online_steps:
             raise ValueError(f"update_every ({self.update_every}) is larger than the run (online_steps "
                              f"{self.online_steps}): the weights would never change")
-        self.fields = parse_field_map(self.fields)  # unknown roles are named with the allowed ones
         self.components = normalise_components(self.components)
         if isinstance(self.protect_share, bool) or not isinstance(self.protect_share, (int, float)) or \
                 not 0 < self.protect_share <= 0.5:
             raise ValueError(f"protect_share must be a number in (0, 0.5] (got {self.protect_share!r})")
-
-    def task_files(self) -> list:
-        files = []
-        for spec in self.tasks:
-            path = Path(spec)
-            if path.is_dir():
-                found = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
-                if not found:
-                    raise FileNotFoundError(f"{path}: no .json (NIV2) or .jsonl (multiple choice) task files")
-                files += found
-            elif path.is_file():
-                files.append(path)
-            else:
-                raise FileNotFoundError(f"task {spec!r} is neither a task file nor a directory")
-        return files
 
 
 def learn(config: MixLearnConfig) -> dict:
     """Learn the weights and write everything (see the module doc); returns the mix.json content."""
     from .protect import floors
 
-    out = check_out(config)
+    if config.use_model:
+        logger.info("mix learn runs the model %s on every task's fit rows (base scores and template alignment)%s; "
+                    "use_model=False (CLI --no-model) skips it", config.model,
+                    "" if not METHODS[config.method].fine_tunes() else ", and fine-tunes it (the method needs it)")
     check_user_components(config)
     fit, _ = load_rows(config)
+    out = check_out(config)  # after the inputs were read: a run that fails on them records nothing in out
     signals, rule_answers = rule_signals(config, fit)
     aligned = model_signals(config, signals, fit, rule_answers)  # the base answers
     learner = TaskLearner(config, fit, floors(signals.protection, config.protect_share))
@@ -150,10 +176,13 @@ def learn(config: MixLearnConfig) -> dict:
     return mix
 
 
-def measure(config: MixLearnConfig, protect: bool = True) -> tuple[MixSignals, dict, dict, dict]:
+def measure(config: MixSignalsConfig, protect: bool = True) -> tuple[MixSignals, dict, dict, dict]:
     """The first stages of :func:`learn`: signals on the fit rows (with base scores and alignment when
     ``use_model``); also returns the rows (fit, eval) and the alignment table {component: {task:
-    value}}. ``protect``: choose each task's protecting component (protect.py) and keep it."""
+    value}}. ``protect``: choose each task's protecting component (protect.py) and keep it. A
+    MixSignalsConfig keeps every template setting (a MixLearnConfig: its ``max_components_per_task``)."""
+    if not isinstance(config, MixLearnConfig):
+        config = MixLearnConfig(**vars(config), max_components_per_task=0)
     check_user_components(config)
     fit, held = load_rows(config)
     signals, rule_answers = rule_signals(config, fit, protect=protect)
@@ -163,33 +192,39 @@ def measure(config: MixLearnConfig, protect: bool = True) -> tuple[MixSignals, d
 
 def check_out(config: MixLearnConfig) -> Path:
     """``config.out``, with its settings recorded in ``out/work/config.json``; an ``out`` whose caches
-    were made with other settings (the method aside) is refused."""
+    were made with other settings (the method aside) is refused. Settings recorded by a run that
+    left no work behind (it failed before any stage finished) are replaced, so a failed run never
+    blocks its retry."""
     out = Path(config.out)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     identity = {k: v for k, v in asdict(config).items() if k not in NOT_IN_CACHES}
-    if not identity["components"]:  # a directory learned before `components` existed still resumes
-        del identity["components"]
+    for name in ("components", "dataset_task"):  # a directory learned before the field existed still resumes
+        if not identity[name]:
+            del identity[name]
     identity_path = work / "config.json"
     if identity_path.exists():
         stored = json.loads(identity_path.read_text())
         stored.pop("method", None)  # recorded by earlier versions
         if stored != json.loads(json.dumps(identity, default=str)):
-            raise ValueError(f"{out} holds a mixture learned with other settings ({identity_path}); use another --out")
+            done = sorted(p.name for p in work.iterdir() if p.name != identity_path.name)
+            if done:
+                raise ValueError(f"{out} holds a mixture learned with other settings ({identity_path}; its work: "
+                                 f"{', '.join(done[:4])}); use another --out, or delete {work} to start over")
+            logger.info("%s: an earlier run with other settings left no work; recording these settings", out)
     atomic_json(identity_path, identity)
     return out
 
 
-def load_rows(config: MixLearnConfig) -> tuple[dict, dict]:
+def load_rows(config: MixSignalsConfig) -> tuple[dict, dict]:
     """(fit rows, eval rows) per task name: each task's fit part and eval part (tasks.split_fit_eval)."""
-    from ..tasks import check_field_map, load_task, split_fit_eval
+    from ..tasks import check_field_map, split_fit_eval
 
     fit, held = {}, {}
-    for path in config.task_files():
-        f, e = split_fit_eval(load_task(path), config.fit_size, config.eval_size, seed=config.seed,
-                              field_map=config.fields)
+    for task in config.load_tasks():
+        f, e = split_fit_eval(task, config.fit_size, config.eval_size, seed=config.seed, field_map=config.fields)
         if f.name in fit:
-            raise ValueError(f"two task files are named {f.name!r}")
+            raise ValueError(f"two tasks are named {f.name!r}")
         fit[f.name], held[f.name] = f, e
     check_field_map(config.fields, {t: r.layout for t, r in fit.items()})
     return fit, held
@@ -267,6 +302,16 @@ def model_signals(config: MixLearnConfig, signals: MixSignals, fit: dict, rule_a
             for c in signals.components if c in rule_answers[next(iter(fit))]}
 
 
+def base_probe(config: MixLearnConfig, fit: dict) -> Optional[dict]:
+    """Does the untuned model read each task? The probe (eval/probe.py) of its answers on the fit rows,
+    the ones :func:`model_signals` cached (no model runs again); None without the model."""
+    from ..eval.probe import probe_answers
+
+    if not config.use_model:
+        return None
+    return probe_answers(fit, base_answers(config, fit), model=config.model, seed=config.seed)
+
+
 def mix_record(config: MixLearnConfig, learned: Learned, floors: dict, aligned: dict, fit: dict) -> dict:
     """What ``mix.json`` holds for the learned weights, with everything that chose them: signals,
     alignment, protection, budget, seeds and the fit rows (as JSON holds it)."""
@@ -283,6 +328,7 @@ def mix_record(config: MixLearnConfig, learned: Learned, floors: dict, aligned: 
                    **({"online_steps": config.online_steps} if config.method in ("online", "auto") else {})},
         "seeds": {"seed": config.seed}, "model": config.model,
         "fit_rows": {t: r.ids for t, r in fit.items()},
+        "probe": base_probe(config, fit),
         "user_components": list(config.components),
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
     }

@@ -23,7 +23,7 @@ import datasets
 import numpy as np
 
 from ..data_spec import TRAIN_COLUMNS
-from ..rows import row_features
+from ..row_schema import row_features
 from .interleave import BLOCK, draw_sources, row_indices, uniform_blocks
 from .schedule import WeightSchedule
 

@@ -72,14 +72,14 @@ def write_demonstrations(task, out_dir: Path, num_shots: int = 2) -> Optional[di
     """The demonstrations component's spec (a Parquet file under ``out_dir``), or None without any."""
     import datasets
 
+    from ..atomic_files import atomic_path
+
     data = demonstration_rows(task, num_shots)
     if not data:
         return None
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{_safe(task.name)}.parquet"
-    tmp = path.with_suffix(".tmp.parquet")  # temp file + rename: never a half-written component
-    datasets.Dataset.from_list(data).to_parquet(str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # never a half-written component
+        datasets.Dataset.from_list(data).to_parquet(str(tmp))
     # repeat: a few rows that wrap around, so they never end a mixture (components.py)
     return {"path": "parquet", "data_files": {"train": str(path.resolve())}, "repeat": True}
 

@@ -14,8 +14,10 @@ def markdown(mix: dict) -> str:
     s = mix["signals"]
     lines = [f"# Cookbook-Mix: {mix['method']} weights for {len(s['tasks'])} task(s)", "",
              f"Model: {mix.get('model')}. Chosen on each task's fit rows only "
-             f"({', '.join(f'{t}: {len(r)}' for t, r in mix['fit_rows'].items())} rows); score on other rows.", "",
-             "| component | weight | parameters |", "|---|---:|---|"]
+             f"({', '.join(f'{t}: {len(r)}' for t, r in mix['fit_rows'].items())} rows); score on other rows."]
+    lines += probe_section(mix)
+    lines += (["", "## Weights"] if mix.get("probe") else [])
+    lines += ["", "| component | weight | parameters |", "|---|---:|---|"]
     specs = s["components"]
     for c, w in sorted(mix["weights"].items(), key=lambda kv: -kv[1]):
         params = {k: v for k, v in specs.get(c, {}).items() if k != "template"}
@@ -75,13 +77,30 @@ def fields_lines(s: dict) -> list:
     return lines
 
 
+def probe_section(mix: dict) -> list:
+    """The report's opening: does the untuned model read each task (the probe of its answers on the
+    fit rows, ``mix["probe"]``; eval/probe.py)? Empty when the run had no model."""
+    from cookbook_datasets.eval.probe import probe_lines
+
+    if not mix.get("probe"):
+        return []
+    lines = probe_lines(mix["probe"], heading="## Does the untuned model read each task? (fit rows)")
+    if any(r["kind"] == "classification" for r in mix["probe"]["tasks"].values()):
+        lines += ["", "From the answers mix learn already had: a classification task in the generate framing only "
+                      "(`cookbook probe` also scores rank, the label the model ranks first)."]
+    return lines
+
+
 def reads_lines(mix: dict) -> list:
     """Per classification or multiple-choice task, whether the model reads it on the fit rows: the
     untuned model's and the best proxy run's score against chance. Where neither is clearly above
     chance, a fine-tune that "helps" the task has taught its answer format or its label prior, not
-    the task (a model that answers one label everywhere scores exactly chance)."""
+    the task (a model that answers one label everywhere scores exactly chance). With the probe at the
+    top of the report (``probe_section``), this section is there only for the proxy runs."""
     s = mix["signals"]
     base, runs = s.get("base_scores") or {}, s.get("runs") or []
+    if mix.get("probe") and not runs:  # the probe (probe_section) says it for the untuned model
+        return []
     tasks = [t for t in s["tasks"] if s.get("chance", {}).get(t) and t in base]
     if not tasks:
         return []

@@ -37,6 +37,18 @@ def sq_norms(x: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
     return torch.cat([(part * part).sum(1) for part in x.split(chunk)])
 
 
+def lower_to_nearest(nearest: torch.Tensor, x: torch.Tensor, norms: torch.Tensor, centers: torch.Tensor,
+                     chunk_size: int, block_size: int) -> None:
+    """Lower ``nearest`` (one entry per row of ``x``, in place) to each row's squared distance to its
+    nearest center, ``chunk_size`` rows by ``block_size`` centers at a time (one device for all)."""
+    n = len(x)
+    for start in range(0, n, chunk_size):
+        part = slice(start, min(n, start + chunk_size))
+        for c in range(0, len(centers), block_size):
+            d = sq_distances(x[part], norms[part], centers[c:c + block_size])
+            torch.minimum(nearest[part], d.min(0).values, out=nearest[part])
+
+
 def farthest_from_mean(x: torch.Tensor, norms: torch.Tensor, eligible: Optional[np.ndarray] = None) -> int:
     """The row farthest from the mean, by ||x||^2 - 2 x.m (no n x d temporary); among the
     ``eligible`` rows only, when given (the mean is still the whole pool's)."""
@@ -102,12 +114,7 @@ def kcenter_greedy(embeddings, k: int, selected: Sequence[int] = (), *, block_si
         picks.append(first)
         if groups is not None:
             left[groups[first]] -= 1
-    centers = x[torch.from_numpy(chosen)]
-    for start in range(0, n, chunk_size):  # nearest distance to the already selected rows
-        part = slice(start, min(n, start + chunk_size))
-        for c in range(0, len(centers), block_size):
-            d = sq_distances(x[part], norms[part], centers[c:c + block_size])
-            torch.minimum(nearest[part], d.min(0).values, out=nearest[part])
+    lower_to_nearest(nearest, x, norms, x[torch.from_numpy(chosen)], chunk_size, block_size)  # the selected rows
     # the per-pick vector work runs in numpy on the same memory: torch's threaded kernels cost
     # milliseconds of thread wake-ups per call at these sizes, numpy microseconds
     near = nearest.numpy()

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .base import check_request
-from .kcenter import farthest_from_mean, sq_distances, sq_norms
+from .kcenter import farthest_from_mean, lower_to_nearest, sq_distances, sq_norms
 
 
 def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, block_size: int = 512,
@@ -52,13 +52,8 @@ def kcenter_greedy_torch(embeddings, k: int, selected: Sequence[int] = (), *, bl
         chosen = np.array([first], dtype=np.int64)
         picks.append(first)
     chosen_t = torch.from_numpy(chosen).to(device)
-    centers = x[chosen_t]
     near = torch.full((n,), float("inf"), device=device)
-    for start in range(0, n, chunk_size):  # nearest distance to the already selected rows
-        part = slice(start, min(n, start + chunk_size))
-        for c in range(0, len(centers), block_size):
-            d = sq_distances(x[part], norms[part], centers[c:c + block_size])
-            torch.minimum(near[part], d.min(0).values, out=near[part])
+    lower_to_nearest(near, x, norms, x[chosen_t], chunk_size, block_size)  # nearest distance to the selected rows
     near[chosen_t] = -1.0  # selected rows never come back
     block_ids: dict[int, int] = {}
     block: Optional[torch.Tensor] = None

@@ -1,4 +1,12 @@
-"""The SELF-GUIDE recipe: every knob of the pipeline, with the paper's defaults (METHODS.md §2)."""
+"""Everything a SELF-GUIDE run needs, in one config: the synthesis recipe (every knob of the
+pipeline, with the paper's defaults; METHODS.md §2) and the job around it (the model and its
+engine, how the task is read, fine-tuning, choosing the epoch, scoring). It is also the command
+line of ``cookbook self-guide`` and the keys of its ``--config FILE.yaml``.
+
+Only the synthesis fields and the model make the data (:meth:`SelfGuideConfig.recipe_dict`, what
+``recipe.json`` records and a resumed run is compared on); ``JOB_FIELDS`` shape what is done
+with it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,10 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
+from ..generation.base import BACKENDS
+from ..models import DEFAULT_MODEL, DTYPES
 from ..registry import unknown_name_error
+from ..tasks import DatasetTask
 
 # Phrases that mark an output as chatter about the task rather than an answer or an input
 # (the paper's noise filter: greetings and format tokens).
@@ -17,19 +28,31 @@ NOISE_PHRASES = (
 )
 
 ANNOTATION_MODES = ("generate", "rank")
-# What a recipe written before a field existed means by its absence (what the older code did).
-LEGACY_VALUES = {"stop_window": 0, "length_adapt_share": None, "train_num_shots": 0}
+FINETUNE_MODES = ("lora", "full")
 # Fields that bound a run but change neither its pairs nor its rows (ignored when resuming).
 RUN_LIMITS = ("max_minutes",)
 # Fields that shape the rows made from the pairs, not the pairs (a work directory is resumed across them).
 ROW_FORMAT = ("train_num_shots",)
-# The demonstrations the evaluation shows when nothing says otherwise (EvalConfig.num_shots).
-EVAL_NUM_SHOTS = 2
+# The job's fields: how the task is read, which engine runs the model, training, the epoch choice,
+# scoring. Not in the data's recipe (the model is, on its own key; the demonstrations read are, as
+# the task's definition).
+JOB_FIELDS = ("model", "num_demonstrations", "dataset_task", "backend", "base_url", "engine_options", "dtype",
+              "train", "finetune", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
+              "lora_r", "min_validation_rows", "evaluate", "eval_limit", "val_instances", "num_shots",
+              "tuned_num_shots")
+# The training fields, passed on to TrainConfig over the finetune recipe's values where given.
+TRAIN_FIELDS = ("num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "lora_r")
+
+
+def check_finetune(finetune: str) -> None:
+    if finetune not in FINETUNE_MODES:
+        raise ValueError(f"finetune (--finetune) must be one of {list(FINETUNE_MODES)} (got {finetune!r})")
 
 
 @dataclass
 class SelfGuideConfig:
-    """How SELF-GUIDE synthesises data. ``SelfGuideConfig(num_examples=200, seed=1)``."""
+    """A SELF-GUIDE run: ``SelfGuideConfig(num_examples=200, seed=1, model="smollm2-135m", eval_limit=200)``.
+    The synthesis fields come first, then the job's (``JOB_FIELDS``)."""
 
     num_examples: int = field(default=100, metadata={
         "help": "Stop once this many pairs have passed annotation (before class balancing)."})
@@ -63,7 +86,8 @@ class SelfGuideConfig:
                 "the side they fall past by a factor of 1.5 (at most 4x the first window), for the rounds after; "
                 "the demonstrations' mean +- 2 std is narrow when they are few. None: a fixed window (the paper)."})
     noise_phrases: tuple = field(default=NOISE_PHRASES, metadata={
-        "help": "Case-insensitive phrases that mark a generated input or output as noise."})
+        "help": "Case-insensitive phrases that mark a generated input or output as noise (default: greetings and "
+                "format tokens, NOISE_PHRASES)."})
     annotation_samples: int = field(default=10, metadata={"help": "Sampled answers per input (paper: 10)."})
     annotation_temperature: float = field(default=0.2, metadata={"help": "Answer sampling temperature (paper: 0.2)."})
     annotation_top_k: int = field(default=10, metadata={"help": "Answer sampling top-k (paper: 10)."})
@@ -73,7 +97,8 @@ class SelfGuideConfig:
         "help": "Classification: 'generate' (sample annotation_samples answers, map each to the label it mentions "
                 "last, vote; the paper) or 'rank' (score every label's log-likelihood as the answer after the same "
                 "prompt, the evaluation's rank framing; the label distribution is the vote, so the answer is always "
-                "a label). Needs a local model (transformers backend). Generation tasks always generate."})
+                "a label). Needs a local model (transformers backend). Generation tasks always generate.",
+        "choices": list(ANNOTATION_MODES)})
     consistency_threshold: float = field(default=0.3, metadata={
         "help": "Keep the most frequent answer only if this share of the samples gave it (paper: 0.3)."})
     calibrate_labels: bool = field(default=False, metadata={
@@ -86,11 +111,64 @@ class SelfGuideConfig:
     train_num_shots: Optional[int] = field(default=None, metadata={
         "help": "Demonstrations in each training row's prompt: the task posed exactly as the evaluation poses it "
                 "(eval.prompts.chat_prompt: the instruction, this many demonstrations as turns, the input; loss on the "
-                "output only), as the reference code trains. None: the evaluation's num_shots (run_self_guide's "
-                "num_shots; 2, the harness default, in the builder). 0: instruction and input only."})
+                "output only), as the reference code trains. None: num_shots (the evaluation's). 0: instruction "
+                "and input only."})
     validation_fraction: float = field(default=0.1, metadata={
         "help": "Share of the kept pairs held out as the validation split (picks the best epoch)."})
-    seed: int = field(default=0, metadata={"help": "Seed of the label draws, the shuffles and the samples."})
+    seed: int = field(default=0, metadata={
+        "help": "Seed of the label draws, the shuffles and the samples, and of the scored/validation split."})
+
+    # --- the job: the model and its engine, the task, training, the epoch choice, scoring --------------
+    model: str = field(default=DEFAULT_MODEL, metadata={
+        "help": "The model that writes the data and is tuned on it."})
+    num_demonstrations: int = field(default=3, metadata={
+        "help": "Demonstrations SELF-GUIDE reads of the task (with its instruction and label set; never its "
+                "instances)."})
+    dataset_task: Optional[DatasetTask] = field(default=None, metadata={
+        "help": "Read the task as a dataset (a data file, a dataset directory, a Hub id) with these columns, "
+                "instruction, split, ... (DatasetTask's fields, each its own option: --input-field, ...); a data "
+                "file (.csv, .parquet) is read so anyway. Its first num_demonstrations labelled rows are the "
+                "demonstrations unless dataset_task.demonstrations says otherwise."})
+    backend: str = field(default="transformers", metadata={
+        "help": "Generation backend of synthesis.", "choices": list(BACKENDS)})
+    base_url: Optional[str] = field(default=None, metadata={
+        "help": "openai backend: the server's URL (e.g. http://localhost:8000/v1)."})
+    engine_options: dict = field(default_factory=dict, metadata={
+        "help": "Backend-specific engine options (e.g. batch_size; api_key_env, timeout, max_retries for openai; "
+                "see cookbook_datasets.generation).", "aliases": ["--engine-option"]})
+    dtype: Optional[str] = field(default=None, metadata={
+        "help": "Dtype of generation, training checkpoints' scoring and evaluation (default: bf16 on GPU, fp32 on "
+                "CPU).", "choices": list(DTYPES)})
+    train: bool = field(default=True, metadata={"help": "Fine-tune the model on the kept pairs."})
+    finetune: str = field(default="lora", metadata={
+        "help": "lora (the project's LoRA recipe, learning rate 2e-4) or full (the reference code's full "
+                "fine-tuning: learning rate 5e-5, linear, no warm-up); 3 epochs either way; the training fields "
+                "below override the recipe.", "choices": list(FINETUNE_MODES)})
+    num_train_epochs: Optional[float] = field(default=None, metadata={
+        "help": "Training epochs (default: the finetune recipe's, 3); a checkpoint is kept per epoch.",
+        "aliases": ["--epochs"]})
+    max_steps: Optional[int] = field(default=None, metadata={
+        "help": "Stop training after this many steps (default: by epochs)."})
+    learning_rate: Optional[float] = field(default=None, metadata={
+        "help": "Peak learning rate (default: the finetune recipe's).", "aliases": ["--lr"]})
+    per_device_train_batch_size: Optional[int] = field(default=None, metadata={
+        "help": "Training batch size per device (default: TrainConfig's).", "aliases": ["--batch-size"]})
+    lora_r: Optional[int] = field(default=None, metadata={"help": "LoRA rank (default: TrainConfig's)."})
+    min_validation_rows: int = field(default=20, metadata={
+        "help": "Fewest validation rows (real instances or synthetic pairs) an epoch is chosen on: one task's "
+                "score on a handful of rows is mostly noise (on 2 binary rows it can only be 0, 0.5 or 1). With "
+                "fewer, no epoch is scored and the last one is kept; the report says so."})
+    evaluate: bool = field(default=True, metadata={
+        "help": "Score prompting vs the tuned model on the task's real instances (needs labelled instances).",
+        "aliases": ["--eval"]})
+    eval_limit: int = field(default=100, metadata={"help": "Real instances scored (a seeded subset)."})
+    val_instances: Optional[int] = field(default=None, metadata={
+        "help": "Choose the epoch on this many labelled real instances, disjoint from the scored ones (the paper's "
+                "protocol; the task needs eval_limit + this many); default: on the synthetic validation split."})
+    num_shots: int = field(default=2, metadata={
+        "help": "Demonstrations in the prompting baseline's prompts (and, by default, in training rows)."})
+    tuned_num_shots: Optional[int] = field(default=None, metadata={
+        "help": "Demonstrations when scoring the tuned model and its epochs (default: as trained, train_num_shots)."})
 
     def __post_init__(self):
         for name in ("num_examples", "max_rounds", "prompts_per_round", "max_previous_inputs", "input_max_new_tokens",
@@ -136,6 +214,41 @@ class SelfGuideConfig:
         if isinstance(self.noise_phrases, str):
             raise ValueError("SelfGuideConfig.noise_phrases must be a list of phrases, not one string")
         self.noise_phrases = tuple(str(p).lower() for p in self.noise_phrases)
+        self._check_job()
+
+    def _check_job(self) -> None:
+        BACKENDS.get(self.backend)  # an unknown backend: the error lists them
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"SelfGuideConfig.dtype must be one of {list(DTYPES)} or None (got {self.dtype!r})")
+        check_finetune(self.finetune)
+        if not isinstance(self.engine_options, dict):
+            raise ValueError(f"SelfGuideConfig.engine_options must be a mapping (got {self.engine_options!r})")
+        self.dataset_task = DatasetTask.from_value(self.dataset_task)
+        for name, least in (("num_demonstrations", 1), ("eval_limit", 1), ("min_validation_rows", 1),
+                            ("num_shots", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"SelfGuideConfig.{name} must be an integer >= {least} (got {value!r})")
+        for name, least in (("max_steps", 1), ("per_device_train_batch_size", 1), ("lora_r", 1),
+                            ("tuned_num_shots", 0)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                      or value < least):
+                raise ValueError(f"SelfGuideConfig.{name} must be an integer >= {least} or None (got {value!r})")
+        for name in ("num_train_epochs", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0):
+                raise ValueError(f"SelfGuideConfig.{name} must be a number > 0 or None (got {value!r})")
+            if value is not None:  # 2 from a YAML file is 2.0 from the command line: one training, one record
+                setattr(self, name, float(value))
+        if self.val_instances is not None and (isinstance(self.val_instances, bool)
+                                               or not isinstance(self.val_instances, numbers.Integral)
+                                               or self.val_instances < 1):
+            raise ValueError(f"val_instances (--val-instances) must be a positive integer or None "
+                             f"(got {self.val_instances!r})")
+        if self.val_instances is not None and not self.train:
+            raise ValueError("val_instances (--val-instances) picks the epoch of training; with train=False "
+                             "(--no-train) there is none to pick")
 
     def input_temperature_for(self, classification: bool) -> float:
         if self.input_temperature is not None:
@@ -143,8 +256,12 @@ class SelfGuideConfig:
         return 0.7 if classification else 0.9
 
     def train_shots(self) -> int:
-        """The demonstrations a training row shows (``train_num_shots``, None: the evaluation's default)."""
-        return EVAL_NUM_SHOTS if self.train_num_shots is None else int(self.train_num_shots)
+        """The demonstrations a training row shows (``train_num_shots``, None: the evaluation's ``num_shots``)."""
+        return self.num_shots if self.train_num_shots is None else int(self.train_num_shots)
+
+    def train_args(self) -> dict:
+        """The training fields given (TrainConfig fields over the finetune recipe's)."""
+        return {name: getattr(self, name) for name in TRAIN_FIELDS if getattr(self, name) is not None}
 
     def annotation_tokens_for(self, classification: bool) -> int:
         if self.annotation_max_new_tokens is not None:
@@ -152,9 +269,15 @@ class SelfGuideConfig:
         return 16 if classification else 128
 
     def to_dict(self) -> dict:
+        """Every field, as JSON holds it (what the report records)."""
         d = asdict(self)
         d["noise_phrases"] = list(self.noise_phrases)
         return d
+
+    def recipe_dict(self) -> dict:
+        """The synthesis fields: what the pairs depend on (with the model and the task's definition,
+        which ``pipeline.recipe`` adds)."""
+        return {k: v for k, v in self.to_dict().items() if k not in JOB_FIELDS}
 
     @classmethod
     def from_dict(cls, values: dict) -> "SelfGuideConfig":

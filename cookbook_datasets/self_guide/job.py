@@ -1,14 +1,19 @@
 """The whole SELF-GUIDE job: synthesise, fine-tune the same model, score it against prompting.
 
-    report = run_self_guide("task.json", "runs/sg", model="smollm2-135m", config=SelfGuideConfig())
+    report = run_self_guide("task.json", "runs/sg", SelfGuideConfig(model="smollm2-135m", num_examples=100))
+    report = run_self_guide("reviews.csv", "runs/sg", SelfGuideConfig(dataset_task=DatasetTask(
+        input_field="review", output_field="sentiment", instruction="Is the review positive or negative?")))
+
+Everything the run needs is one :class:`SelfGuideConfig` (config.py).
 
 Writes under ``out``: ``work/`` (the per-round checkpoints), ``data/`` (the kept pairs in the Hub
 layout, config = the task's name, card with the recipe and the counts per stage), ``training.json``
 (the rows' fingerprint and training config ``model/`` was made from), ``model/`` (the training run,
 a checkpoint per epoch), ``adapter/`` (LoRA) or ``tuned/`` (full fine-tuning): the epoch that scored
 best on the validation part (``val_instances`` real instances, else the synthetic validation
-split; ``epochs.json``), ``eval/`` (prompting vs the tuned model on the task's real instances) and
-``report.json`` / ``report.md``. Every step is skipped when its output is already there and was made
+split; ``epochs.json``; the last epoch when the part has fewer than ``min_validation_rows``),
+``eval/`` (prompting vs the tuned model on the task's real instances) and ``report.json`` /
+``report.md``. Every step is skipped when its output is already there and was made
 from the same inputs, so a killed job started again picks up where it stopped.
 """
 
@@ -22,37 +27,44 @@ from pathlib import Path
 from typing import Optional, Union
 
 from cookbook_datasets.atomic_files import atomic_json
-from cookbook_datasets.models import DEFAULT_MODEL
-from cookbook_datasets.tasks import Task, load_task, task_definition
+from cookbook_datasets.tasks import Task, TaskFormatError, load_task, task_definition
 
 from .config import SelfGuideConfig
 from .pipeline import check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
-from .tuning import check_finetune, free, train_and_pick_epoch, tuned_dir
+from .tuning import free, train_and_pick_epoch, tuned_dir
 from .validation import Parts, check_val_instances, plan_parts
 
 logger = logging.getLogger(__name__)
 
 
-def synthesize_to_hub_layout(task: Task, out: Path, model: str, config: SelfGuideConfig, backend: str,
-                             engine_options: dict, dtype: Optional[str]) -> tuple[Path, dict]:
+def engine_options(config: SelfGuideConfig) -> dict:
+    """The options ``load_engine`` takes for ``config.backend``: the backend-specific ones, the
+    server's ``base_url``, the ``dtype`` of a local model."""
+    options = dict(config.engine_options)
+    if config.base_url:
+        options["base_url"] = config.base_url
+    if config.backend in ("transformers", "vllm") and config.dtype is not None:
+        options.setdefault("dtype", config.dtype)
+    return options
+
+
+def synthesize_to_hub_layout(task: Task, out: Path, config: SelfGuideConfig) -> tuple[Path, dict]:
     """The kept pairs in the Hub layout under ``out/data`` (reused when its recipe matches)."""
     from cookbook_datasets.generation import load_engine
     from cookbook_datasets.hub_layout import write_hub_layout
 
     data_dir = out / "data"
-    rec = recipe(task, config, model)
+    model = config.model
+    rec = recipe(task, config)
     if (data_dir / "recipe.json").exists():
         written = json.loads((data_dir / "recipe.json").read_text()).get(task.name, {})
         # data a time budget cut short is resumed (its rounds are checkpointed), not reused
         if (same_recipe({k: v for k, v in written.items() if k != "counts"}, rec)
                 and written["counts"].get("stopped", {}).get("reason") != "budget"):
             return data_dir, written["counts"]
-    options = dict(engine_options or {})
-    if backend in ("transformers", "vllm") and dtype is not None:
-        options.setdefault("dtype", dtype)
-    engine = load_engine(model, backend=backend, **options)
+    engine = load_engine(model, backend=config.backend, **engine_options(config))
     try:
-        pairs, stats = synthesize(task, engine, config, work_dir=out / "work", model_name=model)
+        pairs, stats = synthesize(task, engine, config, work_dir=out / "work")
     finally:
         engine.close()
         del engine
@@ -119,11 +131,17 @@ def report_markdown(report: dict) -> str:
     if "training" in report:
         t = report["training"]
         method = {"lora": "LoRA", "full": "full fine-tuning"}[t.get("finetune", "lora")]
+        if t["per_epoch"]:
+            chosen = (f"best epoch {t['best_epoch']} (" + ", ".join(f"{s['score']:.3f}" for s in t["per_epoch"])
+                      + f" on {t['validation_rows']} {t['validation']})")
+        elif t.get("too_few_validation_rows"):
+            chosen = (f"epoch {t['best_epoch']} kept, the last, unchosen: the {t['validation']} has "
+                      f"{t['validation_rows']} rows, fewer than the {t['min_validation_rows']} an epoch is chosen "
+                      "on (min_validation_rows)")
+        else:
+            chosen = f"best epoch {t['best_epoch']} (the last: no {t['validation']} to choose with)"
         lines += ["", f"Training: {method} (learning rate {t.get('learning_rate', '')}), {t['epochs']} epoch(s), "
-                  f"{t['train_seconds']} s; best epoch {t['best_epoch']}"
-                  + (" (" + ", ".join(f"{s['score']:.3f}" for s in t["per_epoch"])
-                     + f" on {t['validation_rows']} {t['validation']})" if t["per_epoch"] else
-                     f" (the last: no {t['validation']} to choose with)")]
+                  f"{t['train_seconds']} s; {chosen}"]
     if "split" in report:
         sizes = report["split"]["sizes"]
         lines += ["", f"Real instances: {sizes['scored']} scored"
@@ -136,28 +154,34 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathLike], *,
-                   model: str = DEFAULT_MODEL, config: Optional[SelfGuideConfig] = None,
-                   backend: str = "transformers", engine_options: Optional[dict] = None, dtype: Optional[str] = None,
-                   train: bool = True, evaluate: bool = True, train_args: Optional[dict] = None,
-                   finetune: str = "lora", val_instances: Optional[int] = None,
-                   eval_limit: int = 100, num_shots: int = 2, tuned_num_shots: Optional[int] = None,
-                   num_demonstrations: int = 3) -> dict:
-    """Synthesise task data with ``model`` itself, fine-tune ``model`` on it (``train``; ``finetune``:
-    ``"lora"`` or ``"full"``, the reference code's recipe, see tuning.py) and score prompting vs the
-    tuned model on the task's real instances (``evaluate``; needs a Task or task file with labelled
-    instances). The epoch is picked on ``val_instances`` labelled real instances disjoint from the
-    ``eval_limit`` scored ones (the paper's protocol) or, without them, on the synthetic validation
-    split. Returns the report (also written as ``out/report.{json,md}``)."""
+def load_real_task(task: Union[str, os.PathLike, Task], config: SelfGuideConfig) -> Task:
+    """The task whose instances are scored: a Task, a task file, or data read with
+    ``config.dataset_task`` (its first ``num_demonstrations`` labelled rows the demonstrations)."""
+    real = load_task(task, dataset_task=config.dataset_task, demonstrations=config.num_demonstrations)
+    if not real.instruction.strip() and not isinstance(task, Task):
+        raise TaskFormatError(f"{real.source or task}: SELF-GUIDE writes data from the task's instruction, and this "
+                              "task has none: give it (--instruction TEXT, dataset_task.instruction)")
+    return real
+
+
+def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathLike],
+                   config: Optional[SelfGuideConfig] = None) -> dict:
+    """Synthesise task data with ``config.model`` itself, fine-tune it on the data (``train``;
+    ``finetune``: ``"lora"`` or ``"full"``, the reference code's recipe, see tuning.py) and score
+    prompting vs the tuned model on the task's real instances (``evaluate``; needs labelled
+    instances). ``task``: a Task, a task file, or a data file or dataset read with
+    ``config.dataset_task``. The epoch is chosen on ``val_instances`` labelled real instances
+    disjoint from the ``eval_limit`` scored ones (the paper's protocol) or, without them, on the
+    synthetic validation split; on fewer than ``min_validation_rows`` rows the last epoch is kept.
+    Returns the report (also written as ``out/report.{json,md}``)."""
     config = config or SelfGuideConfig()
-    check_finetune(finetune)
-    if config.train_num_shots is None:  # trained as scored: the evaluation's demonstrations
-        config = dataclasses.replace(config, train_num_shots=num_shots)
-    if tuned_num_shots is None:
-        tuned_num_shots = config.train_num_shots
+    if config.train_num_shots is None:  # trained as scored: the evaluation's demonstrations (recorded so)
+        config = dataclasses.replace(config, train_num_shots=config.num_shots)
+    tuned_num_shots = config.train_num_shots if config.tuned_num_shots is None else config.tuned_num_shots
+    train, evaluate = config.train, config.evaluate
     out = Path(out)
-    real = task if isinstance(task, Task) else load_task(Path(task))  # its instances are scored
-    task = task_definition(real, num_demonstrations=num_demonstrations)  # all SELF-GUIDE itself reads
+    real = load_real_task(task, config)  # its instances are scored
+    task = task_definition(real, num_demonstrations=config.num_demonstrations)  # all SELF-GUIDE itself reads
     if evaluate and not train:
         logger.info("evaluate without train: only prompting is scored")
     if evaluate and not real.labelled:
@@ -166,19 +190,16 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
                          f"Examples, Instances) or a task's labelled instances; {where} has none. Give one, "
                          "or pass evaluate=False (--no-eval)")
     parts = None
-    if val_instances is not None:  # checked before anything is written
-        if not train:
-            raise ValueError("val_instances (--val-instances) picks the epoch of training; with train=False "
-                             "(--no-train) there is none to pick")
+    if config.val_instances is not None:  # checked before anything is written
         if not real.labelled:
             raise ValueError("val_instances (--val-instances) takes labelled real instances of the task; give an "
                              "NIV2 task file or a Task with instances (an instruction with examples has none)")
-        check_val_instances(val_instances, eval_limit, len(real), real.name)
-    if real.labelled and (evaluate or val_instances is not None):
-        parts = plan_parts(real, eval_limit, val_instances, config.seed)
-    data_dir, counts = synthesize_to_hub_layout(task, out, model, config, backend, engine_options or {}, dtype)
-    report = {"task": task.name, "kind": task.kind, "model": model, "data": str(data_dir), "counts": counts,
-              "config": config.to_dict(), "finetune": finetune}
+        check_val_instances(config.val_instances, config.eval_limit, len(real), real.name)
+    if real.labelled and (evaluate or config.val_instances is not None):
+        parts = plan_parts(real, config.eval_limit, config.val_instances, config.seed)
+    data_dir, counts = synthesize_to_hub_layout(task, out, config)
+    report = {"task": task.name, "kind": task.kind, "model": config.model, "data": str(data_dir), "counts": counts,
+              "config": config.to_dict(), "finetune": config.finetune}
     if parts is not None:
         report["split"] = parts.to_dict()
     tuned = None
@@ -190,16 +211,16 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
                        "resume", task.name, counts["kept"], config.num_examples)
         train = evaluate = False
     if train:
-        report["training"] = {**train_and_pick_epoch(task, data_dir, out, model, finetune=finetune,
-                                                     train_args=train_args, dtype=dtype, num_shots=tuned_num_shots,
+        report["training"] = {**train_and_pick_epoch(task, data_dir, out, config, num_shots=tuned_num_shots,
                                                      parts=parts), "num_shots": config.train_num_shots}
-        tuned = tuned_dir(out, finetune)
+        tuned = tuned_dir(out, config.finetune)
         report["tuned"] = str(tuned)
-        if finetune == "lora":
+        if config.finetune == "lora":
             report["adapter"] = str(tuned)
     if evaluate:
-        report["scores"] = evaluate_against_prompting(real, out, model, tuned, eval_limit, num_shots,
-                                                      tuned_num_shots, dtype, config.seed, finetune, parts)
+        report["scores"] = evaluate_against_prompting(real, out, config.model, tuned, config.eval_limit,
+                                                      config.num_shots, tuned_num_shots, config.dtype, config.seed,
+                                                      config.finetune, parts)
         if "self_guide" in report["scores"]:
             report["gain"] = report["scores"]["self_guide"]["score"] - report["scores"]["prompting"]["score"]
     atomic_json(out / "report.json", report, indent=1, sort_keys=False)

@@ -34,33 +34,32 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-import datasets
-
 from cookbook_datasets.atomic_files import atomic_json
-from cookbook_datasets.rows import row_features
 from cookbook_datasets.tasks import Task
 
 from .annotation import annotate, check_can_rank, label_prior
 from .balancing import balance_classes
-from .config import LEGACY_VALUES, ROW_FORMAT, RUN_LIMITS, SelfGuideConfig
+from .config import ROW_FORMAT, RUN_LIMITS, SelfGuideConfig
 from .input_filters import FILTERS, filter_inputs, length_window
 from .input_generation import generate_inputs, max_input_tokens
 
 logger = logging.getLogger(__name__)
 
 
-def recipe(task: Task, config: SelfGuideConfig, model: str) -> dict:
-    """What the data depends on; the task as its definition (task_definition: no instances)."""
+def recipe(task: Task, config: SelfGuideConfig) -> dict:
+    """What the data depends on: the synthesis fields, the model, and the task as its definition
+    (task_definition: no instances)."""
     examples = [{"input": d.input, "output": d.answer} for d in task.demonstrations]
     return {"method": "self_guide", "task": {"name": task.name, "instruction": task.instruction, "examples": examples,
                                              "labels": task.labels, "kind": task.kind},
-            "config": config.to_dict(), "model": model}
+            "config": config.recipe_dict(), "model": config.model}
 
 
 def _comparable(rec: dict, ignore=RUN_LIMITS) -> dict:
-    """A recipe with every config field (one added since it was written: what the older code did,
-    ``LEGACY_VALUES``, else its default), less the fields ``ignore`` names."""
-    config = {**SelfGuideConfig().to_dict(), **LEGACY_VALUES, **rec.get("config", {})}
+    """A recipe with every synthesis field, less the fields ``ignore`` names. A recipe written before
+    a field existed lacks it and is compared with the field's default: a work directory made then
+    resumes when the default is what it used, and is refused (naming the field) when it is not."""
+    config = {**SelfGuideConfig().recipe_dict(), **rec.get("config", {})}
     return {**rec, "config": {k: v for k, v in config.items() if k not in ignore}}
 
 
@@ -142,11 +141,11 @@ def projection_stop(per_round: list, have: Counter, targets: dict, rounds_left: 
 
 
 def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
-               work_dir: Optional[str | os.PathLike] = None, model_name: str = "",
-               clock=time.monotonic) -> tuple[list[dict], dict]:
+               work_dir: Optional[str | os.PathLike] = None, clock=time.monotonic) -> tuple[list[dict], dict]:
     """Run the pipeline on ``task``'s definition (``cookbook_datasets.tasks.task_definition``: its
-    instances are never read); return the kept pairs and the counts per stage (the card's numbers).
-    ``clock``: seconds (monotonic), for the ``max_minutes`` budget."""
+    instances are never read) with ``engine`` (the model ``config.model`` names, which the work
+    directory's recipe records); return the kept pairs and the counts per stage (the card's
+    numbers). ``clock``: seconds (monotonic), for the ``max_minutes`` budget."""
     config = config or SelfGuideConfig()
     started = clock()
     work = Path(work_dir) if work_dir else None
@@ -162,7 +161,7 @@ def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
                        "" if config.annotation == "rank" else ", and a sampled answer rarely names them "
                        "(annotation='rank' scores every label)")
     if work:
-        _check_work_dir(work, recipe(task, config, model_name))
+        _check_work_dir(work, recipe(task, config))
     # a phrase the demonstrations themselves use ("Input:", say) is the task's format, not noise
     demo_text = " ".join(d.input + " " + d.answer for d in task.demonstrations).lower()
     config = dataclasses.replace(config, noise_phrases=tuple(p for p in config.noise_phrases if p not in demo_text))
@@ -336,9 +335,13 @@ def to_rows(pairs: list[dict], task: Task, config: SelfGuideConfig) -> list[dict
     } for p in pairs]
 
 
-def to_dataset_dict(pairs: list[dict], task: Task, config: SelfGuideConfig) -> datasets.DatasetDict:
+def to_dataset_dict(pairs: list[dict], task: Task, config: SelfGuideConfig) -> "datasets.DatasetDict":
     """``train`` and ``validation`` splits (``validation_fraction`` of the pairs, seeded; no
     ``validation`` when that rounds to no row)."""
+    import datasets
+
+    from cookbook_datasets.row_schema import row_features
+
     rows = to_rows(pairs, task, config)
     features = row_features("chat")
     full = datasets.Dataset.from_list(rows, features=features) if rows else datasets.Dataset.from_dict(

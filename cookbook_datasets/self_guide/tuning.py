@@ -8,8 +8,11 @@ Two recipes (``finetune``):
   learning rate 5e-5 with linear decay and no warm-up (the defaults of the transformers Trainer it
   runs), 3 epochs; the tuned model is a full model directory (``out/tuned``).
 
-``train_args`` (TrainConfig fields) override either. A checkpoint is kept per epoch; each is
-scored on the validation part (validation.py) and the best one is copied out. Training is reused
+The training fields of ``SelfGuideConfig`` (``num_train_epochs``, ``learning_rate``, ...; its
+``train_args()``) override either. A checkpoint is kept per epoch; each is scored on the
+validation part (validation.py) and the best one is copied out, when the part has at least
+``min_validation_rows`` rows: on fewer, a choice would follow noise, so no epoch is scored and the
+last one is kept (the report and the log say so). Training is reused
 only when ``out/training.json`` says it was made from the same rows (a fingerprint of the data
 files) with the same training config: an out directory trained on 0-shot rows is retrained when
 the rows become k-shot, instead of being scored as if it had learnt them.
@@ -26,11 +29,11 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic_files import atomic_dir, atomic_json
+from .config import SelfGuideConfig, check_finetune
 from .validation import Parts, synthetic_validation_task
 
 logger = logging.getLogger(__name__)
 
-FINETUNE_MODES = ("lora", "full")
 # What each mode sets before train_args (TrainConfig fields); LoRA keeps TrainConfig's own defaults.
 FINETUNE_RECIPES = {
     "lora": {"use_lora": True, "num_train_epochs": 3},
@@ -51,11 +54,6 @@ def free(*objects) -> None:
     del objects
     gc.collect()
     release_memory()
-
-
-def check_finetune(finetune: str) -> None:
-    if finetune not in FINETUNE_MODES:
-        raise ValueError(f"finetune (--finetune) must be one of {list(FINETUNE_MODES)} (got {finetune!r})")
 
 
 def finetune_args(finetune: str, train_args: Optional[dict] = None) -> dict:
@@ -130,28 +128,30 @@ def _copy_tuned(source: Path, target: Path, finetune: str) -> None:
             shutil.copy2(source / name, tmp / name)
 
 
-def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetune: str = "lora",
-                         train_args: Optional[dict] = None, dtype: Optional[str] = None, num_shots: int = 0,
+def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfig, *, num_shots: int = 0,
                          parts: Optional[Parts] = None) -> dict:
-    """Fine-tune ``model`` on the train split (``finetune``'s recipe, a checkpoint per epoch) and copy
-    the epoch that scores best (the task's metric, greedy answers posed with ``num_shots``
-    demonstrations) on ``parts.validation`` (real instances) or, without one, the synthetic
-    validation split, to :func:`tuned_dir`. Returns what the report records of it."""
+    """Fine-tune ``config.model`` on the train split (``config.finetune``'s recipe with the config's
+    training fields over it, a checkpoint per epoch) and copy the epoch that scores best (the task's
+    metric, greedy answers posed with ``num_shots`` demonstrations) on ``parts.validation`` (real
+    instances) or, without one, the synthetic validation split, to :func:`tuned_dir`; the last
+    epoch where that part has fewer than ``config.min_validation_rows`` rows. Returns what the
+    report records of it."""
     import datasets
 
     from cookbook_datasets.eval.harness import main_metric, run_task
     from cookbook_datasets.models import load_model
     from cookbook_datasets.trainers import TrainConfig
 
-    args = finetune_args(finetune, train_args)
+    model, finetune, dtype = config.model, config.finetune, config.dtype
+    args = finetune_args(finetune, config.train_args())
     epochs = int(-(-float(args["num_train_epochs"]) // 1))
-    config = TrainConfig(model=model, datasets=[{"path": str(data_dir), "name": task.name}],
-                         output_dir=str(out / "model"), eval_split=None, save_strategy="epoch",
-                         save_total_limit=max(epochs, 1), **args)
-    train_config = {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "resume")}
+    trainer = TrainConfig(model=model, datasets=[{"path": str(data_dir), "name": task.name}],
+                          output_dir=str(out / "model"), eval_split=None, save_strategy="epoch",
+                          save_total_limit=max(epochs, 1), **args)
+    train_config = {k: v for k, v in trainer.to_dict().items() if k not in ("output_dir", "resume")}
     identity = {"data_fingerprint": data_fingerprint(data_dir, task.name), "finetune": finetune,
                 "train_config": train_config}
-    card = _train_once(config, out, identity)
+    card = _train_once(trainer, out, identity)
     splits = datasets.load_dataset(str(data_dir), task.name)
     if parts is not None and parts.validation is not None:
         vtask = parts.validation
@@ -159,7 +159,7 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
         vtask = synthetic_validation_task(task, splits["validation"]) if "validation" in splits else None
     picking = {"validation": parts.picks_on if parts is not None else "synthetic validation split",
                "validation_ids": vtask.ids if vtask is not None else [], "validation_num_shots": num_shots,
-               "training": _identity_hash(identity)}
+               "min_validation_rows": config.min_validation_rows, "training": _identity_hash(identity)}
     target = tuned_dir(out, finetune)
     picked_path = out / "epochs.json"
     if picked_path.exists() and target.exists():
@@ -169,7 +169,13 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
     checkpoints = sorted((p for p in (out / "model").glob("checkpoint-*") if p.is_dir()),
                          key=lambda p: int(p.name.split("-")[1]))
     scores, start = [], time.time()
-    if vtask is not None and len(vtask) and len(checkpoints) > 1:
+    rows = len(vtask) if vtask is not None else 0
+    too_few = 0 < rows < config.min_validation_rows and len(checkpoints) > 1
+    if too_few:
+        logger.warning("%s: the %s has %d rows, fewer than the %d an epoch is chosen on (min_validation_rows); no "
+                       "epoch is chosen: the last one is kept", task.name, picking["validation"], rows,
+                       config.min_validation_rows)
+    if rows and not too_few and len(checkpoints) > 1:
         for ckpt in checkpoints:
             m, tok = load_model(str(ckpt), dtype=dtype) if finetune == "full" else load_model(
                 model, adapter=str(ckpt), dtype=dtype)
@@ -186,9 +192,9 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, model: str, *, finetun
     _copy_tuned(source, target, finetune)
     for stale in (out / "eval").glob("self_guide*"):  # scores of the model this one replaces
         stale.unlink()
-    picked = {**picking, "finetune": finetune, "epochs": epochs, "validation_rows": len(vtask) if vtask else 0,
-              "per_epoch": scores, "best_epoch": best + 1, "best_checkpoint": source.name, "tuned": str(target),
-              "learning_rate": config.learning_rate, "pick_seconds": round(time.time() - start, 1)}
+    picked = {**picking, "finetune": finetune, "epochs": epochs, "validation_rows": rows,
+              "too_few_validation_rows": too_few, "per_epoch": scores, "best_epoch": best + 1, "best_checkpoint": source.name, "tuned": str(target),
+              "learning_rate": trainer.learning_rate, "pick_seconds": round(time.time() - start, 1)}
     atomic_json(picked_path, picked, indent=1, sort_keys=False)
     return _summary(picked, card)
 

@@ -245,12 +245,6 @@ def _clean(value: str) -> str:
     return _SEP_TAIL.sub("", value).strip()
 
 
-def split_numbered(text: str) -> list[str]:
-    """ "1. a 2. b 3. c" -> ["a", "b", "c"]: each number in turn, after whitespace (or at the
-    start) and followed by "." or ")" and whitespace; the whole text as one item when there is no "1."."""
-    return _split_marked(text, [str(k) for k in range(1, 100)], r"{}[.)]\s+") or [text]
-
-
 def split_options(text: str) -> list[str]:
     """Numbered options ("1. a 2. b") or lettered ones ("(A) a (B) b", "A. a B. b"); else the text."""
     numbered = _split_marked(text, [str(k) for k in range(1, 100)], r"\(?{}[.)]\s+")
@@ -476,12 +470,6 @@ def _head(text: str, keys: set) -> str:
     for key, start, _ in _candidates(text, tuple(keys)):
         return text[:start]
     return text
-
-
-def parse_fields(text: str, definition: str = "") -> dict:
-    """The fields of one input on its own (the detection over this one text): one per ``Name:``
-    segment under its normal name, the roles they fill, and "text" for the text before the first field."""
-    return detect_layout([text], definition).parse(text)
 
 
 def check_field_map(field_map: Optional[Mapping[str, str]], layouts: Mapping[str, Optional[FieldLayout]]) -> None:

@@ -1,8 +1,15 @@
-"""Any ``datasets`` dataset as a Task, through a column mapping (``input_field``, ``output_field``, ...)."""
+"""Any ``datasets`` dataset as a Task, through a column mapping (``input_field``, ``output_field``, ...).
+
+:class:`DatasetTask` is the one description of how a user's data file or dataset is read as a task
+(its columns, and what the rows do not say: instruction, label set, demonstrations, config, split).
+Every job config that takes tasks has it as its ``dataset_task`` field, and the command line turns
+its fields into the same options everywhere (``--input-field``, ``--output-field``, ...);
+``tasks/load.py`` resolves a data reference with it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from .task import Instance, Task, TaskFormatError, with_unique_ids
@@ -12,20 +19,78 @@ from .task import Instance, Task, TaskFormatError, with_unique_ids
 class ColumnMapping:
     """Which columns of a dataset hold an instance's parts."""
 
-    input_field: str = field(default="input", metadata={"help": "The input text (the question, for choices)."})
+    input_field: str = field(default="input", metadata={
+        "help": "The column with each row's input (the question, for multiple choice).", "metavar": "COLUMN"})
     output_field: Optional[str] = field(default="output", metadata={
-        "help": "Acceptable output(s): a string or a list of strings; None or an absent column: unlabelled."})
-    choices_field: Optional[str] = field(default=None, metadata={"help": "The options of multiple-choice rows."})
+        "help": "The column with the acceptable output(s): a string or a list of strings; none or an absent "
+                "column: unlabelled rows.", "metavar": "COLUMN"})
+    choices_field: Optional[str] = field(default=None, metadata={
+        "help": "The column with the options of a multiple-choice row.", "metavar": "COLUMN"})
     label_field: Optional[str] = field(default=None, metadata={
-        "help": "The gold choice index (with choices_field), or a class label: an int into the column's "
-                "ClassLabel names, or the label text."})
-    id_field: Optional[str] = field(default=None, metadata={"help": "A stable row id (default: a content hash)."})
+        "help": "The column with the gold choice index (with choices_field), or a class label: an int into the "
+                "column's ClassLabel names, or the label text.", "metavar": "COLUMN"})
+    id_field: Optional[str] = field(default=None, metadata={
+        "help": "The column with a stable row id (default: a hash of the row's content).", "metavar": "COLUMN"})
 
     def __post_init__(self):
         for name in ("input_field", "output_field", "choices_field", "label_field", "id_field"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a column name (got {value!r})")
+
+
+@dataclass
+class DatasetTask(ColumnMapping):
+    """How a data file (``.csv``, ``.parquet``, ``.jsonl`` rows, ...), a dataset directory or a Hub id
+    is read as a task: its columns and what its rows do not say. ``DatasetTask(input_field="review",
+    output_field="sentiment", instruction="Is the review positive or negative?")``."""
+
+    instruction: str = field(default="", metadata={
+        "help": "The task's instruction (rows do not hold one; SELF-GUIDE needs it).", "metavar": "TEXT"})
+    label_set: Optional[list] = field(default=None, metadata={
+        "help": "The labels of a classification task (default: the outputs' distinct values, or the label "
+                "column's ClassLabel names).", "metavar": "LABEL"})
+    demonstrations: Optional[int] = field(default=None, metadata={
+        "help": "The first this-many labelled rows become the task's demonstrations instead of instances "
+                "(default: the command's own: none for eval, num_shots for mix, num_demonstrations for "
+                "self-guide)."})
+    dataset_config: Optional[str] = field(default=None, metadata={
+        "help": "The dataset's config (a Hub-layout directory or Hub dataset with several).", "metavar": "NAME"})
+    dataset_split: Optional[str] = field(default=None, metadata={
+        "help": "The split holding the task's rows (default: a data file's only split, else 'test').",
+        "metavar": "SPLIT"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.instruction, str):
+            raise ValueError(f"instruction must be a string (got {self.instruction!r})")
+        if self.demonstrations is not None and (isinstance(self.demonstrations, bool)
+                                                or not isinstance(self.demonstrations, int) or self.demonstrations < 0):
+            raise ValueError(f"demonstrations must be an integer >= 0 or None (got {self.demonstrations!r})")
+        if self.label_set is not None:
+            if isinstance(self.label_set, str) or len(self.label_set) < 2:
+                raise ValueError(f"label_set must list at least 2 labels (got {self.label_set!r})")
+            self.label_set = [str(label) for label in self.label_set]
+
+    @classmethod
+    def from_value(cls, value) -> Optional["DatasetTask"]:
+        """A DatasetTask from itself, a mapping of its fields (a YAML file's, ``--dataset-task KEY=VALUE``'s)
+        or None; an unknown key is named with the valid ones."""
+        if value is None or isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"dataset_task must be a mapping of column options (got {value!r})")
+        from cookbook_datasets.registry import unknown_name_error
+
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise unknown_name_error("dataset_task key", unknown[0], allowed)
+        return cls(**value)
+
+    def mapping(self) -> ColumnMapping:
+        """The columns alone."""
+        return ColumnMapping(**{f.name: getattr(self, f.name) for f in fields(ColumnMapping)})
 
 
 def _column(dataset, name: Optional[str], what: str, where: str, required: bool) -> Optional[str]:

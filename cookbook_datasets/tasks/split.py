@@ -9,6 +9,7 @@ labelled instances into rows that choose (``fit``) and rows that are scored (``e
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Optional
@@ -17,6 +18,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .task import Task
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,9 +104,14 @@ def split_fit_eval(task: "Task", fit_size: int, eval_size: int, seed: int = 0,
         raise ValueError(f"fit_size and eval_size must be >= 1 (got {fit_size}, {eval_size})")
     labelled = task.select([i.id for i in task.labelled])
     n = len(labelled)
+    unlabelled = len(task.instances) - n
+    if unlabelled:
+        logger.warning("%s: %d of %d instances have no output (unlabelled): left out of the fit and scored rows",
+                       task.source or task.name, unlabelled, len(task.instances))
     if n < fit_size + 1:
-        raise ValueError(f"{task.source or task.name}: {n} rows, fewer than fit_size + 1 = {fit_size + 1} (fit rows "
-                         "and scored rows must not overlap)")
+        raise ValueError(f"{task.source or task.name}: {n} labelled rows"
+                         + (f" ({unlabelled} more have no output)" if unlabelled else "")
+                         + f", fewer than fit_size + 1 = {fit_size + 1} (fit rows and scored rows must not overlap)")
     parts = labelled.split(seed=seed, fit=fit_size, eval=min(eval_size, n - fit_size))
     fit = parts["fit"].with_layout(field_map)
     return fit, parts["eval"].with_layout(layout=fit.layout)

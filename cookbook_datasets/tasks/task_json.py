@@ -3,6 +3,11 @@
 ``examples`` are demonstrations ``{"input", "output"}``; ``instances`` are ``{"id"?, "input",
 "output"?}`` (an unlabelled instance has no output) or multiple-choice ``{"id"?, "question",
 "choices", "label"?}``.
+
+Unlabelled instances are kept (inputs for SELF-GUIDE, rows to label), never scored: whatever
+scores or splits a task for scoring (``cookbook eval``'s results and ``.md``, ``split_fit_eval``)
+says how many it left out and why. (NIV2 and multiple-choice files need every instance's
+``output`` / ``label``; a missing one is a TaskFormatError naming the file, the record and the field.)
 """
 
 from __future__ import annotations

@@ -272,11 +272,11 @@ class Template:
     def code_hash(cls) -> str:
         """Hash of the code that makes this template's data: its module and the shared modules
         (this base, the vectorised columns and row operations, the vocabularies)."""
-        from . import columns, rowops
+        from . import columns, vector_ops
         from .. import vocab
 
         digest = hashlib.sha256()
-        for module in (inspect.getmodule(Template), columns, rowops, vocab, inspect.getmodule(cls)):
+        for module in (inspect.getmodule(Template), columns, vector_ops, vocab, inspect.getmodule(cls)):
             digest.update(inspect.getsource(module).encode())
         return digest.hexdigest()[:16]
 

@@ -8,7 +8,7 @@ from . import register
 from .base import ANSWER_FORMATS, Template, argmax_first, overlap, param
 from .columns import Ints, Tokens, TokensList
 from .real_text import choice_texts, content_words
-from .rowops import gather, lettered_pieces, subsets
+from .vector_ops import gather, lettered_pieces, subsets
 
 
 @register

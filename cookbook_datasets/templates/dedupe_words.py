@@ -7,7 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, param
 from .columns import Tokens
-from .rowops import compact, first_occurrences
+from .vector_ops import compact, first_occurrences
 
 
 @register

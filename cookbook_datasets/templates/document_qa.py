@@ -7,7 +7,7 @@ import numpy as np
 from . import register
 from .base import Template, find_span, param
 from .columns import Ints, Tokens
-from .rowops import take
+from .vector_ops import take
 
 _CANDIDATES = 3  # random starts per row; all three being repeats is rare
 

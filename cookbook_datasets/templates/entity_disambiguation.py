@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from . import register
 from .base import Template, argmax_first, overlap, param
 from .columns import Labels, Tokens, TokensList, concat
-from .rowops import gather, subsets
+from .vector_ops import gather, subsets
 
 
 @register

@@ -8,7 +8,7 @@ from . import register
 from .base import Template, param
 from .columns import Tokens, in_rows
 from .real_text import content_words, surface_forms, text_fields
-from .rowops import compact, first_occurrences
+from .vector_ops import compact, first_occurrences
 
 
 @register

@@ -8,7 +8,7 @@ from . import register
 from .base import Template, find_span, param
 from .columns import Labels, Tokens
 from .real_text import content_words, text_fields
-from .rowops import take
+from .vector_ops import take
 
 _ATTEMPTS = 6  # hard-negative candidates per row; all of them occurring is very rare
 

@@ -102,6 +102,22 @@ def parse_answer(ctx: TaskContext, text: str) -> Optional[tuple[str, str]]:
     return f"{text.strip()}\n#### {final}", final  # no marker: the checker's last number is the answer
 
 
+def ask_answers(outcomes: list[Outcome], calls: list[Call], teacher, ctx: TaskContext, desc: str) -> list[Outcome]:
+    """Send ``calls`` (one answer request per outcome) and charge each outcome an "answer". The outcomes
+    whose reply holds an answer get ``answer`` and ``final`` and are returned; the others are dropped
+    as "unparseable_answer"."""
+    answered = []
+    for outcome, reply in zip(outcomes, teacher.ask(calls, desc=desc)):
+        outcome.charge("answer")
+        parsed = parse_answer(ctx, reply.text)
+        if parsed is None:
+            outcome.dropped = "unparseable_answer"
+            continue
+        outcome.answer, outcome.final = parsed
+        answered.append(outcome)
+    return answered
+
+
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:new|rewritten|rephrased|paraphrased)?\s*(?:question|problem)\s*(?:\*\*)?\s*:\s*",
                     re.IGNORECASE)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ..teacher import Call
-from .base import Outcome, TaskContext, answer_call, parse_answer, parse_question
+from .base import Outcome, TaskContext, answer_call, ask_answers, parse_question
 
 
 def _ask(seed: dict) -> str:
@@ -79,13 +79,7 @@ class NewQuestion:
 
         live = [o for o in outcomes if o.dropped is None]
         calls = [answer_call(ctx, o.question, 0) for o in live]
-        for outcome, reply in zip(live, teacher.ask(calls, desc="new_question: answers")):
-            outcome.charge("answer")
-            parsed = parse_answer(ctx, reply.text)
-            if parsed is None:
-                outcome.dropped = "unparseable_answer"
-                continue
-            outcome.answer, outcome.final = parsed
+        for outcome in ask_answers(live, calls, teacher, ctx, "new_question: answers"):
             seed_final = ctx.checker.extract(ctx.seeds[outcome.step.seed_index]["answer"])
             if ctx.config.require_different_answer and ctx.checker.name != "none" and \
                     ctx.checker.matches(outcome.final, seed_final):

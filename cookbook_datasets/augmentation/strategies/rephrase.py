@@ -4,7 +4,7 @@ answers the rewrite. Two queries per step (rephrase, answer)."""
 from __future__ import annotations
 
 from ..teacher import Call
-from .base import Outcome, TaskContext, answer_call, parse_answer, parse_question
+from .base import Outcome, TaskContext, answer_call, ask_answers, parse_question
 
 
 def rephrase_messages(question: str) -> list:
@@ -29,13 +29,7 @@ class QuestionRephrase:
             outcome.question, outcome.dropped = parse_question(reply.text, ctx.seeds[outcome.step.seed_index]["question"])
         live = [o for o in outcomes if o.dropped is None]
         calls = [answer_call(ctx, o.question, 0, exclude=o.step.seed_index) for o in live]
-        for outcome, reply in zip(live, teacher.ask(calls, desc="rephrase: answers")):
-            outcome.charge("answer")
-            parsed = parse_answer(ctx, reply.text)
-            if parsed is None:
-                outcome.dropped = "unparseable_answer"
-                continue
-            outcome.answer, outcome.final = parsed
+        for outcome in ask_answers(live, calls, teacher, ctx, "rephrase: answers"):
             if ctx.config.verify == "gold":  # same meaning, same answer: the seed's is the ground truth
                 gold = ctx.checker.extract(ctx.seeds[outcome.step.seed_index]["answer"])
                 outcome.verified = ctx.checker.matches(outcome.final, gold)

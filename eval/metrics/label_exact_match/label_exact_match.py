@@ -36,8 +36,9 @@ Score
 
 import re
 
-import datasets
 import evaluate
+
+from cookbook_datasets.eval.metrics import mean_score, reference_lists, text_features
 
 
 _DESCRIPTION = __doc__
@@ -120,34 +121,15 @@ class LabelExactMatch(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            # A single string reference is tried first: evaluate's str-vs-list
-            # guard does not recognise datasets>=4 List features, so putting the
-            # list form first would let a bare string through as characters.
-            features=[
-                datasets.Features(
-                    {
-                        "predictions": datasets.Value("string"),
-                        "references": datasets.Value("string"),
-                    }
-                ),
-                datasets.Features(
-                    {
-                        "predictions": datasets.Value("string"),
-                        "references": datasets.Sequence(datasets.Value("string")),
-                    }
-                ),
-            ],
+            features=text_features(),
             reference_urls=["https://arxiv.org/abs/2407.12874"],
         )
 
     def _compute(self, predictions, references, labels=None, per_row=False):
-        refs = [[r] if isinstance(r, str) else list(r) for r in references]
+        refs = reference_lists(references)
         label_set = _label_set(labels, refs)
         scores = []
         for prediction, example_refs in zip(predictions, refs):
             extracted = extract_label(prediction, label_set)
             scores.append(float(extracted is not None and extracted in {normalise(r) for r in example_refs}))
-        result = {"exact_match": sum(scores) / len(scores) if scores else 0.0}
-        if per_row:
-            result["per_row"] = {"exact_match": scores}
-        return result
+        return mean_score("exact_match", scores, per_row)

@@ -22,8 +22,9 @@ Aggregate
 
 import re
 
-import datasets
 import evaluate
+
+from cookbook_datasets.eval.metrics import mean_score, reference_lists, text_features
 
 
 _DESCRIPTION = __doc__
@@ -100,31 +101,11 @@ class RougeL(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            # Single-string form first: see label_exact_match for why.
-            features=[
-                datasets.Features(
-                    {
-                        "predictions": datasets.Value("string"),
-                        "references": datasets.Value("string"),
-                    }
-                ),
-                datasets.Features(
-                    {
-                        "predictions": datasets.Value("string"),
-                        "references": datasets.Sequence(datasets.Value("string")),
-                    }
-                ),
-            ],
+            features=text_features(),
             reference_urls=["https://aclanthology.org/W04-1013"],
         )
 
     def _compute(self, predictions, references, per_row=False):
-        scores = []
-        for prediction, refs in zip(predictions, references):
-            if isinstance(refs, str):
-                refs = [refs]
-            scores.append(max((rouge_l_f(prediction, ref) for ref in refs), default=0.0))
-        result = {"rougeL": sum(scores) / len(scores) if scores else 0.0}
-        if per_row:
-            result["per_row"] = {"rougeL": scores}
-        return result
+        scores = [max((rouge_l_f(prediction, ref) for ref in refs), default=0.0)
+                  for prediction, refs in zip(predictions, reference_lists(references))]
+        return mean_score("rougeL", scores, per_row)

@@ -28,6 +28,8 @@ import unicodedata
 import datasets
 import evaluate
 
+from cookbook_datasets.eval.metrics import mean_score
+
 
 _DESCRIPTION = __doc__
 
@@ -96,10 +98,5 @@ class TemplateAlignment(evaluate.Metric):
 
     def _compute(self, predictions, references, per_row=False):
         scores = [float(agrees(p, r)) for p, r in zip(predictions, references)]
-        num_total = len(scores)
-        num_agree = int(sum(scores))
-        share = num_agree / num_total if num_total else 0.0
-        result = {"template_alignment": share, "num_agree": num_agree, "num_total": num_total}
-        if per_row:
-            result["per_row"] = {"template_alignment": scores}
-        return result
+        return {**mean_score("template_alignment", scores, per_row), "num_agree": int(sum(scores)),
+                "num_total": len(scores)}

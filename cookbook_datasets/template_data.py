@@ -37,13 +37,15 @@ class GenerateConfig:
                 "uniform mix, {template: weight}, or the path of a learned mix.json; None: no mixture."})
     stopping_strategy: str = field(default="first_exhausted", metadata={
         "help": "first_exhausted or all_exhausted, as in datasets.interleave_datasets (matters only for finite "
-                "parts of a mixture)."})
+                "parts of a mixture, such as a learned mix.json's own rows): all_exhausted wraps them around until "
+                "num_examples rows; first_exhausted stops when one runs out, short of num_examples (logged, and "
+                "recorded in the card)."})
     recipe_model: str = field(default=DEFAULT_MODEL, metadata={"help": "The model the TRL recipe trains."})
     num_proc: Optional[int] = field(default=None, metadata={"help": "Processes generating in parallel (default: one)."})
     cache_dir: Optional[str] = field(default=None, metadata={"help": "The builders' cache (default: datasets')."})
 
     def __post_init__(self):
-        from .generated_splits import check_fields
+        from .builder_splits import check_fields
         from .templates import get_template_class
 
         if isinstance(self.templates, str) or not self.templates:
@@ -120,10 +122,12 @@ def generate(
         weights = mixture if isinstance(mixture, str) else (dict(mixture) or {n: 1.0 for n in templates})
         mixer = load_builder("mixture", MIXTURE_CONFIG, weights=weights, params=_mixture_params(weights, params),
                              stopping_strategy=config.stopping_strategy, **common)
-        unknown = sorted(set(mixer.config.weights) - set(templates))
+        # A plain template name must be generated too; a name the mixture describes (a mix.json's template
+        # settings, demonstrations and your own rows, or components=) is a part of the mixture alone.
+        unknown = sorted(set(mixer.config.weights) - set(templates) - set(mixer.config.components))
         if unknown:
             raise ValueError(f"mixture weight for {unknown[0]!r}, which is not among the generated templates "
-                             f"({', '.join(templates)})")
+                             f"({', '.join(templates)}); add it to the templates to generate")
         planned_model_path(config.recipe_model)  # a bad model spec fails before anything is written
     configs, recipes = {}, {}
     stages = list(builders.items()) + ([(MIXTURE_CONFIG, mixer)] if mixer is not None else [])

@@ -14,7 +14,7 @@ MAX_SHARDS = 1024
 
 def check_fields(num_examples, num_eval_examples, seed, format) -> None:
     """Validate the fields every generating builder config has; errors name the field and what is allowed."""
-    from .rows import FORMATS
+    from .row_schema import FORMATS
 
     for name, value in (("num_examples", num_examples), ("num_eval_examples", num_eval_examples)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
