@@ -101,6 +101,14 @@ class Registry(Generic[T]):
 
     __getitem__ = get
 
+    def build(self, name: str, **params):
+        """``get(name)(**params)``; parameters the class does not take name the class and the error."""
+        cls = self.get(name)
+        try:
+            return cls(**params)
+        except TypeError as e:
+            raise ValueError(f"bad parameters for {self.kind} {name!r}: {e}") from None
+
     def error(self, name) -> Exception:
         """The error :meth:`get` raises for ``name``."""
         return unknown_name_error(self.kind, name, self._items, **self._message)

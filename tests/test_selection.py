@@ -471,7 +471,7 @@ def test_strategy_fields_of_the_config_are_checked():
 
     assert DiverseEvolConfig(pool="p", space="whiten", whiten_components=8).strategy_kwargs() == {
         "space": "whiten", "whiten_components": 8}
-    with pytest.raises(ValueError, match="bad parameters for strategy 'random'.*space"):
+    with pytest.raises(ValueError, match="bad parameters for selection strategy 'random'.*space"):
         DiverseEvolConfig(pool="p", strategy="random", space="cosine")
     with pytest.raises(ValueError, match="space is set twice"):
         DiverseEvolConfig(pool="p", space="cosine", strategy_params={"space": "raw"})

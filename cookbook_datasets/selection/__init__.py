@@ -26,11 +26,7 @@ STRATEGIES: Registry[type[SelectionStrategy]] = Registry(
 
 def get_strategy(name: str, **params) -> SelectionStrategy:
     """The strategy called ``name``, built with ``params``."""
-    cls = STRATEGIES.get(name)
-    try:
-        return cls(**params)
-    except TypeError as e:
-        raise ValueError(f"bad parameters for strategy {name!r}: {e}") from None
+    return STRATEGIES.build(name, **params)
 
 
 __all__ = [

@@ -21,11 +21,7 @@ METHODS: Registry[type[MixingMethod]] = Registry(
 
 def get_method(name: str, **params) -> MixingMethod:
     """Method ``name`` built with ``params`` (an unknown name lists the methods, with a close match)."""
-    cls = METHODS.get(name)
-    try:
-        return cls(**params)
-    except TypeError as e:
-        raise ValueError(f"bad parameters for mixing method {name!r}: {e}") from None
+    return METHODS.build(name, **params)
 
 
 __all__ = ["METHODS", "Learned", "Learner", "MixingMethod", "get_method"]
