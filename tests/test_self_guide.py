@@ -714,11 +714,13 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
 
     real_run_task, picks = harness.run_task, []
 
-    def run_task(model, tokenizer, task, *a, **k):  # epoch 1 validates best on the real part
+    def run_task(model, tokenizer, task, *a, **k):  # the untuned model, then epoch 1 (the best) and 2 on the real part
         result = real_run_task(model, tokenizer, task, *a, **k)
         if task.source != "synthetic validation split" and task.split_info and task.split_info["part"] == "validation":
             picks.append(task.ids)
-            result["metrics"]["rougeL"] = [0.9, 0.2][len(picks) - 1]
+            result["metrics"]["rougeL"] = value = [0.5, 0.9, 0.2][len(picks) - 1]
+            for row in result["rows"]:
+                row["score"] = value
         return result
 
     monkeypatch.setattr(harness, "run_task", run_task)
@@ -729,10 +731,12 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
     split, training = report["split"], report["training"]
     assert split["sizes"] == {"scored": 2, "validation": 3} and split["of"] == 12
     assert not set(split["ids"]["validation"]) & set(split["ids"]["scored"])
-    assert picks == [split["ids"]["validation"]] * 2  # each epoch scored on the validation part, nothing else
+    # the untuned model (before training) and each epoch scored on the validation part, nothing else
+    assert picks == [split["ids"]["validation"]] * 3
     assert training["validation"] == "real validation instances" and training["validation_rows"] == 3
     assert training["validation_ids"] == split["ids"]["validation"]
     assert [s["score"] for s in training["per_epoch"]] == [0.9, 0.2] and training["best_epoch"] == 1
+    assert report["guard"]["kept"] == "tuned" and report["guard"]["untuned"] == 0.5  # 0.9 beats the untuned 0.5
     first = sorted((out / "model").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[0]
     assert (out / "adapter" / "adapter_model.safetensors").read_bytes() == (
         first / "adapter_model.safetensors").read_bytes()
@@ -741,11 +745,12 @@ def test_the_epoch_is_picked_on_the_real_validation_part_and_on_the_synthetic_sp
     scored_ids = set(load_rows(out / "eval" / "self_guide.json")[1]["task9_copy"])
     assert scored_ids == set(split["ids"]["scored"])  # the validation rows are never scored
     assert "3 validation (picks the epoch; disjoint from the scored)" in (out / "report.md").read_text()
-    # without --val-instances the same training is picked again on the synthetic split, and re-scored
+    # with --val-instances 0 (no real rows) the same training is picked again on the synthetic split, and re-scored
     trained = (out / "model" / "run_card.json").stat().st_mtime_ns
     scored_at = (out / "eval" / "self_guide.json").stat().st_mtime_ns
-    again = run_self_guide(copy_task_file(tmp_path), out, config)  # its 1 synthetic row: fewer than 3, none chosen
-    assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 2
+    # its 1 synthetic row: fewer than 3, none chosen
+    again = run_self_guide(copy_task_file(tmp_path), out, dataclasses.replace(config, val_instances=0))
+    assert (out / "model" / "run_card.json").stat().st_mtime_ns == trained and len(picks) == 3
     assert again["training"]["validation"] == "synthetic validation split"
     assert again["split"]["epoch_picked_on"] == "synthetic validation split"
     assert "validation" not in again["split"]["ids"]
@@ -765,8 +770,8 @@ def test_more_validation_instances_than_the_task_holds_beside_its_scored_rows_is
     assert ("val_instances (--val-instances) = 5 with eval_limit (--eval-limit) = 10 scored rows needs 15 instances; "
             "task 'task9_copy' has 12, so at most 2 validation instances fit") in err
     assert not out.exists()
-    with pytest.raises(ValueError, match="val_instances .* must be a positive integer"):
-        run_self_guide(copy_task_file(tmp_path), out, SelfGuideConfig(val_instances=0))
+    with pytest.raises(ValueError, match=r"val_instances .* must be an integer >= 0 \(0: none\) or None"):
+        run_self_guide(copy_task_file(tmp_path), out, SelfGuideConfig(val_instances=-1))
     with pytest.raises(ValueError, match="with train=False .* there is none to pick"):
         run_self_guide(copy_task_file(tmp_path), out, SelfGuideConfig(val_instances=2, train=False))
     assert not out.exists()
@@ -815,7 +820,8 @@ def test_a_users_csv_task_through_self_guide_keeps_the_last_epoch_when_validatio
     from cookbook_datasets.cli import main
 
     out = tmp_path / "run"
-    quick = ["--model", "tiny-random", "--num-examples", "6", "--epochs", "2", "--batch-size", "4", "--eval-limit", "3"]
+    quick = ["--model", "tiny-random", "--num-examples", "6", "--epochs", "2", "--batch-size", "4", "--eval-limit", "3",
+             "--val-instances", "0"]  # no real rows: the synthetic split chooses (the guard makes no choice)
     quick += [f"--param={k}={json.dumps(v)}" for k, v in LOOSE.items()]
     # SELF-GUIDE writes from the task's instruction: a data file has none, so it is asked for, before anything runs
     assert main(["self-guide", VERDICTS, *VERDICT_COLUMNS, "--out", str(out), *quick]) == 2
@@ -843,7 +849,7 @@ def test_a_users_csv_task_through_self_guide_keeps_the_last_epoch_when_validatio
     # the same run from a YAML file (the columns under dataset_task): found done, nothing changes
     config = tmp_path / "sg.yaml"
     config.write_text(json.dumps({"model": "tiny-random", "num_examples": 6, "num_train_epochs": 2,
-                                  "per_device_train_batch_size": 4, "eval_limit": 3, **LOOSE,
+                                  "per_device_train_batch_size": 4, "eval_limit": 3, "val_instances": 0, **LOOSE,
                                   "dataset_task": {"input_field": "pair", "output_field": "verdict",
                                                    "id_field": "rid", "instruction": "Answer E, N or C."}}))
     trained = (out / "model" / "run_card.json").stat().st_mtime_ns

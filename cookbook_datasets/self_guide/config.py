@@ -11,6 +11,7 @@ with it.
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
@@ -29,6 +30,8 @@ NOISE_PHRASES = (
 
 ANNOTATION_MODES = ("generate", "rank")
 FINETUNE_MODES = ("lora", "full")
+# What the guard does with a tuned model that is not better than the untuned one (guard.py).
+GUARD_MODES = ("keep-best", "off")
 # Fields that bound a run but change neither its pairs nor its rows (ignored when resuming).
 RUN_LIMITS = ("max_minutes",)
 # Fields that shape the rows made from the pairs, not the pairs (a work directory is resumed across them).
@@ -39,7 +42,7 @@ ROW_FORMAT = ("train_num_shots",)
 JOB_FIELDS = ("model", "num_demonstrations", "dataset_task", "backend", "base_url", "engine_options", "dtype",
               "train", "finetune", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
               "lora_r", "min_validation_rows", "evaluate", "eval_limit", "val_instances", "num_shots",
-              "tuned_num_shots")
+              "tuned_num_shots", "validation_data", "guard", "max_label_share", "allow_unteachable_data")
 # The training fields, passed on to TrainConfig over the finetune recipe's values where given.
 TRAIN_FIELDS = ("num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "lora_r")
 
@@ -155,16 +158,38 @@ class SelfGuideConfig:
         "help": "Training batch size per device (default: TrainConfig's).", "aliases": ["--batch-size"]})
     lora_r: Optional[int] = field(default=None, metadata={"help": "LoRA rank (default: TrainConfig's)."})
     min_validation_rows: int = field(default=20, metadata={
-        "help": "Fewest validation rows (real instances or synthetic pairs) an epoch is chosen on: one task's "
-                "score on a handful of rows is mostly noise (on 2 binary rows it can only be 0, 0.5 or 1). With "
-                "fewer, no epoch is scored and the last one is kept; the report says so."})
+        "help": "Fewest validation rows (real instances or synthetic pairs) an epoch is chosen on, and fewest real "
+                "rows the guard chooses on: one task's score on a handful of rows is mostly noise (on 2 binary rows "
+                "it can only be 0, 0.5 or 1). With fewer, no epoch is scored and the last one is kept, and the guard "
+                "makes no choice; the report and the log say so."})
     evaluate: bool = field(default=True, metadata={
         "help": "Score prompting vs the tuned model on the task's real instances (needs labelled instances).",
         "aliases": ["--eval"]})
     eval_limit: int = field(default=100, metadata={"help": "Real instances scored (a seeded subset)."})
     val_instances: Optional[int] = field(default=None, metadata={
-        "help": "Choose the epoch on this many labelled real instances, disjoint from the scored ones (the paper's "
-                "protocol; the task needs eval_limit + this many); default: on the synthetic validation split."})
+        "help": "Choose the epoch (and guard it) on this many labelled real instances, disjoint from the scored ones "
+                "(the paper's protocol; the task needs eval_limit + this many). None (default): up to 100 of the "
+                "task's instances left beside the scored ones, when there are min_validation_rows of them (fewer: "
+                "the probe reads them, the synthetic validation split picks the epoch, the guard makes no choice). "
+                "0: none (the synthetic split picks; no probe, no guard choice)."})
+    validation_data: Optional[str] = field(default=None, metadata={
+        "help": "Your own labelled validation rows instead (a data file, a dataset directory or Hub id, or a task "
+                "file), read with the task's columns (dataset_task); they choose the epoch and the guard and must "
+                "not repeat a scored input.", "metavar": "DATA"})
+    guard: str = field(default="keep-best", metadata={
+        "help": "Never worse than where you started: the untuned model is a candidate beside the tuned epochs, on "
+                "the real validation rows. 'keep-best': the tuned model is kept only when its mean there is above "
+                "the untuned model's, else the untuned model is the result (the adapter stays on disk, reported as "
+                "not kept). 'off': the tuned model is kept, with a warning when it is not better. The report gives "
+                "the paired interval of tuned - untuned either way; costs one scoring of the rows per candidate.",
+        "choices": list(GUARD_MODES)})
+    max_label_share: float = field(default=0.8, metadata={
+        "help": "Classification: the kept pairs cannot teach the task when one label holds more than this share "
+                "of them, or a label of the task's set is never used; such data is refused before training "
+                "(allow_unteachable_data overrides).", "metavar": "SHARE"})
+    allow_unteachable_data: bool = field(default=False, metadata={
+        "help": "Train on classification pairs that cannot teach the task (max_label_share) anyway, with a "
+                "warning in the report and the log."})
     num_shots: int = field(default=2, metadata={
         "help": "Demonstrations in the prompting baseline's prompts (and, by default, in training rows)."})
     tuned_num_shots: Optional[int] = field(default=None, metadata={
@@ -243,12 +268,32 @@ class SelfGuideConfig:
                 setattr(self, name, float(value))
         if self.val_instances is not None and (isinstance(self.val_instances, bool)
                                                or not isinstance(self.val_instances, numbers.Integral)
-                                               or self.val_instances < 1):
-            raise ValueError(f"val_instances (--val-instances) must be a positive integer or None "
+                                               or self.val_instances < 0):
+            raise ValueError(f"val_instances (--val-instances) must be an integer >= 0 (0: none) or None "
                              f"(got {self.val_instances!r})")
-        if self.val_instances is not None and not self.train:
+        if self.val_instances and not self.train:
             raise ValueError("val_instances (--val-instances) picks the epoch of training; with train=False "
                              "(--no-train) there is none to pick")
+        if self.validation_data is not None:
+            if not isinstance(self.validation_data, (str, os.PathLike)) or not str(self.validation_data):
+                raise ValueError(f"validation_data (--validation-data) must be a path or a dataset id "
+                                 f"(got {self.validation_data!r})")
+            self.validation_data = str(self.validation_data)
+            if self.val_instances is not None:
+                raise ValueError("give validation_data (--validation-data) or val_instances (--val-instances), "
+                                 "not both: the rows that choose come from one place")
+            if not self.train:
+                raise ValueError("validation_data (--validation-data) picks the epoch of training and guards it; "
+                                 "with train=False (--no-train) there is none")
+        if self.guard not in GUARD_MODES:
+            raise unknown_name_error("guard (--guard) mode", self.guard, GUARD_MODES, listed="guard takes")
+        if (isinstance(self.max_label_share, bool) or not isinstance(self.max_label_share, numbers.Real)
+                or not 0 < self.max_label_share <= 1):
+            raise ValueError(f"max_label_share (--max-label-share) must be a number in (0, 1] "
+                             f"(got {self.max_label_share!r})")
+        self.max_label_share = float(self.max_label_share)
+        if not isinstance(self.allow_unteachable_data, bool):
+            raise ValueError(f"allow_unteachable_data must be True or False (got {self.allow_unteachable_data!r})")
 
     def input_temperature_for(self, classification: bool) -> float:
         if self.input_temperature is not None:

@@ -10,11 +10,15 @@ Writes under ``out``: ``work/`` (the per-round checkpoints), ``data/`` (the kept
 layout, config = the task's name, card with the recipe and the counts per stage), ``training.json``
 (the rows' fingerprint and training config ``model/`` was made from), ``model/`` (the training run,
 a checkpoint per epoch), ``adapter/`` (LoRA) or ``tuned/`` (full fine-tuning): the epoch that scored
-best on the validation part (``val_instances`` real instances, else the synthetic validation
-split; ``epochs.json``; the last epoch when the part has fewer than ``min_validation_rows``),
-``eval/`` (prompting vs the tuned model on the task's real instances) and ``report.json`` /
-``report.md``. Every step is skipped when its output is already there and was made
-from the same inputs, so a killed job started again picks up where it stopped.
+best on the validation part (real rows: ``validation_data``, ``val_instances``, or by default the
+task's instances beside the scored ones when there are ``min_validation_rows`` of them; else the
+synthetic validation split; ``epochs.json``; the last epoch when the part has fewer than
+``min_validation_rows``), ``guard/`` (the untuned model's answers on the real rows: the probe,
+and the guard's untuned candidate, guard.py), ``eval/`` (prompting vs SELF-GUIDE's result on the
+task's real instances) and ``report.json`` / ``report.md``. With ``guard="keep-best"`` the result
+is the untuned model when the tuned one is not better on the real validation rows (the adapter
+stays on disk, reported as not kept). Every step is skipped when its output is already there and
+was made from the same inputs, so a killed job started again picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.tasks import Task, TaskFormatError, load_task, task_definition
 
 from .config import SelfGuideConfig
+from .guard import (check_teachable, guard_decision, guard_text, label_check, label_lines, no_guard_choice,
+                    probe_report, score_untuned, warn_if_not_read)
 from .pipeline import check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
 from .tuning import free, train_and_pick_epoch, tuned_dir
-from .validation import Parts, check_val_instances, plan_parts
+from .validation import Parts, check_val_instances, plan_validation
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +86,14 @@ def synthesize_to_hub_layout(task: Task, out: Path, config: SelfGuideConfig) -> 
 
 def evaluate_against_prompting(task: Task, out: Path, model: str, tuned: Optional[Path], limit: int,
                                num_shots: int, tuned_num_shots: int, dtype: Optional[str], seed: int,
-                               finetune: str = "lora", parts: Optional[Parts] = None) -> dict:
+                               finetune: str = "lora", parts: Optional[Parts] = None,
+                               untuned_result: bool = False) -> dict:
     """Score prompting (``num_shots`` demonstrations) and, with ``tuned`` (an adapter, or with
     ``finetune="full"`` a model directory), the tuned model on the task's real instances (a seeded
-    subset of ``limit``, recorded by id), which the pipeline never read nor picked the epoch on."""
+    subset of ``limit``, recorded by id), which the pipeline never read nor picked the epoch on.
+    ``untuned_result``: SELF-GUIDE's result is the untuned model (the guard kept it), scored as the
+    tuned one would be (``tuned_num_shots``); an arm that is another's model, adapter and shots
+    takes its scores (``same_as``)."""
     from cookbook_datasets.eval.harness import EvalConfig, evaluate_model, main_metric
     from cookbook_datasets.tasks import ids_hash
 
@@ -91,8 +101,14 @@ def evaluate_against_prompting(task: Task, out: Path, model: str, tuned: Optiona
     if tuned is not None:
         arms["self_guide"] = (str(tuned), None, tuned_num_shots) if finetune == "full" else (
             model, str(tuned), tuned_num_shots)
+    elif untuned_result:
+        arms["self_guide"] = (model, None, tuned_num_shots)
     scores = {}
     for arm, (spec, adp, shots) in arms.items():
+        same = next((a for a in scores if arms[a] == (spec, adp, shots)), None)
+        if same is not None:
+            scores[arm] = {**scores[same], "same_as": same}
+            continue
         result = evaluate_model(EvalConfig(model=spec, adapter=adp, tasks=[task], num_shots=shots,
                                            limit=limit, seed=seed, dtype=dtype), out=out / "eval" / f"{arm}.json")
         res = next(iter(result["tasks"].values()))
@@ -109,8 +125,15 @@ def evaluate_against_prompting(task: Task, out: Path, model: str, tuned: Optiona
 def report_markdown(report: dict) -> str:
     counts = report["counts"]
     inputs, ann = counts["inputs"], counts["annotation"]
-    lines = [f"# SELF-GUIDE: {report['task']} ({report['kind']})", "", f"Model: `{report['model']}`", "",
-             "| stage | count |", "|---|---:|",
+    from cookbook_datasets.eval.probe import probe_lines
+
+    lines = [f"# SELF-GUIDE: {report['task']} ({report['kind']})", "", f"Model: `{report['model']}`"]
+    if "probe" in report:
+        heading = f"## Does the untuned model read the task? ({report['probe']['rows']})"
+        lines += probe_lines(report["probe"], heading=heading)
+    elif report.get("probe_note"):
+        lines += ["", report["probe_note"]]
+    lines += ["", "| stage | count |", "|---|---:|",
              f"| rounds | {counts['rounds']} |", f"| inputs generated | {inputs['generated']} |"]
     lines += [f"| dropped by the {f} filter | {inputs[f'dropped_{f}']} |" for f in ("empty", "length", "noise", "duplicate")]
     lines += [f"| inputs annotated | {ann['annotated']} |",
@@ -121,6 +144,8 @@ def report_markdown(report: dict) -> str:
                   + ", ".join(f"{k} {v}" for k, v in counts["labels_before_balancing"].items())
                   + (f"; no demonstration shows {counts['labels_without_demonstration']}"
                      if counts.get("labels_without_demonstration") else "")]
+    lines += label_lines(report.get("labels"), report["config"].get("allow_unteachable_data", False)
+                         and "training" in report)
     if "stopped" in counts:
         stop = counts["stopped"]
         lines += ["", f"Rounds stopped: {stop['reason']}" + (
@@ -142,15 +167,23 @@ def report_markdown(report: dict) -> str:
             chosen = f"best epoch {t['best_epoch']} (the last: no {t['validation']} to choose with)"
         lines += ["", f"Training: {method} (learning rate {t.get('learning_rate', '')}), {t['epochs']} epoch(s), "
                   f"{t['train_seconds']} s; {chosen}"]
+    if "guard" in report:
+        lines += ["", guard_text(report["guard"], report.get("tuned_not_kept"))]
     if "split" in report:
-        sizes = report["split"]["sizes"]
+        split = report["split"]
+        sizes = split["sizes"]
+        guards = ", the guard's rows too" if report.get("guard", {}).get("chose") else ""
         lines += ["", f"Real instances: {sizes['scored']} scored"
-                  + (f", {sizes['validation']} validation (picks the epoch; disjoint from the scored)"
-                     if "validation" in sizes else "") + f", of {report['split']['of']} (ids in report.json)"]
+                  + (f", {sizes['validation']} validation (picks the epoch; disjoint from the scored), from "
+                     f"{split.get('validation_from', 'val_instances')}{guards}" if "validation" in sizes else "")
+                  + (f", {sizes['probe_only']} read by the probe only (fewer than min_validation_rows)"
+                     if "probe_only" in sizes else "")
+                  + f", of {split['of']} (ids in report.json)"]
     if "scores" in report:
         lines += ["", "| arm | shots | metric | score | n |", "|---|---:|---|---:|---:|"]
-        lines += [f"| {arm} | {s['num_shots']} | {s['metric']} | {s['score']:.3f} | {s['num_examples']} |"
-                  for arm, s in report["scores"].items()]
+        untuned = " (the untuned model: the guard kept it)" if report.get("kept") == "untuned" else ""
+        lines += [f"| {arm}{untuned if arm == 'self_guide' else ''} | {s['num_shots']} | {s['metric']} | "
+                  f"{s['score']:.3f} | {s['num_examples']} |" for arm, s in report["scores"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -168,11 +201,17 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
                    config: Optional[SelfGuideConfig] = None) -> dict:
     """Synthesise task data with ``config.model`` itself, fine-tune it on the data (``train``;
     ``finetune``: ``"lora"`` or ``"full"``, the reference code's recipe, see tuning.py) and score
-    prompting vs the tuned model on the task's real instances (``evaluate``; needs labelled
+    prompting vs SELF-GUIDE's result on the task's real instances (``evaluate``; needs labelled
     instances). ``task``: a Task, a task file, or a data file or dataset read with
-    ``config.dataset_task``. The epoch is chosen on ``val_instances`` labelled real instances
-    disjoint from the ``eval_limit`` scored ones (the paper's protocol) or, without them, on the
-    synthetic validation split; on fewer than ``min_validation_rows`` rows the last epoch is kept.
+    ``config.dataset_task``. The real rows the method may read (``validation_data``,
+    ``val_instances`` labelled instances disjoint from the ``eval_limit`` scored ones, or by
+    default up to 100 instances beside them; validation.py) are answered by the untuned model
+    before training (the probe: does it read the task?), choose the epoch (the paper's protocol;
+    without them the synthetic validation split) and guard it: with ``guard="keep-best"`` the
+    tuned model is kept only when it beats the untuned one there (guard.py). On fewer than
+    ``min_validation_rows`` rows the last epoch is kept and the guard makes no choice.
+    Classification pairs that cannot teach (a label never used, one label above
+    ``max_label_share``) are refused before training unless ``allow_unteachable_data``.
     Returns the report (also written as ``out/report.{json,md}``)."""
     config = config or SelfGuideConfig()
     if config.train_num_shots is None:  # trained as scored: the evaluation's demonstrations (recorded so)
@@ -189,19 +228,40 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
         raise ValueError("evaluate=True scores on the real instances of an NIV2 task file (Definition, Positive "
                          f"Examples, Instances) or a task's labelled instances; {where} has none. Give one, "
                          "or pass evaluate=False (--no-eval)")
-    parts = None
-    if config.val_instances is not None:  # checked before anything is written
+    if config.val_instances:  # checked before anything is written
         if not real.labelled:
             raise ValueError("val_instances (--val-instances) takes labelled real instances of the task; give an "
                              "NIV2 task file or a Task with instances (an instruction with examples has none)")
         check_val_instances(config.val_instances, config.eval_limit, len(real), real.name)
-    if real.labelled and (evaluate or config.val_instances is not None):
-        parts = plan_parts(real, config.eval_limit, config.val_instances, config.seed)
+    parts = None
+    if (real.labelled and (evaluate or train)) or config.validation_data is not None:
+        # the rows that choose are read only where there is training to choose and guard
+        parts = plan_validation(real, config.eval_limit, config.seed,
+                                val_instances=config.val_instances if train else 0,
+                                validation_data=config.validation_data, dataset_task=config.dataset_task,
+                                min_rows=config.min_validation_rows)
+    readable = parts.readable if parts is not None else None
+    untuned = probe = None
+    if train and readable is not None:  # the probe, before anything is trained (or synthesised)
+        where = (parts.picks_on if parts.validation is not None
+                 else "real instances beside the scored ones, probe only")
+        untuned = score_untuned(readable, out, config, tuned_num_shots)
+        probe = probe_report(readable, untuned, config.seed, where)
+        warn_if_not_read(probe, readable.name)
     data_dir, counts = synthesize_to_hub_layout(task, out, config)
     report = {"task": task.name, "kind": task.kind, "model": config.model, "data": str(data_dir), "counts": counts,
               "config": config.to_dict(), "finetune": config.finetune}
+    if probe is not None:
+        report["probe"] = probe
+    elif train:
+        report["probe_note"] = ("No probe: no labelled real rows the method may read (validation_data, "
+                                "val_instances, or the task's instances beside the scored ones); nothing says "
+                                "whether the untuned model reads the task.")
     if parts is not None:
         report["split"] = parts.to_dict()
+    check = label_check(task, counts, config.max_label_share)
+    if check is not None:
+        report["labels"] = check
     tuned = None
     if counts.get("stopped", {}).get("reason") == "budget":
         # the data is incomplete: training on it now would leave a model the resumed data does not match
@@ -210,19 +270,58 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
         logger.warning("%s: synthesis stopped on its budget with %d of %d pairs; not trained or scored. Run again to "
                        "resume", task.name, counts["kept"], config.num_examples)
         train = evaluate = False
+    if "stopped_on_budget" not in report:
+        check_teachable(task, check, config, data_dir, train)  # before training; the pairs stay on disk
+    keep_untuned = False
     if train:
+        guarded = (untuned is not None and parts.validation is not None
+                   and len(parts.validation.labelled) >= config.min_validation_rows)
         report["training"] = {**train_and_pick_epoch(task, data_dir, out, config, num_shots=tuned_num_shots,
-                                                     parts=parts), "num_shots": config.train_num_shots}
+                                                     parts=parts, guarded=guarded), "num_shots": config.train_num_shots}
         tuned = tuned_dir(out, config.finetune)
-        report["tuned"] = str(tuned)
-        if config.finetune == "lora":
-            report["adapter"] = str(tuned)
+        if guarded:
+            guard = guard_decision(config, untuned, report["training"], parts.picks_on, seed=config.seed)
+        else:
+            guard = no_guard_choice(config, no_choice_reason(config, parts), len(readable.labelled) if readable else 0)
+            logger.warning("%s: guard: no choice: %s; the tuned model is kept, unguarded", task.name, guard["reason"])
+        report["guard"] = guard
+        keep_untuned = guard["kept"] == "untuned"
+        if keep_untuned:
+            logger.warning("%s: the tuned model (epoch %d) is not better than the untuned one on %d %s (%.3f vs "
+                           "%.3f): the untuned model is the result (guard='keep-best'); %s stays on disk, not kept",
+                           task.name, guard["tuned_epoch"], guard["rows"], guard["validation"], guard["tuned"],
+                           guard["untuned"], tuned)
+            report["kept"], report["tuned_not_kept"] = "untuned", str(tuned)
+            tuned = None
+        else:
+            if guard["chose"] and not guard["tuned_better"]:
+                logger.warning("%s: the tuned model (epoch %d) is not better than the untuned one on %d %s (%.3f vs "
+                               "%.3f), and is kept: guard='off'", task.name, guard["tuned_epoch"], guard["rows"],
+                               guard["validation"], guard["tuned"], guard["untuned"])
+            report["kept"], report["tuned"] = "tuned", str(tuned)
+            if config.finetune == "lora":
+                report["adapter"] = str(tuned)
     if evaluate:
         report["scores"] = evaluate_against_prompting(real, out, config.model, tuned, config.eval_limit,
                                                       config.num_shots, tuned_num_shots, config.dtype, config.seed,
-                                                      config.finetune, parts)
+                                                      config.finetune, parts, untuned_result=keep_untuned)
         if "self_guide" in report["scores"]:
             report["gain"] = report["scores"]["self_guide"]["score"] - report["scores"]["prompting"]["score"]
     atomic_json(out / "report.json", report, indent=1, sort_keys=False)
     (out / "report.md").write_text(report_markdown(report))
     return report
+
+
+def no_choice_reason(config: SelfGuideConfig, parts: Optional[Parts]) -> str:
+    """Why the guard cannot choose (the report's and the log's words)."""
+    least = config.min_validation_rows
+    if parts is not None and parts.probe_only is not None:
+        return (f"the task has {len(parts.probe_only)} labelled instances beside the scored ones, fewer than the "
+                f"{least} the guard chooses on (min_validation_rows); give validation_data, or lower eval_limit")
+    if parts is not None and parts.validation is not None:
+        return (f"the {parts.picks_on} are {len(parts.validation.labelled)} rows, fewer than the {least} the guard "
+                "chooses on (min_validation_rows)")
+    if config.val_instances == 0:
+        return "val_instances=0: no real validation rows to choose on"
+    return ("no labelled real rows to choose on (give validation_data or val_instances, or a task with instances "
+            "beside the scored ones)")

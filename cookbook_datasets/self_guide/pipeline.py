@@ -277,6 +277,8 @@ def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
         stats["labels_without_demonstration"] = uncovered
     if balance:
         rows, stats["balancing"] = balance_classes(rows, config.seed, per_label=quota)
+    if classification:  # what training would see (guard.label_check)
+        stats["labels_kept"] = label_counts(rows, task.labels)
     stats["kept"] = len(rows)
     stats["asked"] = config.num_examples
     if rows:

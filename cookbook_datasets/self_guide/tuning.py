@@ -12,7 +12,9 @@ The training fields of ``SelfGuideConfig`` (``num_train_epochs``, ``learning_rat
 ``train_args()``) override either. A checkpoint is kept per epoch; each is scored on the
 validation part (validation.py) and the best one is copied out, when the part has at least
 ``min_validation_rows`` rows: on fewer, a choice would follow noise, so no epoch is scored and the
-last one is kept (the report and the log say so). Training is reused
+last one is kept (the report and the log say so). With ``guarded`` (the guard will compare the
+pick with the untuned model, guard.py) every epoch is scored on the real validation part, even a
+single one, and the picked epoch's per-row scores are kept. Training is reused
 only when ``out/training.json`` says it was made from the same rows (a fingerprint of the data
 files) with the same training config: an out directory trained on 0-shot rows is retrained when
 the rows become k-shot, instead of being scored as if it had learnt them.
@@ -129,18 +131,21 @@ def _copy_tuned(source: Path, target: Path, finetune: str) -> None:
 
 
 def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfig, *, num_shots: int = 0,
-                         parts: Optional[Parts] = None) -> dict:
+                         parts: Optional[Parts] = None, guarded: bool = False) -> dict:
     """Fine-tune ``config.model`` on the train split (``config.finetune``'s recipe with the config's
     training fields over it, a checkpoint per epoch) and copy the epoch that scores best (the task's
     metric, greedy answers posed with ``num_shots`` demonstrations) on ``parts.validation`` (real
     instances) or, without one, the synthetic validation split, to :func:`tuned_dir`; the last
-    epoch where that part has fewer than ``config.min_validation_rows`` rows. Returns what the
-    report records of it."""
+    epoch where that part has fewer than ``config.min_validation_rows`` rows. ``guarded``: the
+    real part is scored even for one epoch, and the pick's per-row scores (``best_scores``, in the
+    part's order) are returned for the guard. Returns what the report records of it."""
     import datasets
 
     from cookbook_datasets.eval.harness import main_metric, run_task
     from cookbook_datasets.models import load_model
     from cookbook_datasets.trainers import TrainConfig
+
+    from .guard import row_scores
 
     model, finetune, dtype = config.model, config.finetune, config.dtype
     args = finetune_args(finetune, config.train_args())
@@ -159,7 +164,8 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfi
         vtask = synthetic_validation_task(task, splits["validation"]) if "validation" in splits else None
     picking = {"validation": parts.picks_on if parts is not None else "synthetic validation split",
                "validation_ids": vtask.ids if vtask is not None else [], "validation_num_shots": num_shots,
-               "min_validation_rows": config.min_validation_rows, "training": _identity_hash(identity)}
+               "min_validation_rows": config.min_validation_rows, "training": _identity_hash(identity),
+               **({"guarded": True} if guarded else {})}  # a pick made before the guard existed is reused
     target = tuned_dir(out, finetune)
     picked_path = out / "epochs.json"
     if picked_path.exists() and target.exists():
@@ -171,17 +177,22 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfi
     scores, start = [], time.time()
     rows = len(vtask) if vtask is not None else 0
     too_few = 0 < rows < config.min_validation_rows and len(checkpoints) > 1
+    if guarded and (parts is None or vtask is not parts.validation or too_few):
+        raise RuntimeError(f"{task.name}: the guard needs the real validation part with at least "
+                           f"{config.min_validation_rows} rows (min_validation_rows)")
+    per_row = []
     if too_few:
         logger.warning("%s: the %s has %d rows, fewer than the %d an epoch is chosen on (min_validation_rows); no "
                        "epoch is chosen: the last one is kept", task.name, picking["validation"], rows,
                        config.min_validation_rows)
-    if rows and not too_few and len(checkpoints) > 1:
+    if rows and not too_few and (len(checkpoints) > 1 or (guarded and checkpoints)):
         for ckpt in checkpoints:
             m, tok = load_model(str(ckpt), dtype=dtype) if finetune == "full" else load_model(
                 model, adapter=str(ckpt), dtype=dtype)
             result = run_task(m, tok, vtask, num_shots=num_shots)  # posed as the tuned model is scored
             metric, value = main_metric(result)
             scores.append({"checkpoint": ckpt.name, "metric": metric, "score": value})
+            per_row.append(row_scores(vtask, result) if guarded else None)
             del m, tok
             free()
             logger.info("%s: %s %s %.3f", ckpt.name, picking["validation"], metric, value)
@@ -195,9 +206,12 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfi
     picked = {**picking, "finetune": finetune, "epochs": epochs, "validation_rows": rows,
               "too_few_validation_rows": too_few, "per_epoch": scores, "best_epoch": best + 1, "best_checkpoint": source.name, "tuned": str(target),
               "learning_rate": trainer.learning_rate, "pick_seconds": round(time.time() - start, 1)}
+    if guarded and per_row:
+        picked["best_scores"] = per_row[best]
     atomic_json(picked_path, picked, indent=1, sort_keys=False)
     return _summary(picked, card)
 
 
 def _summary(picked: dict, card: dict) -> dict:
-    return {**{k: v for k, v in picked.items() if k != "training"}, "train_seconds": card["train_seconds"]}
+    return {**{k: v for k, v in picked.items() if k not in ("training", "guarded")},
+            "train_seconds": card["train_seconds"]}
