@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
+from cookbook_datasets.executor import ExecutorConfig
 from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
 from cookbook_datasets.tasks import DatasetTask, Task, ids_hash, load_tasks
 
@@ -59,8 +60,13 @@ class EvalConfig:
         "help": "Classification: 'generate' (greedy answer, last label mentioned) or 'rank' (the label with the "
                 "highest log-likelihood as the answer).",
         "choices": list(FRAMINGS["classification"])})
+    execution: Optional[ExecutorConfig] = field(default=None, metadata={
+        "help": "Where the tasks are scored (default local; ExecutorConfig's fields, each its own option: --executor ray "
+                "--ray-address ADDR --replicas N; with ray, each replica loads the model once and scores whole "
+                "tasks); the same results either way."})
 
     def __post_init__(self):
+        self.execution = ExecutorConfig.from_value(self.execution)
         if not self.tasks:
             raise ValueError("give at least one task (a task file, a directory, a template name or a Task)")
         for t in self.tasks:
@@ -82,7 +88,8 @@ class EvalConfig:
 
     def identity(self) -> dict:
         """What makes two runs' per-task results interchangeable (for resuming)."""
-        identity = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tasks", "batch_size")}
+        identity = {f.name: getattr(self, f.name) for f in fields(self)
+                    if f.name not in ("tasks", "batch_size", "execution")}
         identity["dataset_task"] = asdict(self.dataset_task) if self.dataset_task is not None else {}
         return identity
 
@@ -203,11 +210,13 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
                     results["tasks"][t.name], rows[t.name] = done, previous_rows[t.name]
             if results["tasks"]:
                 logger.info("resuming %s: %d task(s) already scored", out_path, len(results["tasks"]))
-    if model is None and any(t.name not in results["tasks"] for t in tasks):
+    todo = [t for t in tasks if t.name not in results["tasks"]]
+    if todo and model is None and config.execution.uses_ray:
+        _evaluate_on_ray(config, todo, results, rows, out_path)
+        todo = []
+    if model is None and todo:
         model, tokenizer = load_model(config.model, adapter=config.adapter, dtype=config.dtype)
-    for task in tasks:
-        if task.name in results["tasks"]:
-            continue
+    for task in todo:
         framing = config.framing(task)
         logger.info("evaluating %s (%s, %s)", task.name, task.kind, framing)
         result = run_task(model, tokenizer, task, config.batch_size, config.num_samples, framing=framing,
@@ -225,3 +234,66 @@ def evaluate_model(config: EvalConfig, out: Optional[str | os.PathLike] = None, 
 def _scored_hash(task: Task) -> str:
     """The hash run_task records: of the instances it scores (the labelled ones)."""
     return ids_hash([inst.id for inst in task.labelled])
+
+
+class TaskReplica:
+    """One model replica of the Ray executor: loads the model once (``load_model``), then scores the
+    tasks it is handed by index (``index``, ``framing`` columns) with :func:`run_task`. A task that
+    fails comes back as its error, so the other tasks still finish."""
+
+    def __init__(self, config: EvalConfig, tasks: list):
+        from cookbook_datasets.models import load_model
+
+        self.config, self.tasks = config, tasks
+        self.model, self.tokenizer = load_model(config.model, adapter=config.adapter, dtype=config.dtype)
+
+    def __call__(self, batch):
+        import pickle
+
+        import pyarrow as pa
+
+        results, errors = [], []
+        for index, framing in zip(batch["index"].to_pylist(), batch["framing"].to_pylist()):
+            try:
+                result = run_task(self.model, self.tokenizer, self.tasks[index], self.config.batch_size,
+                                  self.config.num_samples, framing=framing, num_shots=self.config.num_shots)
+                results.append(pickle.dumps(result))
+                errors.append(None)
+            except Exception as e:  # noqa: BLE001 - reported per task; the other tasks go on
+                logger.exception("task %s failed", self.tasks[index].name)
+                results.append(None)
+                errors.append(f"{type(e).__name__}: {e}")
+        return pa.table({"index": batch["index"], "result": pa.array(results, pa.binary()),
+                         "error": pa.array(errors, pa.string())})
+
+
+def _evaluate_on_ray(config: EvalConfig, tasks: list, results: dict, rows: dict, out_path: Optional[Path]) -> None:
+    """Score ``tasks`` on the Ray actor pool of ``config.execution``, whole tasks per replica; each
+    finished task is added to ``results``/``rows`` and written as it arrives (what a rerun resumes
+    from). Tasks that failed are reported together once the others are written."""
+    import pickle
+
+    import datasets
+
+    from cookbook_datasets.executor import ray_map
+
+    config.execution.connect()  # a bad address or too small a cluster fails here, before any model loads
+    items = datasets.Dataset.from_dict({"index": list(range(len(tasks))),
+                                        "framing": [config.framing(t) for t in tasks]})
+    failed = []
+    for batch in ray_map(config.execution, items, TaskReplica, {"config": config, "tasks": tasks}):
+        for index, blob, error in zip(*(batch[c].to_pylist() for c in ("index", "result", "error"))):
+            task = tasks[index]
+            if error is not None:
+                failed.append((task.name, error))
+                continue
+            result = pickle.loads(blob)
+            rows[task.name] = result.pop("rows")
+            results["tasks"][task.name] = result
+            logger.info("scored %s on Ray", task.name)
+        if out_path:
+            _write(out_path, results, rows)
+    if failed:
+        names = ", ".join(name for name, _ in failed)
+        raise RuntimeError(f"{len(failed)} of {len(tasks)} task(s) failed on the Ray executor ({names}; first: "
+                           f"{failed[0][1]}); the others are written: run again to score only the failed ones")

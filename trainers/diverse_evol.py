@@ -35,6 +35,7 @@ import numpy as np
 from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.cpu import release_memory
 from cookbook_datasets.data_spec import DataSpec
+from cookbook_datasets.executor import ExecutorConfig
 from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
 
 from .sft import TrainConfig, train
@@ -93,10 +94,14 @@ class DiverseEvolConfig:
                 "(one extra pass over the pool), so every strategy is measured in the same space."})
     features_cache_dir: Optional[str] = field(default=None, metadata={
         "help": "Where pool embeddings are cached (default: the package cache)."})
+    execution: Optional[ExecutorConfig] = field(default=None, metadata={
+        "help": "Where the pool embeddings are computed (default local; ExecutorConfig's fields, each its own option: "
+                "--executor ray --ray-address ADDR --replicas N); the same rows either way."})
 
     def __post_init__(self):
         from cookbook_datasets.selection import get_strategy
 
+        self.execution = ExecutorConfig.from_value(self.execution)
         for name in ("k0", "per_round", "embed_batch_size", "max_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -140,7 +145,7 @@ class DiverseEvolConfig:
         """What makes two runs the same run (everything but where the files go)."""
         from cookbook_datasets.tasks import Task
 
-        skip = ("output_dir", "features_cache_dir", "embed_batch_size", "eval_tasks")
+        skip = ("output_dir", "features_cache_dir", "embed_batch_size", "eval_tasks", "execution")
         d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
         # a Task is recorded by what identifies its scored rows (name, source, ids hash, split), not its rows
         d["eval_tasks"] = [t.describe() if isinstance(t, Task) else str(t) for t in self.eval_tasks]
@@ -243,7 +248,7 @@ def _features(config: DiverseEvolConfig, pool, adapter: Optional[str], needs: Op
     return cached_pool_features(config.model, pool, adapter=adapter, dtype=config.dtype,
                                 batch_size=config.embed_batch_size, max_length=config.max_length,
                                 token_stats=needs == "token_stats", cache_dir=config.features_cache_dir,
-                                keys=keys)
+                                keys=keys, execution=config.execution)
 
 
 def run_diverse_evol(config: DiverseEvolConfig) -> dict:
@@ -258,6 +263,8 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     strategy.check_pool(pool)  # e.g. too few rows to whiten, no source column: before any model is loaded
     if config.eval_tasks:
         EvalConfig(model=config.model, tasks=config.eval_tasks, limit=config.eval_limit)
+    if config.execution.uses_ray and (strategy.needs or config.diversity):
+        config.execution.connect()  # an unreachable cluster fails now, not after round 0's training
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "state.json"
@@ -322,7 +329,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
         if config.eval_tasks and "scores" not in rec:
             ev = EvalConfig(model=config.model, adapter=str(model_dir), tasks=config.eval_tasks,
                             limit=config.eval_limit, num_shots=config.eval_num_shots, seed=config.seed,
-                            dtype=config.dtype)
+                            dtype=config.dtype, execution=config.execution)
             start = time.time()
             results = evaluate_model(ev, out=model_dir.parent / "eval.json")
             release_memory()

@@ -208,6 +208,79 @@ def _token_stats(head, hidden: torch.Tensor, response: int) -> Optional[tuple[fl
             -(probs * torch.log_softmax(logits, -1)).sum(-1).mean().item())
 
 
+def plan_units(encoded: list[tuple[list[int], int]], *, batch_size: int, max_batch_tokens: int,
+               share_prefixes: bool = True) -> tuple[list[int], list[tuple[int, list[int]]]]:
+    """How :func:`pool_features` splits the work: ``(source, units)``. ``source[i]``: the row whose
+    result row ``i`` copies (identical rows are run once). A unit is ``(prefix_length, rows)``: a group
+    sharing a prefix (run by :func:`embed_unit` as one prefix pass and its batches), or, for rows that
+    share nothing, one batch. Units are independent: any process can run any of them, and the
+    values are the same as running them in order here."""
+    first_of: dict[tuple, int] = {}
+    source = [first_of.setdefault((tuple(ids), start), i) for i, (ids, start) in enumerate(encoded)]
+    unique = sorted(set(source))
+    groups = prefix_groups([encoded[i][0] for i in unique]) if share_prefixes else [(0, list(range(len(unique))))]
+    units = []
+    for prefix_len, rows in groups:
+        rows = [unique[j] for j in rows]
+        if prefix_len:
+            units.append((prefix_len, rows))
+        else:
+            lengths = {i: len(encoded[i][0]) for i in rows}
+            units += [(0, batch) for batch in _batches(rows, lengths, batch_size, max_batch_tokens)]
+    return source, units
+
+
+@torch.inference_mode()
+def embed_unit(model, pad: int, encoded: dict, prefix_len: int, rows: list[int], *, batch_size: int,
+               max_batch_tokens: int, token_stats: bool = False) -> dict:
+    """Row -> (embedding (float32 vector), (max_prob, margin, entropy) or None) for one unit of
+    :func:`plan_units`; ``encoded`` maps each of its rows to ``(token ids, response start)``."""
+    head = model.get_output_embeddings()
+    # the decoder alone gives the last (normed) hidden states without keeping every layer's;
+    # a PEFT model's LoRA layers sit inside it, so an unmerged adapter is applied all the same
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = base.get_decoder()
+    device = model.device
+    state = None
+    if prefix_len:
+        state = _prefix_state(decoder, encoded[rows[0]][0][:prefix_len], device)
+        if state is None:
+            prefix_len = 0  # this model's cache cannot be shared: run the rows whole
+    lengths = {i: len(encoded[i][0]) - prefix_len for i in rows}
+    out = {}
+    for batch in _batches(rows, lengths, batch_size, max_batch_tokens):
+        hidden = _forward(decoder, [encoded[i][0][prefix_len:] for i in batch], pad, device, state)
+        mean = torch.stack([h.float().mean(0) for h in hidden]).cpu().numpy()
+        for j, (h, i) in enumerate(zip(hidden, batch)):
+            out[i] = (mean[j], _token_stats(head, h, encoded[i][1]) if token_stats else None)
+    return out
+
+
+def _check_pool_args(dataset, **values) -> None:
+    require_rows(dataset)
+    if len(dataset) == 0:
+        raise ValueError("the pool is empty: nothing to embed")
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer (got {value!r})")
+
+
+def _assemble(n: int, source: list[int], results: dict, token_stats: bool) -> PoolFeatures:
+    """PoolFeatures of ``n`` rows from the unique rows' results (row -> (embedding, stats))."""
+    first = next(iter(results.values()))[0]
+    embeddings = np.zeros((n, len(first)), dtype=np.float32)
+    stats = {key: np.full(n, np.nan, dtype=np.float32) for key in STATS}
+    for i, (embedding, values) in results.items():
+        embeddings[i] = embedding
+        if values is not None:
+            for key, value in zip(STATS, values):
+                stats[key][i] = value
+    copies = np.asarray(source)
+    if not token_stats:
+        return PoolFeatures(embeddings=embeddings[copies])
+    return PoolFeatures(embeddings=embeddings[copies], **{k: v[copies] for k, v in stats.items()})
+
+
 @torch.inference_mode()
 def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length: int = 512,
                   token_stats: bool = False, share_prefixes: bool = True, max_batch_tokens: int = 1024,
@@ -216,57 +289,19 @@ def pool_features(model, tokenizer, dataset, *, batch_size: int = 16, max_length
 
     ``share_prefixes``: run a prefix that several rows share once (see module doc); off, every row
     is run whole, as the reference code does (same values up to float rounding)."""
-    require_rows(dataset)
-    if len(dataset) == 0:
-        raise ValueError("the pool is empty: nothing to embed")
-    for name in ("batch_size", "max_length", "max_batch_tokens"):
-        value = locals()[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer (got {value!r})")
+    _check_pool_args(dataset, batch_size=batch_size, max_length=max_length, max_batch_tokens=max_batch_tokens)
     encoded = encode_rows(tokenizer, dataset, max_length)
-    n = len(encoded)
-    # identical rows (same tokens, same response start) are run once
-    first_of: dict[tuple, int] = {}
-    source = [first_of.setdefault((tuple(ids), start), i) for i, (ids, start) in enumerate(encoded)]
-    unique = sorted(set(source))
+    source, units = plan_units(encoded, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                               share_prefixes=share_prefixes)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    head = model.get_output_embeddings()
-    # the decoder alone gives the last (normed) hidden states without keeping every layer's;
-    # a PEFT model's LoRA layers sit inside it, so an unmerged adapter is applied all the same
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder = base.get_decoder()
-    device = model.device
-    groups = prefix_groups([encoded[i][0] for i in unique]) if share_prefixes else [(0, list(range(len(unique))))]
-    groups = [(p, [unique[j] for j in rows]) for p, rows in groups]
-    embeddings = None
-    stats = {key: np.full(n, np.nan, dtype=np.float32) for key in STATS}
-    progress = tqdm(total=len(unique), desc=desc, leave=False)
-    for prefix_len, rows in groups:
-        state = None
-        if prefix_len:
-            state = _prefix_state(decoder, encoded[rows[0]][0][:prefix_len], device)
-            if state is None:
-                prefix_len = 0  # this model's cache cannot be shared: run the rows whole
-        lengths = {i: len(encoded[i][0]) - prefix_len for i in rows}
-        for batch in _batches(rows, lengths, batch_size, max_batch_tokens):
-            hidden = _forward(decoder, [encoded[i][0][prefix_len:] for i in batch], pad, device, state)
-            mean = torch.stack([h.float().mean(0) for h in hidden]).cpu().numpy()
-            if embeddings is None:
-                embeddings = np.zeros((n, mean.shape[1]), dtype=np.float32)
-            embeddings[batch] = mean
-            if token_stats:
-                for h, i in zip(hidden, batch):
-                    values = _token_stats(head, h, encoded[i][1])
-                    if values is not None:
-                        for key, value in zip(STATS, values):
-                            stats[key][i] = value
-            progress.update(len(batch))
+    results: dict = {}
+    progress = tqdm(total=sum(len(rows) for _, rows in units), desc=desc, leave=False)
+    for prefix_len, rows in units:
+        results.update(embed_unit(model, pad, encoded, prefix_len, rows, batch_size=batch_size,
+                                  max_batch_tokens=max_batch_tokens, token_stats=token_stats))
+        progress.update(len(rows))
     progress.close()
-    copies = np.asarray(source)
-    embeddings = embeddings[copies]
-    if not token_stats:
-        return PoolFeatures(embeddings=embeddings)
-    return PoolFeatures(embeddings=embeddings, **{k: v[copies] for k, v in stats.items()})
+    return _assemble(len(encoded), source, results, token_stats)
 
 
 # ---------------------------------------------------------------- loading and the per-row cache
@@ -336,13 +371,24 @@ def _read_cache(folder: Path, token_stats: bool) -> dict[str, tuple[np.ndarray, 
     return found if not token_stats else {k: v for k, v in found.items() if v[1] is not None}
 
 
+def _write_shard(folder: Path, shard_keys: list, features: PoolFeatures, token_stats: bool) -> None:
+    shard = {"keys": np.asarray(shard_keys, dtype="<U32"), "embeddings": features.embeddings}
+    if token_stats:
+        shard.update({k: getattr(features, k) for k in STATS})
+    name = hashlib.sha256((",".join(shard["keys"].tolist()) + str(token_stats)).encode()).hexdigest()[:24]
+    with atomic_path(folder / f"{name}.npz") as tmp:  # a killed run never leaves half a shard
+        np.savez(tmp, **shard)
+
+
 def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = None, dtype: Optional[str] = None,
                          batch_size: int = 16, max_length: int = 512, token_stats: bool = False,
                          cache_dir: Optional[str | os.PathLike] = None, keys: Optional[np.ndarray] = None,
-                         share_prefixes: bool = True) -> PoolFeatures:
+                         share_prefixes: bool = True, execution=None) -> PoolFeatures:
     """:func:`pool_features` of ``model_spec`` (with ``adapter``), row by row from the on-disk cache:
     only rows this model (path, adapter weights, dtype, max_length) has not embedded before are
-    computed, and then stored. ``keys``: the pool's :func:`row_keys`, when the caller has them."""
+    computed, and then stored. ``keys``: the pool's :func:`row_keys`, when the caller has them.
+    ``execution``: an :class:`~cookbook_datasets.executor.ExecutorConfig`; with ``executor="ray"``
+    the rows are embedded on a Ray Data actor pool (:func:`ray_pool_features`), same values."""
     model_key = {"version": FEATURES_VERSION, "model": resolve_model_path(model_spec),
                  "adapter": _adapter_digest(adapter), "dtype": dtype, "max_length": max_length}
     digest = hashlib.sha256(json.dumps(model_key, sort_keys=True).encode()).hexdigest()[:32]
@@ -356,18 +402,18 @@ def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = N
         if key not in found and key not in seen:
             seen.add(key)
             todo.append(i)
-    if todo:
+    if todo and execution is not None and execution.uses_ray:
+        logger.info("embedding %d of %d pool rows on Ray (the others are cached)", len(todo), len(keys))
+        ray_pool_features(model_spec, dataset.select(todo), [keys[i] for i in todo], folder, found,
+                          execution=execution, adapter=adapter, dtype=dtype, batch_size=batch_size,
+                          max_length=max_length, token_stats=token_stats, share_prefixes=share_prefixes)
+    elif todo:
         logger.info("embedding %d of %d pool rows (the others are cached)", len(todo), len(keys))
         model, tokenizer = load_for_features(model_spec, adapter=adapter, dtype=dtype)
         new = pool_features(model, tokenizer, dataset.select(todo), batch_size=batch_size, max_length=max_length,
                             token_stats=token_stats, share_prefixes=share_prefixes)
         del model
-        shard = {"keys": np.asarray([keys[i] for i in todo], dtype="<U32"), "embeddings": new.embeddings}
-        if token_stats:
-            shard.update({k: getattr(new, k) for k in STATS})
-        name = hashlib.sha256((",".join(shard["keys"].tolist()) + str(token_stats)).encode()).hexdigest()[:24]
-        with atomic_path(folder / f"{name}.npz") as tmp:  # a killed run never leaves half a shard
-            np.savez(tmp, **shard)
+        _write_shard(folder, [keys[i] for i in todo], new, token_stats)
         for j, i in enumerate(todo):
             found[keys[i]] = (new.embeddings[j],
                               tuple(float(getattr(new, k)[j]) for k in STATS) if token_stats else None)
@@ -379,3 +425,98 @@ def cached_pool_features(model_spec: str, dataset, *, adapter: Optional[str] = N
         for j, k in enumerate(STATS):
             setattr(features, k, np.asarray([r[1][j] for r in rows], dtype=np.float32))
     return features
+
+
+# ---------------------------------------------------------------- the same on a Ray Data actor pool
+
+class EmbeddingReplica:
+    """One model replica of :func:`ray_pool_features`: loads the model once, then embeds the units it
+    is handed (pyarrow batches with ``index``, ``prefix_len``, ``rows``, ``ids``, ``starts``), one
+    output row per pool row (``index``: the row; ``embedding``: ``list<float32>``; the token
+    statistics; ``error``: why the row has no embedding). A unit that fails is reported, not raised."""
+
+    def __init__(self, model_spec: str, adapter: Optional[str], dtype: Optional[str], batch_size: int,
+                 max_batch_tokens: int, token_stats: bool):
+        self.model, tokenizer = load_for_features(model_spec, adapter=adapter, dtype=dtype)
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.options = {"batch_size": batch_size, "max_batch_tokens": max_batch_tokens, "token_stats": token_stats}
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        out = {"index": [], "embedding": [], "error": [], **{k: [] for k in STATS}}
+        for unit in batch.to_pylist():
+            encoded = {i: (ids, start) for i, ids, start in zip(unit["rows"], unit["ids"], unit["starts"])}
+            try:
+                results = embed_unit(self.model, self.pad, encoded, unit["prefix_len"], unit["rows"], **self.options)
+                error = None
+            except Exception as e:  # noqa: BLE001 - reported per row; the rest of the pool goes on
+                logger.exception("embedding unit %d failed", unit["index"])
+                results, error = {}, f"{type(e).__name__}: {e}"
+            for i in unit["rows"]:
+                embedding, values = results.get(i, (None, None))
+                out["index"].append(i)
+                out["embedding"].append(None if embedding is None else embedding.tolist())
+                out["error"].append(error)
+                for j, key in enumerate(STATS):
+                    out[key].append(None if values is None else values[j])
+        return pa.table({"index": pa.array(out["index"], pa.int64()),
+                         "embedding": pa.array(out["embedding"], pa.list_(pa.float32())),
+                         "error": pa.array(out["error"], pa.string()),
+                         **{k: pa.array(out[k], pa.float32()) for k in STATS}})
+
+
+def ray_pool_features(model_spec: str, dataset, keys: list, folder: Path, found: dict, *, execution,
+                      adapter: Optional[str] = None, dtype: Optional[str] = None, batch_size: int = 16,
+                      max_length: int = 512, token_stats: bool = False, share_prefixes: bool = True,
+                      max_batch_tokens: int = 1024) -> None:
+    """Embed ``dataset`` (rows keyed by ``keys``) on the Ray actor pool of ``execution``: the rows
+    are tokenized and planned here (:func:`plan_units`, as :func:`pool_features` does), the units
+    travel as Ray Data blocks to the replicas, and each finished block is stored in the cache
+    ``folder`` (and ``found``) as it arrives, so a killed driver resumes from it. Rows that failed
+    are reported together once every other row is stored."""
+    import datasets
+
+    from ..executor import ray_map
+    from ..models import load_tokenizer
+
+    _check_pool_args(dataset, batch_size=batch_size, max_length=max_length, max_batch_tokens=max_batch_tokens)
+    execution.connect()  # a bad address or too small a cluster fails here, before any model loads
+    tokenizer = load_tokenizer(adapter or model_spec)
+    encoded = encode_rows(tokenizer, dataset, max_length)
+    source, units = plan_units(encoded, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                               share_prefixes=share_prefixes)
+    copies: dict[int, list[int]] = {}
+    for i, j in enumerate(source):
+        copies.setdefault(j, []).append(i)
+    items = datasets.Dataset.from_dict({
+        "index": list(range(len(units))), "prefix_len": [p for p, _ in units], "rows": [rows for _, rows in units],
+        "ids": [[encoded[i][0] for i in rows] for _, rows in units],
+        "starts": [[encoded[i][1] for i in rows] for _, rows in units]})
+    replica = {"model_spec": model_spec, "adapter": adapter, "dtype": dtype, "batch_size": batch_size,
+               "max_batch_tokens": max_batch_tokens, "token_stats": token_stats}
+    failed: list[tuple[int, str]] = []
+    done = 0
+    progress = tqdm(total=len(encoded), desc="embedding pool (ray)", leave=False)
+    for batch in ray_map(execution, items, EmbeddingReplica, replica):
+        rows = [r for r in batch.to_pylist()]
+        failed += [(r["index"], r["error"]) for r in rows if r["error"] is not None]
+        rows = [r for r in rows if r["error"] is None]
+        if rows:
+            members = [(i, r) for r in rows for i in copies[r["index"]]]
+            features = PoolFeatures(embeddings=np.asarray([r["embedding"] for _, r in members], dtype=np.float32))
+            if token_stats:
+                for key in STATS:
+                    setattr(features, key, np.asarray([np.nan if r[key] is None else r[key] for _, r in members],
+                                                      dtype=np.float32))
+            _write_shard(folder, [keys[i] for i, _ in members], features, token_stats)
+            for j, (i, r) in enumerate(members):
+                found[keys[i]] = (features.embeddings[j],
+                                  tuple(float(getattr(features, k)[j]) for k in STATS) if token_stats else None)
+            done += len(members)
+        progress.update(sum(len(copies[r["index"]]) for r in batch.to_pylist()))
+    progress.close()
+    if failed:
+        lost = sum(len(copies[i]) for i, _ in failed)
+        raise RuntimeError(f"{lost} of {len(encoded)} pool rows failed on the Ray executor (first: {failed[0][1]}); "
+                           f"the {done} others are cached: run again to embed only the failed ones")
