@@ -5,7 +5,8 @@
 ``prompts.py`` builds what a task is scored with; ``framings.py`` scores one task in one framing;
 ``agreement.py`` applies a task's metric to answers already given; ``lm.py`` runs the model;
 ``compare.py`` and ``stats.py`` compare runs row by row; ``probe.py`` asks whether the untuned model
-reads a task at all (its fit rows against chance and the constant answer).
+reads a task at all (its fit rows against chance and the constant answer); ``guard.py`` is the
+rule that keeps the untuned model when a tuned one is not better (SELF-GUIDE, DiverseEvol).
 """
 
 from .compare import Comparison, RowMismatchError, compare, compare_rows, plot_comparison

@@ -16,7 +16,15 @@ Everything lands under ``output_dir``:
   bf16 would otherwise switch to fp32 part-way, a different recipe);
 - ``data/``: the subsets in the Hub layout, one config per round (``round_0`` ...);
 - ``rounds/round_<r>/model``: the adapter and its run card; ``rounds/round_<r>/eval.json``;
+- ``guard/``: with eval tasks, the untuned and the last round's model scored on validation rows
+  beside the scored ones (``guard`` below);
 - ``report.json``, ``report.md``, ``report.png``.
+
+The guard (docs/methods/diverse-evol.md, "Guard"; the rule is ``eval.guard``'s, shared with
+SELF-GUIDE): with ``guard="keep-best"`` the last round's model is the result only when its mean on
+the validation rows is strictly above the untuned model's; else the report marks the untuned model
+as the result (subsets and adapters stay on disk). ``guard="off"`` keeps it, warning when it is not
+better. Fewer than ``min_validation_rows`` rows, or no eval tasks: no choice, and the report says so.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ import numpy as np
 from cookbook_datasets.atomic_files import atomic_json
 from cookbook_datasets.cpu import release_memory
 from cookbook_datasets.data_spec import DataSpec
+from cookbook_datasets.eval.guard import (GUARD_MODES, check_guard_mode, guard_keeps, paired_figure, row_scores,
+                                          validation_rows)
 from cookbook_datasets.executor import ExecutorConfig
 from cookbook_datasets.models import DEFAULT_MODEL, DTYPES
 
@@ -83,6 +93,18 @@ class DiverseEvolConfig:
     eval_limit: Optional[int] = field(default=None, metadata={"help": "Examples per evaluation task."})
     eval_num_shots: int = field(default=0, metadata={
         "help": "Demonstrations per NIV2 evaluation prompt (0: the tuned model answers from the instruction)."})
+    guard: str = field(default="keep-best", metadata={
+        "help": "Never worse than where you started (with eval_tasks): the untuned model and the last round's model "
+                "are scored on validation rows of each eval task, disjoint from the scored ones. 'keep-best': the "
+                "tuned model is the result only when its mean there is above the untuned model's, else the report "
+                "marks the untuned model as the result (subsets and adapters stay on disk). 'off': the tuned model "
+                "is kept, with a warning when it is not better. The paired interval of tuned - untuned is reported.",
+        "choices": list(GUARD_MODES)})
+    min_validation_rows: int = field(default=20, metadata={
+        "help": "Fewest validation rows (all eval tasks together) the guard chooses on; with fewer it makes no "
+                "choice and the report says so."})
+    validation_rows: int = field(default=100, metadata={
+        "help": "Most validation rows per eval task the guard reads (instances beside the scored ones)."})
     seed: int = field(default=0, metadata={"help": "Seed of round 0's random rows and of random selection."})
     embed_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when embedding the pool."})
     max_length: int = field(default=512, metadata={"help": "Tokens per row when embedding (the end is kept)."})
@@ -102,7 +124,8 @@ class DiverseEvolConfig:
         from cookbook_datasets.selection import get_strategy
 
         self.execution = ExecutorConfig.from_value(self.execution)
-        for name in ("k0", "per_round", "embed_batch_size", "max_length"):
+        check_guard_mode(self.guard)
+        for name in ("k0", "per_round", "embed_batch_size", "max_length", "min_validation_rows", "validation_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer (got {value!r})")
@@ -145,7 +168,9 @@ class DiverseEvolConfig:
         """What makes two runs the same run (everything but where the files go)."""
         from cookbook_datasets.tasks import Task
 
-        skip = ("output_dir", "features_cache_dir", "embed_batch_size", "eval_tasks", "execution")
+        # the guard reads rows beside the scored ones and chooses the result; the subsets do not depend on it
+        skip = ("output_dir", "features_cache_dir", "embed_batch_size", "eval_tasks", "execution", "guard",
+                "min_validation_rows", "validation_rows")
         d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
         # a Task is recorded by what identifies its scored rows (name, source, ids hash, split), not its rows
         d["eval_tasks"] = [t.describe() if isinstance(t, Task) else str(t) for t in self.eval_tasks]
@@ -263,6 +288,9 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     strategy.check_pool(pool)  # e.g. too few rows to whiten, no source column: before any model is loaded
     if config.eval_tasks:
         EvalConfig(model=config.model, tasks=config.eval_tasks, limit=config.eval_limit)
+    guard_tasks = guard_validation(config) if config.eval_tasks else []
+    # the last round's model is needed again only when the guard can choose and has not scored it yet
+    guard_needs_model = sum(len(t.labelled) for t in guard_tasks) >= config.min_validation_rows
     if config.execution.uses_ray and (strategy.needs or config.diversity):
         config.execution.connect()  # an unreachable cluster fails now, not after round 0's training
     out = Path(config.output_dir)
@@ -305,7 +333,9 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
         # the adapters) is trained again only when something still needs it: its scoring, or the
         # next round's selection; the same subset and seed give the same model
         needed = ("scores" not in rec and bool(config.eval_tasks)) or (
-            bool(strategy.needs) and r < config.rounds and len(rounds) == r + 1)
+            bool(strategy.needs) and r < config.rounds and len(rounds) == r + 1) or (
+            r == config.rounds and bool(config.eval_tasks) and guard_needs_model
+            and not (out / GUARD_DIR / TUNED_FILE).exists())
         retrain = "train_seconds" in rec and needed and not (model_dir / "run_card.json").exists()
         if "train_seconds" not in rec or retrain:
             if not list((out / "data" / f"round_{r}").glob("train-*.parquet")):
@@ -344,15 +374,132 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             rec.update(covering_radius=covering_radius(base_embeddings, selected),
                        vendi_score=vendi_score(base_embeddings[selected]))
             atomic_json(state_path, state, sort_keys=False)
-    return write_report(config, state)
+    return write_report(config, state, guard=run_guard(config, guard_tasks))
 
 
-def write_report(config: DiverseEvolConfig, state: dict) -> dict:
+# -- the guard: the untuned model beside the last round's, on rows beside the scored ones -------------
+
+GUARD_DIR, UNTUNED_FILE, TUNED_FILE = "guard", "untuned.json", "tuned.json"
+VALIDATION_WHERE = "validation rows (the eval tasks' instances beside the scored ones)"
+
+
+def guard_validation(config: DiverseEvolConfig) -> list:
+    """Per eval task, its validation part: up to ``validation_rows`` labelled instances (seeded)
+    that are not among the rows ``evaluate_model`` scores (``eval_limit``, ``seed``); tasks with
+    none are left out."""
+    from cookbook_datasets.tasks import load_tasks
+
+    full = load_tasks(config.eval_tasks, seed=config.seed)
+    scored = load_tasks(config.eval_tasks, limit=config.eval_limit, seed=config.seed)
+    parts = [validation_rows(f, s, config.validation_rows, config.seed) for f, s in zip(full, scored)]
+    return [p for p in parts if p is not None and p.labelled]
+
+
+def _score_guard_rows(config: DiverseEvolConfig, tasks: list, adapter: Optional[str], path: Path) -> dict:
+    """Per-row main-metric scores of ``config.model`` (+ ``adapter``) on ``tasks``, posed as the rounds
+    are scored; cached in ``path`` under what they depend on."""
+    import hashlib
+
+    from cookbook_datasets.eval.harness import EvalConfig, run_task
+    from cookbook_datasets.models import load_model
+
+    ev = EvalConfig(model=config.model, adapter=adapter, tasks=tasks, num_shots=config.eval_num_shots,
+                    seed=config.seed, dtype=config.dtype)
+    card = Path(adapter) / "run_card.json" if adapter else None
+    key = {"model": config.model, "adapter": adapter, "dtype": config.dtype, "num_shots": config.eval_num_shots,
+           "ids": {t.name: t.ids for t in tasks}, "framings": {t.name: ev.framing(t) for t in tasks},
+           "trained": card.read_text() if card is not None and card.exists() else None}
+    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    if path.exists():
+        done = json.loads(path.read_text())
+        if done.get("key") == key_hash or (adapter and card is not None and not card.exists()
+                                           and done.get("ids") == key["ids"]):
+            return done  # (a cached tuned score whose adapter is gone is kept: the same subset and seed)
+    model, tokenizer = load_model(config.model, adapter=adapter, dtype=config.dtype)
+    per_task = {}
+    for task in tasks:
+        result = run_task(model, tokenizer, task, ev.batch_size, ev.num_samples, framing=ev.framing(task),
+                          num_shots=ev.num_shots)
+        per_task[task.name] = {"scores": row_scores(task, result), "framing": result["framing"]}
+    del model, tokenizer
+    release_memory()
+    done = {"key": key_hash, "model": config.model, "adapter": adapter, "ids": key["ids"], "tasks": per_task}
+    atomic_json(path, done, indent=1, sort_keys=False)
+    return done
+
+
+def run_guard(config: DiverseEvolConfig, tasks: Optional[list] = None) -> dict:
+    """The guard's record: the last round's model vs the untuned one on the validation rows
+    (``tasks``: :func:`guard_validation`'s parts, read when not given), by the rule of ``eval.guard``
+    (``kept``: ``"tuned"`` or ``"untuned"``), or why it makes no choice."""
+    base = {"mode": config.guard, "min_validation_rows": config.min_validation_rows}
+    if not config.eval_tasks:
+        return {**base, "chose": False, "kept": "tuned", "rows": 0,
+                "reason": "no eval_tasks: no labelled rows to choose on"}
+    if tasks is None:
+        tasks = guard_validation(config)
+    ids = {t.name: t.ids for t in tasks}
+    rows = sum(len(t.labelled) for t in tasks)
+    base.update(validation=VALIDATION_WHERE, validation_ids=ids, rows=rows)
+    if rows < config.min_validation_rows:
+        reason = (f"the eval tasks hold {rows} labelled rows beside the scored ones, fewer than the "
+                  f"{config.min_validation_rows} the guard chooses on (min_validation_rows); lower eval_limit, or give "
+                  "tasks with more instances")
+        logger.warning("DiverseEvol guard: no choice: %s; the tuned model is kept, unguarded", reason)
+        return {**base, "chose": False, "kept": "tuned", "reason": reason}
+    out = Path(config.output_dir)
+    last = config.rounds
+    untuned = _score_guard_rows(config, tasks, None, out / GUARD_DIR / UNTUNED_FILE)
+    tuned = _score_guard_rows(config, tasks, str(out / "rounds" / f"round_{last}" / "model"),
+                              out / GUARD_DIR / TUNED_FILE)
+    u_rows = [s for t in tasks for s in untuned["tasks"][t.name]["scores"]]
+    t_rows = [s for t in tasks for s in tuned["tasks"][t.name]["scores"]]
+    u_mean, t_mean = float(np.mean(u_rows)), float(np.mean(t_rows))
+    kept = guard_keeps(config.guard, t_mean, u_mean)
+    per_task = {t.name: {"rows": len(t.labelled), "untuned": float(np.mean(untuned["tasks"][t.name]["scores"])),
+                         "tuned": float(np.mean(tuned["tasks"][t.name]["scores"]))} for t in tasks}
+    record = {**base, "chose": True, "kept": kept, "untuned": u_mean, "tuned": t_mean, "tuned_round": last,
+              "tuned_better": t_mean > u_mean, **paired_figure(u_rows, t_rows, seed=config.seed),
+              "per_task": per_task}
+    adapter = out / "rounds" / f"round_{last}" / "model"
+    if kept == "untuned":
+        logger.warning("DiverseEvol guard: round %d's model is not better than the untuned one on %d validation rows "
+                       "(%.3f vs %.3f): the untuned model is the result (guard='keep-best'); the subsets and %s stay "
+                       "on disk", last, rows, t_mean, u_mean, adapter)
+    elif not record["tuned_better"]:
+        logger.warning("DiverseEvol guard: round %d's model is not better than the untuned one on %d validation rows "
+                       "(%.3f vs %.3f), and is kept: guard='off'", last, rows, t_mean, u_mean)
+    return record
+
+
+def guard_line(g: dict, adapter: str) -> str:
+    """The report's guard line."""
+    if not g["chose"]:
+        return f"Guard ({g['mode']}): no choice: {g['reason']}; the tuned model is kept, unguarded."
+    figure = (f"round {g['tuned_round']}'s model {g['tuned']:.3f} vs untuned {g['untuned']:.3f} (mean main metric) on "
+              f"{g['rows']} {g['validation']}; tuned - untuned {g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}] "
+              f"(paired bootstrap {g['level']:.0%}, {g['verdict']})")
+    if g["kept"] == "untuned":
+        return (f"Guard (keep-best): {figure}. The tuned model is not better: **the untuned model is the result**; "
+                f"the subsets and the adapter ({adapter}) stay on disk, not kept.")
+    if not g["tuned_better"]:
+        return (f"Guard (off): {figure}. **Warning**: the tuned model is not better than the untuned one and is kept "
+                "because guard='off'.")
+    return f"Guard ({g['mode']}): {figure}. The tuned model is better: kept."
+
+
+def write_report(config: DiverseEvolConfig, state: dict, guard: Optional[dict] = None) -> dict:
     out = Path(config.output_dir)
     rows = [{k: v for k, v in rec.items() if k != "new_indices"} for rec in state["rounds"]]
     report = {"strategy": config.strategy, "model": config.model, "pool": config.pool,
               "pool_size": state.get("pool_size"), "recipe": state["recipe"], "rounds": rows,
               "subsets": str(out / "data")}
+    adapter = str(out / "rounds" / f"round_{config.rounds}" / "model")
+    if guard is not None:
+        report["guard"] = guard
+        untuned = guard["kept"] == "untuned"
+        report["result"] = {"kept": guard["kept"], "model": config.model, "adapter": None if untuned else adapter,
+                            "round": None if untuned else config.rounds}
     atomic_json(out / "report.json", report, sort_keys=False)
     header = ["round", "rows", "select s", "train s"]
     has_score = any("score" in r for r in rows)
@@ -367,6 +514,11 @@ def write_report(config: DiverseEvolConfig, state: dict) -> dict:
         cells += ([f"{r['covering_radius']:.3f}" if "covering_radius" in r else "",
                    f"{r['vendi_score']:.2f}" if "vendi_score" in r else ""] if has_div else [])
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if guard is not None:
+        lines += ["", guard_line(guard, adapter)]
+        if guard.get("validation_ids"):
+            lines += ["", "Validation rows (by id, disjoint from the scored rows): " + "; ".join(
+                f"{name}: {', '.join(map(str, ids))}" for name, ids in guard["validation_ids"].items())]
     (out / "report.md").write_text("\n".join(lines) + "\n\n![rounds](report.png)\n")
     _plot(rows, out / "report.png", f"{config.strategy}")
     return report

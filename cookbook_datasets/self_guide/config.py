@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
+from ..eval.guard import GUARD_MODES
 from ..generation.base import BACKENDS
 from ..models import DEFAULT_MODEL, DTYPES
 from ..registry import unknown_name_error
@@ -31,7 +32,7 @@ NOISE_PHRASES = (
 ANNOTATION_MODES = ("generate", "rank")
 FINETUNE_MODES = ("lora", "full")
 # What the guard does with a tuned model that is not better than the untuned one (guard.py).
-GUARD_MODES = ("keep-best", "off")
+# GUARD_MODES: eval/guard.py (shared with DiverseEvol)
 # Fields that bound a run but change neither its pairs nor its rows (ignored when resuming).
 RUN_LIMITS = ("max_minutes",)
 # Fields that shape the rows made from the pairs, not the pairs (a work directory is resumed across them).

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from cookbook_datasets.atomic_files import atomic_json
+from cookbook_datasets.eval.guard import guard_keeps, paired_figure, row_scores
 from cookbook_datasets.tasks import Task
 
 from .config import SelfGuideConfig
@@ -44,15 +45,6 @@ class UnteachableDataError(ValueError):
 
 
 # -- the untuned model on the real rows, and the probe -------------------------------------------------
-
-def row_scores(task: Task, result: dict) -> list:
-    """Per labelled row of ``task`` (in its order), the main metric's score from a ``run_task`` result."""
-    by_id = {row["id"]: float(row["score"]) for row in result["rows"]}
-    missing = [inst.id for inst in task.labelled if inst.id not in by_id]
-    if missing:
-        raise RuntimeError(f"{task.name}: no score for the validation row {missing[0]!r}")
-    return [by_id[inst.id] for inst in task.labelled]
-
 
 def score_untuned(rows: Task, out: Path, config: SelfGuideConfig, num_shots: int) -> dict:
     """The untuned ``config.model`` on ``rows`` (greedy answers posed with ``num_shots``
@@ -120,19 +112,16 @@ def guard_decision(config: SelfGuideConfig, untuned: dict, training: dict, where
     returns (its ``best_scores``: the picked epoch's per-row scores on those rows). Returns the
     report's record: both means, the paired bootstrap interval of tuned - untuned, and ``kept``
     (``"tuned"`` or ``"untuned"``) by the rule in the module doc."""
-    from cookbook_datasets.eval.probe import LEVEL
-    from cookbook_datasets.eval.stats import paired_bootstrap
-
     tuned_scores = training["best_scores"]
     if training.get("validation_ids") != untuned["ids"]:
         raise RuntimeError("the guard compares the tuned and the untuned model on other rows")
     best = training["per_epoch"][training["best_epoch"] - 1]
-    diff = paired_bootstrap(untuned["scores"], tuned_scores, level=LEVEL, seed=seed)
+    diff = paired_figure(untuned["scores"], tuned_scores, seed=seed)
     better = best["score"] > untuned["score"]
-    kept = "tuned" if better or config.guard == "off" else "untuned"
+    kept = guard_keeps(config.guard, best["score"], untuned["score"])
     return {"mode": config.guard, "chose": True, "kept": kept, "rows": len(tuned_scores), "validation": where,
             "metric": best["metric"], "untuned": untuned["score"], "tuned": best["score"],
-            "tuned_epoch": training["best_epoch"], "tuned_better": better, **diff.to_dict(),
+            "tuned_epoch": training["best_epoch"], "tuned_better": better, **diff,
             "min_validation_rows": config.min_validation_rows}
 
 

@@ -145,7 +145,7 @@ def train_and_pick_epoch(task, data_dir: Path, out: Path, config: SelfGuideConfi
     from cookbook_datasets.models import load_model
     from cookbook_datasets.trainers import TrainConfig
 
-    from .guard import row_scores
+    from cookbook_datasets.eval.guard import row_scores
 
     model, finetune, dtype = config.model, config.finetune, config.dtype
     args = finetune_args(finetune, config.train_args())
