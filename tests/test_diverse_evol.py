@@ -1,6 +1,8 @@
-"""The DiverseEvol round loop: subsets per round, resuming, outputs, bad input."""
+"""The DiverseEvol round loop: subsets per round, resuming, outputs, bad input, and its guard (the untuned
+model beside the last round's, on rows beside the scored ones)."""
 
 import json
+import logging
 
 import pytest
 
@@ -181,3 +183,74 @@ def test_cookbook_select_runs_the_loop(tiny_model, tmp_path, capsys):
     assert main(["select", "parquet", "--pool-param", f"data_files={pool}", "--strategy", "nope",
                  "--out", str(tmp_path / "bad")]) == 2
     assert "valid strategies" in capsys.readouterr().err
+
+
+# The guard.
+
+COPY_TASK = {"Definition": ["Repeat the input words."],
+             "Positive Examples": [{"input": "red green blue", "output": "red green blue"}],
+             "Instances": [{"id": f"copy-{i}", "input": f"w{i} v{i}", "output": [f"w{i} v{i}"]} for i in range(16)]}
+NOTHING_LEARNT = {"max_steps": 1, "per_device_train_batch_size": 4, "precision": "fp32", "logging_steps": 1,
+                  "learning_rate": 1e-12}
+
+
+def _task(tmp_path):
+    path = tmp_path / "task9_copy.json"
+    path.write_text(json.dumps(COPY_TASK))
+    return str(path)
+
+
+def _guarded(tmp_path, **kw):
+    values = dict(rounds=0, strategy="random", diversity=False, eval_tasks=[_task(tmp_path)], eval_limit=4,
+                  min_validation_rows=6, validation_rows=8, train=NOTHING_LEARNT)
+    values.update(kw)
+    return _config(tmp_path, _pool(tmp_path), **values)
+
+
+def test_the_untuned_model_is_the_result_when_training_learnt_nothing_and_off_keeps_the_tuned_with_a_warning(
+        tiny_model, tmp_path, caplog):
+    report = run_diverse_evol(_guarded(tmp_path))
+    g = report["guard"]
+    assert g["chose"] and g["kept"] == "untuned" and g["rows"] == 8 and not g["tuned_better"]
+    assert g["tuned"] == pytest.approx(g["untuned"]) and {"diff", "low", "high", "verdict"} <= set(g)
+    assert report["result"] == {"kept": "untuned", "model": "tiny-random", "adapter": None, "round": None}
+    out = tmp_path / "out"
+    scored = [json.loads(line)["id"] for line in (out / "rounds" / "round_0" / "eval.rows.jsonl").open()]
+    validation = g["validation_ids"]["task9_copy"]
+    assert len(scored) == 4 and len(validation) == 8 and not set(scored) & set(validation)
+    assert (out / "rounds" / "round_0" / "model" / "adapter_config.json").exists()  # stays on disk
+    assert json.loads((out / "report.json").read_text())["guard"]["kept"] == "untuned"
+    md = (out / "report.md").read_text()
+    assert "**the untuned model is the result**" in md and validation[0] in md
+
+    with caplog.at_level(logging.WARNING):
+        report = run_diverse_evol(_guarded(tmp_path, guard="off"))  # the same run: the guard is no part of the recipe
+    assert report["guard"]["kept"] == "tuned" and report["result"]["round"] == 0
+    assert report["result"]["adapter"].endswith("round_0/model")
+    assert "guard='off'" in caplog.text
+    assert "**Warning**: the tuned model is not better" in (out / "report.md").read_text()
+
+
+def test_too_few_validation_rows_or_no_eval_tasks_make_no_guard_choice_and_the_report_says_so(tiny_model, tmp_path):
+    report = run_diverse_evol(_guarded(tmp_path, eval_limit=12, min_validation_rows=20))
+    g = report["guard"]
+    assert not g["chose"] and g["kept"] == "tuned" and g["rows"] == 4 and "fewer than the 20" in g["reason"]
+    assert report["result"]["kept"] == "tuned"
+    assert "Guard (keep-best): no choice" in (tmp_path / "out" / "report.md").read_text()
+
+    report = run_diverse_evol(_config(tmp_path, _pool(tmp_path), rounds=0, diversity=False,
+                                      output_dir=str(tmp_path / "plain")))
+    assert not report["guard"]["chose"] and "no eval_tasks" in report["guard"]["reason"]
+    assert "no eval_tasks" in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_an_unknown_guard_is_a_clear_error(tmp_path, capsys):
+    from cookbook_datasets.cli import main
+
+    with pytest.raises(ValueError, match="unknown guard.*'keep-bset'.*keep-best, off"):
+        DiverseEvolConfig(pool="x", guard="keep-bset")
+    with pytest.raises(SystemExit) as exited:  # the option lists its choices
+        main(["select", "parquet", "--guard", "nope", "--out", str(tmp_path / "bad")])
+    assert exited.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
