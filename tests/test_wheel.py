@@ -132,3 +132,10 @@ def test_a_tiny_job_end_to_end_from_the_wheel(installed):
           "--limit", "4", "--out", "scores.json"], cwd=work, env=env)
     scores = json.loads((work / "scores.json").read_text())
     assert set(scores["tasks"]) >= {"reverse_words"} and len(scores["tasks"]) == 2
+    # The commands' options come from their configs, and a YAML config is read, in the installed package too.
+    (work / "eval.yaml").write_text("model: tiny-random\ntasks: [task.json]\nlimit: 4\n")
+    _run([cookbook, "eval", "--config", "eval.yaml", "--out", "from_yaml.json"], cwd=work, env=env)
+    assert len(json.loads((work / "from_yaml.json").read_text())["tasks"]) == 1
+    _run([cookbook, "probe", "task.json", "--model", "tiny-random", "--fit-size", "4", "--out", "probe"],
+         cwd=work, env=env)
+    assert json.loads((work / "probe" / "probe.json").read_text())["tasks"]
