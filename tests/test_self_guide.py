@@ -390,7 +390,8 @@ def test_rank_annotation_takes_the_label_distribution_as_the_vote():
     p_yes = math.exp(1) / (math.exp(1) + 1)  # 0.73 >= 0.6 kept; the odd item's 'no' has 0.62
     assert [(r["output"], r["vote_share"]) for r in rows] == [("yes", round(p_yes, 4)), ("no", pytest.approx(0.6225, abs=1e-4))]
     assert rows[0]["label_probs"] == [round(p_yes, 4), round(1 - p_yes, 4)] and rows[0]["target_label"] == "no"
-    assert counts == {"annotated": 2, "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 2}
+    assert counts == {"annotated": 2, "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0,
+                      "dropped_disagreeing": 0, "kept": 2}
     assert [d for d, _ in engine.calls] == ["score labels"]  # no sampling
     strict = rank_annotate(engine, NLI, inputs, SelfGuideConfig(annotation="rank", consistency_threshold=0.7), 0)
     assert [r["output"] for r in strict[0]] == ["yes"] and strict[1]["dropped_inconsistent"] == 1
@@ -407,6 +408,60 @@ def test_rank_calibration_divides_by_the_content_free_label_distribution():
     label, share = rank_vote([0.6, 0.4], NLI.labels, prior)  # 0.6/0.75 = 0.8 < 0.4/0.25 = 1.6
     assert label == "no" and share == pytest.approx(1.6 / 2.4)
     assert rank_vote([0.5, 0.5], NLI.labels, {"yes": 0.5, "no": 0.5}) == ("yes", 0.5)  # ties: the set's order
+
+
+def test_target_annotation_takes_each_inputs_target_label_without_asking_the_model():
+    engine = RankingEngine()
+    inputs = [{"text": "a", "target_label": "no"}, {"text": "b", "target_label": "yes"}]
+    rows, counts = annotate(engine, NLI, inputs, SelfGuideConfig(annotation="target"), 3)
+    assert [(r["input"], r["output"], r["label"], r["round"]) for r in rows] == [("a", "no", "no", 3), ("b", "yes", "yes", 3)]
+    assert engine.calls == [] and counts["kept"] == 2
+
+
+def test_agreement_keeps_only_annotations_that_are_the_inputs_target_label():
+    engine = RankingEngine()  # even items lean 'yes', odd ones 'no'
+    inputs = [{"text": "Premise: item 5 0. H.", "target_label": "yes"}, {"text": "Premise: item 5 1. H.", "target_label": "yes"},
+              {"text": "Premise: item 5 3. H.", "target_label": "no"}]
+    rows, counts = annotate(engine, NLI, inputs, SelfGuideConfig(annotation="rank", agree_with_target=True), 0)
+    assert [(r["input"], r["label"]) for r in rows] == [("Premise: item 5 0. H.", "yes"), ("Premise: item 5 3. H.", "no")]
+    assert counts["dropped_disagreeing"] == 1 and counts["kept"] == 2
+    with pytest.raises(ValueError, match="agree_with_target.*annotation='target' has no annotation"):
+        SelfGuideConfig(annotation="target", agree_with_target=True)
+
+
+def test_batch_calibration_divides_by_the_rounds_mean_label_distribution():
+    import math
+
+    from cookbook_datasets.self_guide.annotation import batch_prior
+
+    assert batch_prior([[0.9, 0.1], [0.5, 0.5]], ["yes", "no"]) == {"yes": pytest.approx(0.7), "no": pytest.approx(0.3)}
+    # every input leans 'yes' (the bias): 3 evens at e^1 : 1, one odd at e^-0.5 : 1
+    inputs = [{"text": f"Premise: item 5 {i}. H.", "target_label": None} for i in (0, 2, 4, 1)]
+    plain, _ = annotate(RankingEngine(), NLI, inputs, SelfGuideConfig(annotation="rank", consistency_threshold=0.5), 0)
+    calibrated, counts = annotate(RankingEngine(), NLI, inputs, SelfGuideConfig(
+        annotation="rank", consistency_threshold=0.5, calibrate_labels="batch"), 0)
+    p_even, p_odd = math.exp(1) / (math.exp(1) + 1), math.exp(-0.5) / (math.exp(-0.5) + 1)
+    assert counts["batch_prior"]["yes"] == pytest.approx((3 * p_even + p_odd) / 4)
+    assert [r["label"] for r in plain] == ["yes", "yes", "yes", "no"]
+    assert [r["label"] for r in calibrated] == ["yes", "yes", "yes", "no"]  # the odd one stays 'no', more surely
+    assert calibrated[3]["vote_share"] > plain[3]["vote_share"]
+    # sampled answers: the round's vote shares are the prior
+    answers = {0: ["yes"] * 6 + ["no"] * 4, 1: ["yes"] * 9 + ["no"]}
+    engine = ScriptedEngine(lambda m, p, i, s: answers[i][s])
+    rows, counts = annotate(engine, NLI, [{"text": "x", "target_label": "no"}, {"text": "y", "target_label": "yes"}],
+                            SelfGuideConfig(calibrate_labels="batch"), 0)
+    assert counts["batch_prior"]["yes"] == pytest.approx((7 / 12 + 10 / 12) / 2)
+    assert [r["label"] for r in rows] == ["no", "yes"]  # 6/0.71 < 4/0.29: against the round's bias
+    with pytest.raises(ValueError, match="unknown calibrate_labels 'batches'"):
+        SelfGuideConfig(calibrate_labels="batches")
+    assert SelfGuideConfig(calibrate_labels=True).calibrate_labels == "content-free"
+
+
+def test_target_annotation_balances_a_run_the_model_would_skew(tmp_path):
+    config = SelfGuideConfig(num_examples=8, prompts_per_round=4, length_std=None, annotation="target")
+    rows, stats = synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path)
+    assert stats["annotation_mode"] == "target" and stats["labels_kept"] == {"yes": 4, "no": 4}
+    assert all(r["label"] == r["target_label"] for r in rows) and "mean_vote_share" not in stats
 
 
 def test_rank_scores_labels_as_the_evaluation_does_reading_the_prompt_once(tiny_model):
@@ -436,7 +491,7 @@ def test_rank_is_refused_for_generation_tasks_and_sampling_only_engines_before_a
     with pytest.raises(ValueError, match="'scripted' engine only samples.*transformers backend"):
         synthesize(NLI, ScriptedEngine(nli_writer()), SelfGuideConfig(annotation="rank"), work_dir=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-    with pytest.raises(ValueError, match=r"annotation must be one of \['generate', 'rank'\]"):
+    with pytest.raises(ValueError, match=r"annotation must be one of \['generate', 'rank', 'target'\]"):
         SelfGuideConfig(annotation="vote")
 
 

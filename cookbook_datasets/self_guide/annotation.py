@@ -14,6 +14,13 @@ log-likelihoods, optionally divided by the model's content-free prior and renorm
 the vote: its top label is the answer and its probability the vote share, which is what the
 vote over infinitely many samples constrained to the label set would give; kept when at least
 ``consistency_threshold`` (as in generate mode).
+
+Classification with ``annotation="target"``: no annotation; each input's output is the label it
+was written for (input generation draws it uniformly), so the labels are as balanced as the inputs
+that pass the filters. ``agree_with_target`` keeps a generate or rank annotation only when it is
+the input's target label. ``calibrate_labels="batch"`` divides each label's votes by the model's
+mean label distribution over the round's own inputs (batch calibration) before the vote;
+``"content-free"`` by its answers to content-free inputs (:func:`label_prior`).
 """
 
 from __future__ import annotations
@@ -154,12 +161,35 @@ def rank_vote(dist: list[float], labels: list, prior=None):
     return labels[k], dist[k]
 
 
+def batch_prior(dists: list[list[float]], labels: list) -> dict:
+    """Batch calibration's bias estimate: the mean label distribution over a batch of inputs
+    (each ``dists`` entry a distribution over ``labels``), floored so no label divides by zero."""
+    mean = [max(sum(d[k] for d in dists) / len(dists), 1e-6) for k in range(len(labels))]
+    total = sum(mean)
+    return {label: m / total for label, m in zip(labels, mean)}
+
+
+def vote_distribution(answers: list, labels: list) -> list[float]:
+    """One input's sampled labels as a distribution over ``labels`` (add-one smoothed)."""
+    votes = Counter(a for a in answers if a is not None)
+    total = sum(votes[label] + 1 for label in labels)
+    return [(votes[label] + 1) / total for label in labels]
+
+
+def new_counts(inputs: list) -> dict:
+    return {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0,
+            "dropped_disagreeing": 0, "kept": 0}
+
+
 def rank_annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfig, round_index: int,
                   prior=None) -> tuple[list[dict], dict]:
     """Rank mode of :func:`annotate` (classification): one scoring pass per input, no samples."""
-    counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
+    counts = new_counts(inputs)
+    dists = label_distributions(engine, task, [c["text"] for c in inputs])
+    if config.calibrate_labels == "batch" and dists:
+        prior = counts["batch_prior"] = batch_prior(dists, task.labels)
     rows = []
-    for cand, dist in zip(inputs, label_distributions(engine, task, [c["text"] for c in inputs])):
+    for cand, dist in zip(inputs, dists):
         top, share = rank_vote(dist, task.labels, prior)
         if share < config.consistency_threshold:
             counts["dropped_inconsistent"] += 1
@@ -167,35 +197,62 @@ def rank_annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfi
         rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
                      "label": top, "target_label": cand.get("target_label"),
                      "label_probs": [round(p, 4) for p in dist]})
-    counts["kept"] = len(rows)
+    return rows, counts
+
+
+def target_annotate(inputs: list[dict], round_index: int) -> tuple[list[dict], dict]:
+    """Target mode of :func:`annotate` (classification): each input's output is its target label."""
+    counts = new_counts(inputs)
+    rows = [{"input": c["text"], "output": c["target_label"], "vote_share": None, "round": round_index,
+             "label": c["target_label"], "target_label": c["target_label"]} for c in inputs]
+    return rows, counts
+
+
+def sample_annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfig, round_index: int,
+                    output_window=None, prior=None) -> tuple[list[dict], dict]:
+    """Generate mode of :func:`annotate`: ``annotation_samples`` sampled answers per input, voted."""
+    counts = new_counts(inputs)
+    if not inputs:
+        return [], counts
+    classification = task.kind == "classification"
+    params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
+                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(classification),
+                            seed=round_seed(config, round_index, "annotation"))
+    outputs = engine.generate([annotation_prompt(task, c["text"]) for c in inputs], params,
+                              desc=f"round {round_index}: answers")
+    answers = [[sample_answer(t, task, config, output_window)[0] for t in out.texts] for out in outputs]
+    if classification and config.calibrate_labels == "batch":
+        prior = counts["batch_prior"] = batch_prior([vote_distribution(a, task.labels) for a in answers], task.labels)
+    rows = []
+    for cand, samples in zip(inputs, answers):
+        counts["samples"] += len(samples)
+        counts["samples_dropped"] += sum(a is None for a in samples)
+        top, share = vote(samples, prior)
+        if top is None or share < config.consistency_threshold:
+            counts["dropped_inconsistent"] += 1
+            continue
+        rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
+                     "label": top if classification else None, "target_label": cand.get("target_label")})
     return rows, counts
 
 
 def annotate(engine, task: Task, inputs: list[dict], config: SelfGuideConfig, round_index: int,
              output_window=None, prior=None) -> tuple[list[dict], dict]:
-    """Answer each input; return the pairs kept by self-consistency and the counts. ``prior``:
-    the label prior to calibrate the votes with (see :func:`label_prior`). Classification with
-    ``config.annotation == "rank"`` ranks the labels instead of sampling (:func:`rank_annotate`)."""
-    if config.annotation == "rank" and task.kind == "classification":
-        return rank_annotate(engine, task, inputs, config, round_index, prior)
-    counts = {"annotated": len(inputs), "samples": 0, "samples_dropped": 0, "dropped_inconsistent": 0, "kept": 0}
-    if not inputs:
-        return [], counts
-    params = SamplingParams(n=config.annotation_samples, temperature=config.annotation_temperature,
-                            top_k=config.annotation_top_k, max_new_tokens=config.annotation_tokens_for(task.kind == "classification"),
-                            seed=round_seed(config, round_index, "annotation"))
-    outputs = engine.generate([annotation_prompt(task, c["text"]) for c in inputs], params,
-                              desc=f"round {round_index}: answers")
-    rows = []
-    for cand, out in zip(inputs, outputs):
-        answers = [sample_answer(t, task, config, output_window)[0] for t in out.texts]
-        counts["samples"] += len(answers)
-        counts["samples_dropped"] += sum(a is None for a in answers)
-        top, share = vote(answers, prior)
-        if top is None or share < config.consistency_threshold:
-            counts["dropped_inconsistent"] += 1
-            continue
-        rows.append({"input": cand["text"], "output": top, "vote_share": round(share, 4), "round": round_index,
-                     "label": top if task.kind == "classification" else None, "target_label": cand.get("target_label")})
+    """Answer each input; return the pairs kept and the counts. Classification: by
+    ``config.annotation`` (generate, rank or target; see the module doc), then, with
+    ``agree_with_target``, only the pairs whose label is their input's target label. ``prior``:
+    the content-free label prior to calibrate the votes with (:func:`label_prior`); with
+    ``calibrate_labels="batch"`` the round's own batch prior is used instead."""
+    classification = task.kind == "classification"
+    if classification and config.annotation == "target":
+        rows, counts = target_annotate(inputs, round_index)
+    elif classification and config.annotation == "rank":
+        rows, counts = rank_annotate(engine, task, inputs, config, round_index, prior)
+    else:
+        rows, counts = sample_annotate(engine, task, inputs, config, round_index, output_window, prior)
+    if classification and config.agree_with_target:
+        agreeing = [row for row in rows if row["label"] == row["target_label"]]
+        counts["dropped_disagreeing"] = len(rows) - len(agreeing)
+        rows = agreeing
     counts["kept"] = len(rows)
     return rows, counts

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 from ..eval.guard import GUARD_MODES
+from ..executor import ExecutorConfig
 from ..generation.base import BACKENDS
 from ..models import DEFAULT_MODEL, DTYPES
 from ..registry import unknown_name_error
@@ -29,7 +30,9 @@ NOISE_PHRASES = (
     "new input", "example input",
 )
 
-ANNOTATION_MODES = ("generate", "rank")
+ANNOTATION_MODES = ("generate", "rank", "target")
+# calibrate_labels: how a label's votes are divided by the model's bias for it (annotation.py)
+CALIBRATIONS = ("content-free", "batch")
 FINETUNE_MODES = ("lora", "full")
 # What the guard does with a tuned model that is not better than the untuned one (guard.py).
 # GUARD_MODES: eval/guard.py (shared with DiverseEvol)
@@ -43,7 +46,8 @@ ROW_FORMAT = ("train_num_shots",)
 JOB_FIELDS = ("model", "num_demonstrations", "dataset_task", "backend", "base_url", "engine_options", "dtype",
               "train", "finetune", "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size",
               "lora_r", "min_validation_rows", "evaluate", "eval_limit", "val_instances", "num_shots",
-              "tuned_num_shots", "validation_data", "guard", "max_label_share", "allow_unteachable_data")
+              "tuned_num_shots", "validation_data", "guard", "max_label_share", "allow_unteachable_data",
+              "execution")
 # The training fields, passed on to TrainConfig over the finetune recipe's values where given.
 TRAIN_FIELDS = ("num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "lora_r")
 
@@ -99,17 +103,24 @@ class SelfGuideConfig:
         "help": "Most tokens per answer; None: 16 for classification, 128 for generation."})
     annotation: str = field(default="generate", metadata={
         "help": "Classification: 'generate' (sample annotation_samples answers, map each to the label it mentions "
-                "last, vote; the paper) or 'rank' (score every label's log-likelihood as the answer after the same "
+                "last, vote; the paper), 'rank' (score every label's log-likelihood as the answer after the same "
                 "prompt, the evaluation's rank framing; the label distribution is the vote, so the answer is always "
-                "a label). Needs a local model (transformers backend). Generation tasks always generate.",
+                "a label; needs a local model, transformers backend) or 'target' (no annotation: each input's output "
+                "is the label it was written for, drawn uniformly; the model only writes inputs). Generation tasks "
+                "always generate.",
         "choices": list(ANNOTATION_MODES)})
     consistency_threshold: float = field(default=0.3, metadata={
         "help": "Keep the most frequent answer only if this share of the samples gave it (paper: 0.3)."})
-    calibrate_labels: bool = field(default=False, metadata={
-        "help": "Classification: divide each label's votes by the model's prior for it (its answers to content-free "
-                "inputs such as 'N/A', as in contextual calibration, Zhao et al. 2021) before the vote; counters a "
-                "small model's label bias. Rank mode divides the label distribution by the mean distribution on those "
-                "inputs. Not in the paper (off by default)."})
+    agree_with_target: bool = field(default=False, metadata={
+        "help": "Classification, generate or rank annotation: keep a pair only when its annotated label is the label "
+                "its input was written for (each input is asked for a label drawn uniformly); the others are "
+                "counted as dropped_disagreeing. Not in the paper (off by default)."})
+    calibrate_labels: Optional[str] = field(default=None, metadata={
+        "help": "Classification: divide each label's votes by the model's bias for it before the vote, against a "
+                "small model's label bias. 'content-free': its answers to content-free inputs such as 'N/A' "
+                "(contextual calibration, Zhao et al. 2021); 'batch': its mean label distribution over the round's "
+                "own inputs (batch calibration, Zhou et al. 2024). None: no calibration (the paper).",
+        "choices": list(CALIBRATIONS)})
     balance_labels: bool = field(default=True, metadata={
         "help": "Classification: down-sample every label to the rarest one's count."})
     train_num_shots: Optional[int] = field(default=None, metadata={
@@ -193,6 +204,10 @@ class SelfGuideConfig:
                 "warning in the report and the log."})
     num_shots: int = field(default=2, metadata={
         "help": "Demonstrations in the prompting baseline's prompts (and, by default, in training rows)."})
+    execution: Optional[ExecutorConfig] = field(default=None, metadata={
+        "help": "Where synthesis's model calls run (input generation and annotation; default local; "
+                "ExecutorConfig's fields, each its own option: --executor ray --ray-address ADDR --replicas N); "
+                "the same pairs either way."})
     tuned_num_shots: Optional[int] = field(default=None, metadata={
         "help": "Demonstrations when scoring the tuned model and its epochs (default: as trained, train_num_shots)."})
 
@@ -229,6 +244,13 @@ class SelfGuideConfig:
         if self.annotation not in ANNOTATION_MODES:
             raise ValueError(f"SelfGuideConfig.annotation must be one of {list(ANNOTATION_MODES)} "
                              f"(got {self.annotation!r})")
+        if self.calibrate_labels is True or self.calibrate_labels is False:  # the flag it was before 'batch'
+            self.calibrate_labels = "content-free" if self.calibrate_labels else None
+        if self.calibrate_labels is not None and self.calibrate_labels not in CALIBRATIONS:
+            raise unknown_name_error("calibrate_labels", self.calibrate_labels, list(CALIBRATIONS))
+        if self.agree_with_target and self.annotation == "target":
+            raise ValueError("SelfGuideConfig.agree_with_target compares an annotation with the input's target label; "
+                             "annotation='target' has no annotation to compare (use generate or rank)")
         if not 0 < self.consistency_threshold <= 1:
             raise ValueError(f"SelfGuideConfig.consistency_threshold must be in (0, 1] "
                              f"(got {self.consistency_threshold!r})")
@@ -250,6 +272,7 @@ class SelfGuideConfig:
         if not isinstance(self.engine_options, dict):
             raise ValueError(f"SelfGuideConfig.engine_options must be a mapping (got {self.engine_options!r})")
         self.dataset_task = DatasetTask.from_value(self.dataset_task)
+        self.execution = ExecutorConfig.from_value(self.execution)
         for name, least in (("num_demonstrations", 1), ("eval_limit", 1), ("min_validation_rows", 1),
                             ("num_shots", 0)):
             value = getattr(self, name)

@@ -194,8 +194,8 @@ def check_teachable(task: Task, check: Optional[dict], config: SelfGuideConfig, 
             f"SELF-GUIDE for {task.name}: the synthetic pairs cannot teach the task: {'; '.join(check['problems'])} "
             f"({counts}). Not trained. The pairs stay in {data_dir}: to train on them anyway pass "
             "allow_unteachable_data=True (--allow-unteachable-data), and a rerun resumes from them; or raise "
-            "max_label_share (--max-label-share), or make other data (annotation='rank', calibrate_labels, "
-            "max_rounds)")
+            "max_label_share (--max-label-share), or make other data (annotation='target', agree_with_target, "
+            "calibrate_labels='batch', max_rounds)")
     logger.warning("%s: the synthetic pairs cannot teach the task: %s (%s)%s", task.name, "; ".join(check["problems"]),
                    counts, "; trained anyway (allow_unteachable_data)" if train else "")
 

@@ -138,6 +138,8 @@ def report_markdown(report: dict) -> str:
     lines += [f"| dropped by the {f} filter | {inputs[f'dropped_{f}']} |" for f in ("empty", "length", "noise", "duplicate")]
     lines += [f"| inputs annotated | {ann['annotated']} |",
               f"| dropped by self-consistency (< threshold) | {ann['dropped_inconsistent']} |",
+              *([f"| dropped: label not the input's target (agree_with_target) | {ann['dropped_disagreeing']} |"]
+                if ann.get("dropped_disagreeing") else []),
               f"| pairs before balancing | {counts['pairs_before_balancing']} |", f"| pairs kept | {counts['kept']} |"]
     if "labels_before_balancing" in counts:
         lines += ["", f"Annotation: {counts.get('annotation_mode', 'generate')}; pairs per label before balancing: "

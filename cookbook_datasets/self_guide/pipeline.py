@@ -60,6 +60,8 @@ def _comparable(rec: dict, ignore=RUN_LIMITS) -> dict:
     a field existed lacks it and is compared with the field's default: a work directory made then
     resumes when the default is what it used, and is refused (naming the field) when it is not."""
     config = {**SelfGuideConfig().recipe_dict(), **rec.get("config", {})}
+    if isinstance(config.get("calibrate_labels"), bool):  # written when it was a flag
+        config["calibrate_labels"] = "content-free" if config["calibrate_labels"] else None
     return {**rec, "config": {k: v for k, v in config.items() if k not in ignore}}
 
 
@@ -184,7 +186,7 @@ def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
         return config.max_minutes is not None and (clock() - started) / 60 >= config.max_minutes
 
     prior = None
-    if config.calibrate_labels and classification:
+    if config.calibrate_labels == "content-free" and classification:
         prior_path = work / "label_prior.json" if work else None
         if prior_path is not None and prior_path.exists():
             prior = json.loads(prior_path.read_text())
@@ -265,8 +267,9 @@ def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
              "output_window_chars": out_window, "input_max_new_tokens": max_tokens}
     stats["inputs"] = {k: sum(c["inputs"][k] for c in rounds) for k in
                        ("generated", *(f"dropped_{f}" for f in FILTERS), "kept")}
-    stats["annotation"] = {k: sum(c["annotation"][k] for c in rounds) for k in
-                           ("annotated", "samples", "samples_dropped", "dropped_inconsistent", "kept")}
+    stats["annotation"] = {k: sum(c["annotation"].get(k, 0) for c in rounds) for k in
+                           ("annotated", "samples", "samples_dropped", "dropped_inconsistent", "dropped_disagreeing",
+                            "kept")}
     if prior is not None:
         stats["label_prior"] = prior
     stats["generation_seconds"] = round(sum(c["seconds"] for c in rounds), 1)
@@ -282,7 +285,9 @@ def synthesize(task: Task, engine, config: Optional[SelfGuideConfig] = None,
     stats["kept"] = len(rows)
     stats["asked"] = config.num_examples
     if rows:
-        stats["mean_vote_share"] = round(statistics.fmean(r["vote_share"] for r in rows), 4)
+        shares = [r["vote_share"] for r in rows if r["vote_share"] is not None]  # target annotation has none
+        if shares:
+            stats["mean_vote_share"] = round(statistics.fmean(shares), 4)
         stats["seconds_per_kept_pair"] = round(stats["generation_seconds"] / len(rows), 2)
     if len(rows) < config.num_examples:
         logger.warning("SELF-GUIDE kept %d pairs of the %d asked for after %d rounds (stopped: %s)",
