@@ -341,6 +341,52 @@ def run_and_record(name: str, args, recipe: dict) -> dict:
     return report
 
 
+def constant_rows(name: str, report: dict):
+    """Classification: the constant answer (the validation part's most frequent label, which the
+    method may read) on the scored rows, ``{"answer", "rows": {id: score}}``; None otherwise."""
+    from common import constant_answer
+
+    from cookbook_datasets.tasks import load_task
+
+    ids = report["split"]["ids"]
+    if "validation" not in ids:
+        return None
+    task = load_task(SHARED / f"{name}.json")
+    found = constant_answer(task.select(ids["validation"]), task.select(ids["scored"]))
+    return None if found is None else {"answer": found[0], "rows": found[1]}
+
+
+def probe_vs_gains(results: dict) -> str:
+    """The probe's verdict (the untuned model on the validation part) beside what tuning later showed
+    on the scored rows: the tuned model and the guarded result minus the constant answer, paired 95%
+    intervals. A task the probe says the model does not read should show no significant gain."""
+    from cookbook_datasets.eval.compare import compare_rows
+
+    lines = ["## The probe's verdict vs the gains tuning showed later", "",
+             "The probe reads the untuned model's answers on the validation part (it never sees the scored rows); "
+             "the constant answer is the validation part's most frequent label, given on every scored row. "
+             "**agrees**: a task the probe says the model does not read shows no significant gain over the constant "
+             "answer (and, for a task it reads, any result).", "",
+             "| task | probe verdict (validation part) | why | tuned - constant [95%] | with the guard - constant [95%] "
+             "| agrees |", "|---|---|---|---:|---:|---|"]
+    for name, r in results["tasks"].items():
+        probe = (r.get("probe") or {}).get("tasks", {}).get(name)
+        if probe is None or not r.get("constant"):
+            continue
+        arms = {"constant": {name: r["constant"]["rows"]}, "tuned": {name: r["row_scores"]["self_guide"]},
+                "guarded": {name: r["row_scores"]["guarded"]}}
+        line = compare_rows(arms, baseline="constant").tasks[0]
+        cells, significant = [], False
+        for arm in ("tuned", "guarded"):
+            d = line.differences[arm]
+            bold = "**" if d.excludes_zero else ""
+            cells.append(f"{bold}{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]{bold}")
+            significant |= d.low > 0
+        agrees = "yes" if probe["verdict"] != "does not" or not significant else "**no**"
+        lines.append(f"| {name} | {probe['verdict']} | {probe.get('why', '')} | {cells[0]} | {cells[1]} | {agrees} |")
+    return "\n".join(lines) + "\n"
+
+
 def guarded_choice(report: dict) -> str:
     """What ``guard="keep-best"`` with the label check on returns: the untuned model when the pairs
     cannot teach (training refused) or the tuned model is not better on the validation rows."""
@@ -510,9 +556,12 @@ def main() -> None:
     for name in args.tasks:
         results["tasks"][name] = arms.run(name, {**common, "recipe": recipe, "task": name},
                                           lambda: run_and_record(name, args, recipe))
+        if args.guard and "constant" not in results["tasks"][name]:  # cheap: read from the task, not kept
+            results["tasks"][name]["constant"] = constant_rows(name, results["tasks"][name])
         paired = comparison(results)
         results["comparison"] = paired.to_dict() if paired else None
-        table = (summarise_guard(results) if args.guard else summarise(results)) + "\n" + interval_section(
+        table = (summarise_guard(results) + "\n" + probe_vs_gains(results) if args.guard
+                 else summarise(results)) + "\n" + interval_section(
             paired, f"Paired differences vs {NUM_SHOTS}-shot prompting (same instances)",
             "Main metric per instance (exact match of the last label mentioned / ROUGE-L).")
         write_report(out, "self_guide", results, table, {

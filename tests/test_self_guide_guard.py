@@ -95,6 +95,18 @@ def test_the_default_validation_part_is_the_instances_beside_the_scored_ones_and
         plan_validation(task, 12, 3, validation_data=str(path), min_rows=5)
 
 
+def test_a_users_validation_file_with_labels_outside_the_tasks_set_is_refused_naming_them(tmp_path):
+    task = Task(name="nli", instruction="Entailed? yes or no.", kind="classification", labels=["yes", "no"],
+                instances=[Instance.make(f"p{i}", ["yes" if i % 2 else "no"]) for i in range(30)])
+    path = tmp_path / "val.csv"
+    path.write_text("input,output\nq1,YES\nq2,no\nq3,maybe\nq4,unsure\n")
+    with pytest.raises(ValueError, match=r"val.csv'.*2 of its 4 labelled rows have a label outside the task's label set "
+                                         r"\['yes', 'no'\] \(found \['maybe', 'unsure'\]"):
+        plan_validation(task, 12, 3, validation_data=str(path), min_rows=2)
+    path.write_text("input,output\nq1,YES\nq2,no\n")  # compared as the metric compares: 'YES' is 'yes'
+    assert len(plan_validation(task, 12, 3, validation_data=str(path), min_rows=2).validation) == 2
+
+
 # -- the guard ------------------------------------------------------------------------------------
 def test_the_guard_returns_the_untuned_model_when_the_tuned_one_is_not_better_and_off_keeps_it_with_a_warning(
         tmp_path, tiny_model, monkeypatch, caplog):

@@ -116,6 +116,10 @@ def read_validation_data(spec, task: Task, dataset_task=None) -> Task:
     if not labelled:
         raise ValueError(f"validation_data (--validation-data) {str(spec)!r} holds no labelled rows (rows with an "
                          "output) to choose with")
+    if task.kind == "classification":
+        from cookbook_datasets.tasks.checks import check_labels_in_set
+
+        check_labels_in_set(labelled, task.labels, f"validation_data (--validation-data) {str(spec)!r}")
     return dataclasses.replace(task, instances=labelled, kind=task.kind, labels=task.labels, source=str(spec),
                                split_info={"part": "validation", "of": len(labelled), "from": str(spec)})
 

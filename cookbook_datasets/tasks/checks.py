@@ -63,3 +63,18 @@ def optional_id(record: dict, where: str, field: str = "id") -> Optional[str]:
     if isinstance(value, (dict, list, bool)):
         raise TaskFormatError(f"{where}: the field {field!r} must be a string or a number (got {value!r})")
     return str(value)
+
+
+def check_labels_in_set(rows, labels, where: str) -> None:
+    """Refuse labelled ``rows`` (Instances) whose output is no label of ``labels`` (compared as the
+    scoring metric compares them: case and whitespace aside): rows a classifier is judged
+    on must be answerable with the task's label set. The error names how many, an example and the set."""
+    from cookbook_datasets.eval.metrics.label_exact_match.label_exact_match import normalise
+
+    allowed = {normalise(label) for label in labels}
+    outside = [inst for inst in rows if inst.outputs and normalise(inst.outputs[0]) not in allowed]
+    if outside:
+        found = sorted({inst.outputs[0] for inst in outside})
+        raise TaskFormatError(f"{where}: {len(outside)} of its {len(rows)} labelled rows have a label outside the "
+                              f"task's label set {list(labels)} (found {found[:5]}{' ...' if len(found) > 5 else ''}; "
+                              f"e.g. the row {outside[0].id!r}); fix those rows or drop them")
