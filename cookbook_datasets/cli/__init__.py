@@ -47,6 +47,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError) as e:  # a --config file or a KEY=VALUE that does not fit
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:  # e.g. --executor ray without the extra: our message names the pip command
+        if "pip install" not in str(e):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -54,6 +59,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # a Ray cluster or server that does not answer: one line, before any model loads
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:  # an extra that is not installed (our messages name the pip command); else a bug
+        if "pip install" not in str(e):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except RuntimeError as e:  # a teacher, server or push that failed: say so, no traceback
         from ..augmentation.teacher import TeacherError
         from ..generation import GenerationError
