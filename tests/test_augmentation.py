@@ -320,10 +320,12 @@ def test_recommender_fits_pilot_curves_and_finds_the_crossing(tmp_path):
 # -- an OpenAI-compatible server: the builder and the command line -----------------------------------
 class RuleServer:
     """A stdlib HTTP server answering /v1/chat/completions by ``teacher_rules``; ``fail``: statuses to
-    answer first, in order, from the ``fail_after``-th request on."""
+    answer first, in order, from the ``fail_after``-th request on. ``asked``: the (messages, seed) of
+    every request it answered."""
 
     def __init__(self, fail=(), fail_after=0, model="rule-teacher"):
         self.fail, self.fail_after, self.model, self.requests = list(fail), fail_after, model, 0
+        self.asked = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -351,6 +353,7 @@ class RuleServer:
                     status = outer.fail.pop(0)
                     return self._send(status, {"error": {"message": f"boom {status}"}})
                 text = teacher_rules(body["messages"], body.get("seed", 0))
+                outer.asked.append((json.dumps(body["messages"]), body.get("seed")))
                 self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                               "finish_reason": "stop"}],
                                  "usage": {"prompt_tokens": 12, "completion_tokens": 6}})

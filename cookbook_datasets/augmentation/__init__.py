@@ -9,6 +9,12 @@ re-runs free, and a recommender for which strategy fits a budget ratio::
     engine = load_engine("served-model", backend="openai", base_url="http://localhost:8000/v1")
     rows, summary = run_augmentation(seeds, engine, AugmentationConfig(strategy="new_question", budget=300),
                                      work_dir="runs/aug")
+
+Several servers of one model (round robin), on a Ray Data actor pool::
+
+    endpoints = teacher_endpoints(["http://gpu0:8000/v1", "http://gpu1:8000/v1"])
+    config = AugmentationConfig(budget=300, execution={"executor": "ray", "replicas": 8})
+    rows, summary = run_augmentation(seeds, endpoints, config, work_dir="runs/aug")
 """
 
 from ..lazy import lazy_exports
@@ -27,13 +33,15 @@ _LAZY = {
     "recommend": ".recommender",
     "SeedDataError": ".seed_data", "load_seed_set": ".seed_data",
     "get_strategy": ".strategies", "list_strategies": ".strategies",
-    "Call": ".teacher", "Teacher": ".teacher", "TeacherError": ".teacher", "load_teacher_engine": ".teacher",
+    "Call": ".teacher", "Teacher": ".teacher", "TeacherError": ".teacher",
+    "TeacherEndpoint": ".endpoints", "load_teacher_engine": ".endpoints", "teacher_endpoints": ".endpoints",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["AugmentationConfig", "BudgetExhausted", "BudgetTooSmall", "CHECKERS", "Call", "Ledger", "Recommendation",
-           "ResponseCache", "STRATEGIES", "SeedDataError", "Teacher", "TeacherError", "augment", "augment_to_hub", "cache_key",
-           "detect_checker", "get_checker", "get_strategy", "list_strategies", "load_curves", "load_seed_set", "load_teacher_engine",
-           "paper_switch_point", "recipe", "recommend", "run_augmentation", "to_dataset", "to_rows"]
+           "ResponseCache", "STRATEGIES", "SeedDataError", "Teacher", "TeacherEndpoint", "TeacherError", "augment",
+           "augment_to_hub", "cache_key", "detect_checker", "get_checker", "get_strategy", "list_strategies",
+           "load_curves", "load_seed_set", "load_teacher_engine", "paper_switch_point", "recipe", "recommend",
+           "run_augmentation", "teacher_endpoints", "to_dataset", "to_rows"]

@@ -6,10 +6,14 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
+from ..executor import ExecutorConfig
 from ..registry import did_you_mean, unknown_name_error
 
 STRATEGIES = ("answer_aug", "rephrase", "new_question")
 VERIFY_MODES = ("none", "gold")
+# Where the queries run, not what they ask: left out of the recipe, so the cache, the work directory
+# and the card are the same whichever executor answered.
+JOB_FIELDS = ("execution",)
 
 
 @dataclass
@@ -48,8 +52,14 @@ class AugmentationConfig:
     system_prompt: Optional[str] = field(default=None, metadata={
         "help": "A system message for the rows' prompts (the student sees it at training time)."})
     seed: int = field(default=0, metadata={"help": "Seed of the seed-set order and of every teacher sample."})
+    execution: Optional[ExecutorConfig] = field(default=None, metadata={
+        "help": "Where the teacher calls run (default local; ExecutorConfig's fields, each its own option: "
+                "--executor ray --ray-address ADDR --replicas N): on Ray, a Ray Data actor pool with one teacher "
+                "client (or local model replica) per actor, while this process keeps the ledger and the cache; "
+                "the same rows either way."})
 
     def __post_init__(self):
+        self.execution = ExecutorConfig.from_value(self.execution)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"AugmentationConfig.strategy must be one of {list(STRATEGIES)}"
                              f"{did_you_mean(self.strategy, STRATEGIES)} "
@@ -74,7 +84,12 @@ class AugmentationConfig:
             raise ValueError(f"AugmentationConfig.verify must be one of {list(VERIFY_MODES)} (got {self.verify!r})")
 
     def to_dict(self) -> dict:
+        """Every field (``execution`` as a mapping): what ``from_dict`` reads back."""
         return asdict(self)
+
+    def recipe_dict(self) -> dict:
+        """The fields the data depends on: ``to_dict`` without where it ran (:data:`JOB_FIELDS`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in JOB_FIELDS}
 
     @classmethod
     def from_dict(cls, values: dict) -> "AugmentationConfig":

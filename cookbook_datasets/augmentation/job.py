@@ -5,7 +5,9 @@
 
 The ledger and the response cache live in ``work_dir`` (default ``<out>.work``), outside the
 written dataset, so a killed run started again resumes from them and a finished one re-run costs
-no query. The card records the recipe and the ledger.
+no query. The card records the recipe and the ledger. ``teacher`` may list several servers of one
+model (requests go round robin); ``execution={"executor": "ray", "replicas": 4}`` sends the
+requests from a Ray Data actor pool, with the same rows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import datasets
 from .config import AugmentationConfig
 from .pipeline import run_augmentation, to_dataset
 from .seed_data import load_seed_set
-from .teacher import load_teacher_engine
+from .endpoints import is_url, teacher_endpoints, teacher_list
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +34,32 @@ and `meta` (JSON: the strategy, the seed row, the queries the row used). The rec
 ledger: queries used by kind, paid, served from the cache, lost in flight."""
 
 
-def augment_to_hub(seed_data, out: str | os.PathLike, *, teacher: str, strategy: str = "answer_aug", budget: int = 100,
-                   teacher_model: Optional[str] = None, work_dir: Optional[str | os.PathLike] = None,
+def augment_to_hub(seed_data, out: str | os.PathLike, *, teacher: str | list, strategy: str = "answer_aug",
+                   budget: int = 100, teacher_model: Optional[str] = None, work_dir: Optional[str | os.PathLike] = None,
                    cache_path: Optional[str | os.PathLike] = None, concurrency: int = 8,
                    engine_options: Optional[dict] = None, question_field: Optional[str] = None,
                    answer_field: Optional[str] = None, overwrite: bool = False, progress: bool = True,
                    **params) -> dict:
     """Run one strategy and write the rows to ``out`` (config = the strategy's name, split ``train``).
-    ``params``: more :class:`AugmentationConfig` fields. Returns the summary (with ``out``)."""
+    ``teacher``: a server URL, a local model spec, or a list of server URLs serving one model.
+    ``params``: more :class:`AugmentationConfig` fields (``execution`` among them). Returns the
+    summary (with ``out``). Bad input (a malformed URL, an empty list, an existing ``out``, a
+    server that does not answer, an unreachable Ray cluster) fails before any query."""
     config = AugmentationConfig.from_dict({**params, "strategy": strategy, "budget": budget})
+    teachers = teacher_list(teacher)  # a malformed or empty teacher list fails before anything else
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
     seeds = load_seed_set(seed_data, question_field=question_field, answer_field=answer_field)
     options = dict(engine_options or {})
-    if str(teacher).startswith(("http://", "https://")):
+    if is_url(teachers[0]):
         options.setdefault("concurrency", concurrency)
         options.setdefault("progress", False)  # the teacher shows one bar per batch itself
-    engine = load_teacher_engine(teacher, model=teacher_model, **options)
-    with engine:
-        rows, summary = run_augmentation(seeds, engine, config, work_dir or f"{out}.work", cache_path=cache_path,
-                                         progress=progress)
+    if config.execution.uses_ray:
+        config.execution.connect()  # an unreachable cluster: one line, before the servers are asked anything
+    endpoints = teacher_endpoints(teachers, model=teacher_model, **options)
+    rows, summary = run_augmentation(seeds, endpoints, config, work_dir or f"{out}.work", cache_path=cache_path,
+                                     progress=progress)
     recipe = {**summary["recipe"], "seed_data": str(seed_data) if isinstance(seed_data, (str, os.PathLike)) else None,
               "ledger": summary["ledger"], "kept": summary["kept"], "dropped": summary["dropped"],
               "steps": summary["steps"], "checker": summary["checker"]}

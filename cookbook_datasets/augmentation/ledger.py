@@ -94,6 +94,13 @@ class Ledger:
             self.pending[key] = kind
             self.save()
 
+    def begin_many(self, requests) -> None:
+        """``begin`` for each ``(key, kind)``, written once: requests handed out together (to Ray replicas)."""
+        with self._lock:
+            for key, kind in requests:
+                self.pending[key] = kind
+            self.save()
+
     def settle(self, key: str, prompt_tokens: Optional[int] = None, completion_tokens: Optional[int] = None) -> None:
         with self._lock:
             kind = self.pending.pop(key)

@@ -130,7 +130,7 @@ def to_dataset(rows: list[dict]) -> datasets.Dataset:
 def recipe(config: AugmentationConfig, seed_fingerprint: str, teacher_id: str) -> dict:
     from cookbook_datasets import __version__
 
-    return {"method": "augmentation", "paper": "arXiv 2409.19759", "config": config.to_dict(),
+    return {"method": "augmentation", "paper": "arXiv 2409.19759", "config": config.recipe_dict(),
             "seed_set": seed_fingerprint, "teacher": teacher_id, "version": __version__}
 
 
@@ -139,21 +139,38 @@ def run_augmentation(seeds: list[dict], engine, config: AugmentationConfig, work
                      concurrency: Optional[int] = None, progress: bool = True) -> tuple[list[dict], dict]:
     """``augment`` with a persisted ledger (``work_dir/ledger.json``) and response cache
     (``cache_path``, default ``work_dir/cache.jsonl``; share one between runs to reuse answers).
-    Returns rows in the project's schema and the summary (also written to ``work_dir/summary.json``)."""
+    Returns rows in the project's schema and the summary (also written to ``work_dir/summary.json``).
+
+    ``engine``: an engine, a :class:`~.endpoints.TeacherEndpoint` (opened here, or by each Ray
+    replica), or a list of them serving the same model (requests go round robin by query index).
+    With ``config.execution`` on Ray, the cluster is joined first: an unreachable address or too
+    small a cluster fails before the ledger is touched."""
+    from contextlib import ExitStack
+
     from .cache import ResponseCache
+    from .endpoints import TeacherEndpoint
     from .ledger import Ledger
     from .seed_data import seed_fingerprint
     from .teacher import Teacher, engine_model_id
 
+    engines = list(engine) if isinstance(engine, (list, tuple)) else [engine]
+    if not engines:
+        raise ValueError("engine is an empty list: give an engine, a TeacherEndpoint or a list of them")
     work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    teacher_id = model_id or engine_model_id(engine)
+    teacher_id = model_id or engine_model_id(engines[0])
     rec = recipe(config, seed_fingerprint(seeds), teacher_id)
     check_budget(get_strategy(config.strategy), task_context(seeds, config))  # before anything is paid
-    ledger = Ledger(config.budget, work / "ledger.json")
-    cache = ResponseCache(cache_path or work / "cache.jsonl")
-    teacher = Teacher(engine, ledger, cache, model_id=teacher_id, concurrency=concurrency, progress=progress)
-    examples, summary = augment(seeds, teacher, config)
+    if config.execution.uses_ray:
+        config.execution.connect()  # before any query, and before the ledger is touched
+    work.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as opened:
+        if not config.execution.uses_ray:  # the replicas open the endpoints on Ray; here, this process does
+            engines = [opened.enter_context(e.open()) if isinstance(e, TeacherEndpoint) else e for e in engines]
+        ledger = Ledger(config.budget, work / "ledger.json")
+        cache = ResponseCache(cache_path or work / "cache.jsonl")
+        teacher = Teacher(engines, ledger, cache, model_id=model_id, concurrency=concurrency, progress=progress,
+                          execution=config.execution)
+        examples, summary = augment(seeds, teacher, config)
     summary["recipe"] = rec
     atomic_json(work / "summary.json", summary, indent=1)
     return to_rows(examples, seeds, config, teacher_id), summary

@@ -8,7 +8,14 @@ returned. So an answer that was paid for is on disk before anyone sees it, and a
 One request is one completion (``n=1``): a sample index makes the k-th answer to the same messages
 its own cache entry, and its seed is hashed from the request's key, so it does not depend on which
 other requests share its batch. HTTP engines (the ``openai`` backend) get ``concurrency`` requests
-in flight; local engines get batches of ``batch_size`` prompts.
+in flight per engine; local engines get batches of ``batch_size`` prompts.
+
+Several engines (one per served teacher, :mod:`.endpoints`): the distinct requests are numbered in
+the order the plan asks them, and request ``i`` goes to engine ``i mod n`` (a local batch: its first
+request's), so the assignment does not depend on timing. With ``execution`` on Ray the same
+requests (or batches) run on a Ray Data actor pool (:mod:`.ray_teacher`); this process still looks
+up the cache, charges the ledger and marks them pending before handing them out, and records each
+answer as it comes back, so the ledger and the cache files are what a rerun resumes from.
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ from typing import Optional, Sequence
 
 from tqdm.auto import tqdm
 
+from cookbook_datasets.executor import ExecutorConfig
 from cookbook_datasets.generation import Engine, SamplingParams
 
 from .cache import ResponseCache, cache_key
+from .endpoints import TeacherEndpoint, load_teacher_engine  # noqa: F401 - load_teacher_engine: its old home
 from .ledger import Ledger
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,17 @@ class Reply:
     cached: bool
 
 
+@dataclass
+class Chunk:
+    """Distinct requests sent in one engine call: one to a server, or a batch of prompts that share
+    their sampling parameters for a local model. ``params`` carry ``n=1`` and the chunk's seed;
+    ``endpoint`` is the index of the engine that answers it."""
+
+    endpoint: int
+    params: SamplingParams
+    items: list  # [(key, Call)]
+
+
 def _params_dict(params: SamplingParams) -> dict:
     d = dataclasses.asdict(params)
     d.pop("n")
@@ -62,8 +82,24 @@ def _seed_of(key: str) -> int:
     return int(key[:8], 16) & 0x7FFFFFFF
 
 
-def engine_model_id(engine: Engine) -> str:
+def chunk_seed(keys: Sequence[str]) -> int:
+    """One request's seed is hashed from its key; a batch's per-prompt streams from one seed hashed
+    from its keys."""
+    return _seed_of(keys[0]) if len(keys) == 1 else _seed_of(cache_key("", [], {"keys": list(keys)}, 0))
+
+
+def answer_chunk(engine: Engine, messages: list, params: SamplingParams, desc: str) -> list[dict]:
+    """The engine's answers to ``messages`` (one prompt each), as the cache records them (without the
+    kind). The one place a request is sent, in this process or in a Ray replica."""
+    outs = engine.generate(messages, params, desc=desc)
+    return [{"text": out.completions[0].text, "finish_reason": out.completions[0].finish_reason,
+             "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens} for out in outs]
+
+
+def engine_model_id(engine) -> str:
     """What names the teacher in cache keys: the served model's name, or a local model's path."""
+    if isinstance(engine, TeacherEndpoint):
+        return engine.model_id
     model = getattr(engine, "model", None)
     if isinstance(model, str):
         return model
@@ -74,19 +110,38 @@ def engine_model_id(engine: Engine) -> str:
 class Teacher:
     """``Teacher(engine, ledger, cache).ask([Call(...), ...])`` -> one :class:`Reply` per call, in order.
 
-    ``model_id`` names the teacher in the cache keys (default: the engine's model name or path; not
-    the server's URL, so a server restarted on another port still hits the cache).
+    ``engine``: an engine, or a list of them serving the same model (requests go round robin by
+    query index). ``model_id`` names the teacher in the cache keys (default: the engine's model name
+    or path; not the server's URL, so a server restarted on another port still hits the cache).
+    ``execution``: an :class:`~cookbook_datasets.executor.ExecutorConfig`; with ``executor="ray"`` the
+    requests run on Ray replicas, and ``engine`` may hold :class:`~.endpoints.TeacherEndpoint` s,
+    which each replica opens itself (a local model then loads in the replicas only).
     """
 
-    def __init__(self, engine: Engine, ledger: Ledger, cache: Optional[ResponseCache] = None, *,
+    def __init__(self, engine, ledger: Ledger, cache: Optional[ResponseCache] = None, *,
                  model_id: Optional[str] = None, concurrency: Optional[int] = None, batch_size: int = 8,
-                 progress: bool = True):
-        self.engine, self.ledger = engine, ledger
+                 progress: bool = True, execution=None):
+        self.engines = list(engine) if isinstance(engine, (list, tuple)) else [engine]
+        if not self.engines:
+            raise ValueError("the teacher needs at least one engine (got an empty list)")
+        self.execution = ExecutorConfig.from_value(execution)
+        opened_here = [e for e in self.engines if isinstance(e, TeacherEndpoint)]
+        if opened_here and not self.execution.uses_ray:
+            raise ValueError(f"{opened_here[0]!r} is a recipe for an engine: open it (endpoint.open()) or run with "
+                             "executor='ray', whose replicas open it")
+        self.engine, self.ledger = self.engines[0], ledger
         self.cache = cache if cache is not None else ResponseCache()
-        self.model_id = model_id or engine_model_id(engine)
+        if model_id is None:
+            ids = [engine_model_id(e) for e in self.engines]
+            if len(set(ids)) > 1:
+                raise ValueError(f"the teacher's engines serve different models ({', '.join(ids)}): a response is "
+                                 "cached under the model's name, so every engine must serve the same one")
+            model_id = ids[0]
+        self.model_id = model_id
         # HTTP engines block on the network: several requests in flight; local ones batch on one device
-        self.concurrency = concurrency or getattr(engine, "concurrency", None)
+        self.concurrency = concurrency or getattr(self.engine, "concurrency", None)
         self.batch_size, self.progress = batch_size, progress
+        self.queries = 0  # distinct requests planned so far: request i goes to engine i mod len(engines)
         ledger.recover(self.cache)
 
     def key(self, call: Call) -> str:
@@ -112,15 +167,38 @@ class Teacher:
                 todo.setdefault(key, call)
         if todo:
             logger.info("%s: %d request(s) to the teacher, %d from the cache", desc, len(todo), len(calls) - len(todo))
-            if self.concurrency:
-                self._send_concurrent(todo, desc)
+            chunks = self._plan(todo)
+            if self.execution.uses_ray:
+                self._send_ray(chunks, desc)
+            elif self.concurrency:
+                self._send_concurrent(chunks, desc)
             else:
-                self._send_batched(todo, desc)
+                self._send_batched(chunks, desc)
         out = []
         for key in keys:
             record = self.cache.get(key)
             out.append(Reply(record["text"], record["finish_reason"], key not in todo))
         return out
+
+    def _plan(self, todo: dict) -> list[Chunk]:
+        """``todo``'s requests as engine calls, each with its engine: request ``i`` (counted over the
+        teacher's life, in the plan's order) goes to engine ``i mod n``."""
+        first, n = self.queries, len(self.engines)
+        self.queries += len(todo)
+        if self.concurrency:
+            return [Chunk((first + i) % n, dataclasses.replace(call.params, n=1, seed=chunk_seed([key])),
+                          [(key, call)]) for i, (key, call) in enumerate(todo.items())]
+        groups: dict = {}  # a batch shares its sampling parameters
+        for i, (key, call) in enumerate(todo.items()):
+            groups.setdefault(dataclasses.replace(call.params, n=1, seed=0), []).append((i, key, call))
+        chunks = []
+        for params, items in groups.items():
+            for s in range(0, len(items), self.batch_size):
+                part = items[s:s + self.batch_size]
+                chunks.append(Chunk((first + part[0][0]) % n,
+                                    dataclasses.replace(params, seed=chunk_seed([k for _, k, _ in part])),
+                                    [(k, c) for _, k, c in part]))
+        return chunks
 
     def _failed(self, error: BaseException, desc: str) -> TeacherError:
         s = self.ledger.summary()
@@ -130,38 +208,46 @@ class Teacher:
             f"quer{'y' if s['paid_total'] == 1 else 'ies'} ({s['new_queries']} in this run) whose answers are in "
             f"{where}; ledger {self.ledger.path or '(not persisted)'}. Run again to resume without paying for them.")
 
-    def _one(self, key: str, call: Call) -> None:
-        self.ledger.begin(key, call.kind)
-        params = dataclasses.replace(call.params, n=1, seed=_seed_of(key))
-        try:
-            out = self.engine.generate([call.messages], params, desc=call.kind)[0]
-        except Exception:
-            self.ledger.refund(key, call.kind)
-            raise
-        completion = out.completions[0]
-        self.cache.put(key, {"text": completion.text, "finish_reason": completion.finish_reason,
-                             "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
-                             "kind": call.kind})
-        self.ledger.settle(key, out.prompt_tokens, out.completion_tokens)
+    def _record(self, key: str, call: Call, answer: dict) -> None:
+        """An answer paid for: into the cache (durable), then settled in the ledger."""
+        self.cache.put(key, {**answer, "kind": call.kind})
+        self.ledger.settle(key, answer["prompt_tokens"], answer["completion_tokens"])
 
-    def _send_concurrent(self, todo: dict, desc: str) -> None:
-        bar = tqdm(total=len(todo), desc=desc, leave=False, disable=not self.progress or len(todo) < 2)
+    def _run(self, chunk: Chunk, desc: str) -> None:
+        """Send one chunk from this process."""
+        for key, call in chunk.items:
+            self.ledger.begin(key, call.kind)
+        try:
+            answers = answer_chunk(self.engines[chunk.endpoint], [c.messages for _, c in chunk.items], chunk.params,
+                                   desc if len(chunk.items) > 1 else chunk.items[0][1].kind)
+        except Exception:
+            for key, call in chunk.items:
+                self.ledger.refund(key, call.kind)
+            raise
+        for (key, call), answer in zip(chunk.items, answers):
+            self._record(key, call, answer)
+
+    def _send_concurrent(self, chunks: list, desc: str) -> None:
+        bar = tqdm(total=len(chunks), desc=desc, leave=False, disable=not self.progress or len(chunks) < 2)
         lock, stop = threading.Lock(), threading.Event()
 
-        def run(key, call):
+        def run(chunk):
             if stop.is_set():  # an earlier request failed: send nothing more, charge nothing more
-                self.ledger.uncharge(call.kind)
+                for _, call in chunk.items:
+                    self.ledger.uncharge(call.kind)
                 return
             try:
-                self._one(key, call)
+                self._run(chunk, desc)
             except BaseException:
                 stop.set()
                 raise
             with lock:
                 bar.update()
 
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
-            futures = [pool.submit(run, key, call) for key, call in todo.items()]
+        # `concurrency` in flight per engine: several servers take several times as many
+        workers = min(self.concurrency * len(self.engines), len(chunks))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run, chunk) for chunk in chunks]
             wait(futures, return_when=FIRST_EXCEPTION)
             wait(futures)  # requests in flight finish and are cached; the rest see `stop` and return
         bar.close()
@@ -171,70 +257,56 @@ class Teacher:
                 raise errors[0]
             raise self._failed(errors[0], desc) from errors[0]
 
-    def _send_batched(self, todo: dict, desc: str) -> None:
-        groups: dict = {}  # a batch shares its sampling parameters
-        for key, call in todo.items():
-            groups.setdefault(dataclasses.replace(call.params, n=1, seed=0), []).append((key, call))
-        chunks = [(params, items[s:s + self.batch_size]) for params, items in groups.items()
-                  for s in range(0, len(items), self.batch_size)]
-        bar = tqdm(total=len(todo), desc=desc, leave=False, disable=not self.progress or len(todo) < 2)
-        for i, (params, chunk) in enumerate(chunks):
+    def _send_batched(self, chunks: list, desc: str) -> None:
+        bar = tqdm(total=sum(len(c.items) for c in chunks), desc=desc, leave=False,
+                   disable=not self.progress or len(chunks) < 2)
+        for i, chunk in enumerate(chunks):
             try:
-                if len(chunk) == 1:
-                    self._one(*chunk[0])
-                else:
-                    self._batch(params, chunk, desc)
+                self._run(chunk, desc)
             except Exception as e:
-                for _, later in chunks[i + 1:]:  # never sent: no longer charged
-                    for _, call in later:
+                for later in chunks[i + 1:]:  # never sent: no longer charged
+                    for _, call in later.items:
                         self.ledger.uncharge(call.kind)
                 bar.close()
                 raise self._failed(e, desc) from e
-            bar.update(len(chunk))
+            bar.update(len(chunk.items))
         bar.close()
 
-    def _batch(self, params: SamplingParams, chunk: list, desc: str) -> None:
-        for key, call in chunk:
-            self.ledger.begin(key, call.kind)
-        # a batch's per-prompt streams are hashed from one seed: take it from the batch's keys
-        seed = _seed_of(cache_key("", [], {"keys": [k for k, _ in chunk]}, 0))
+    def _send_ray(self, chunks: list, desc: str) -> None:
+        """The chunks on the Ray actor pool. All are pending in the ledger before any is handed out
+        (a replica may send it at any moment), and each answer is recorded as it comes back. A chunk
+        that failed is refunded; the others are kept, then one error names the failures."""
+        from .ray_teacher import ray_answers
+
+        self.ledger.begin_many([(key, call.kind) for chunk in chunks for key, call in chunk.items])
+        failures, done = [], set()
+        bar = tqdm(total=sum(len(c.items) for c in chunks), desc=f"{desc} (ray)", leave=False,
+                   disable=not self.progress or len(chunks) < 2)
         try:
-            outs = self.engine.generate([c.messages for _, c in chunk], dataclasses.replace(params, seed=seed),
-                                        desc=desc)
-        except Exception:
-            for key, call in chunk:
+            for index, answers, error in ray_answers(self.execution, self.engines, chunks, desc):
+                chunk = chunks[index]
+                if index in done:  # a retried chunk that came back twice: recorded once
+                    continue
+                done.add(index)
+                if error is not None:
+                    for key, call in chunk.items:
+                        self.ledger.refund(key, call.kind)
+                    failures.append((len(chunk.items), error))
+                    continue
+                for (key, call), answer in zip(chunk.items, answers):
+                    self._record(key, call, answer)
+                bar.update(len(chunk.items))
+        except Exception as e:  # the cluster failed: what is still pending may have been sent, so stays pending
+            raise self._failed(e, desc) from e
+        finally:
+            bar.close()
+        missing = [chunk for i, chunk in enumerate(chunks) if i not in done]
+        for chunk in missing:  # never came back (not expected of Ray Data): unknown, so refunded and asked again
+            for key, call in chunk.items:
                 self.ledger.refund(key, call.kind)
-            raise
-        for (key, call), out in zip(chunk, outs):
-            c = out.completions[0]
-            self.cache.put(key, {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": out.prompt_tokens,
-                                 "completion_tokens": out.completion_tokens, "kind": call.kind})
-            self.ledger.settle(key, out.prompt_tokens, out.completion_tokens)
-
-
-def load_teacher_engine(teacher: str, *, model: Optional[str] = None, **options) -> Engine:
-    """An engine for ``teacher``: an ``http(s)://`` URL is an OpenAI-compatible server (``model``: the
-    served model's name; default: the only one it serves), anything else a local model spec
-    (``load_model``) on the ``transformers`` backend. ``options`` go to the engine."""
-    from cookbook_datasets.generation import load_engine
-
-    if not isinstance(teacher, str) or not teacher:
-        raise ValueError(f"teacher must be a server URL (http://host:port/v1) or a model spec (got {teacher!r})")
-    if not teacher.startswith(("http://", "https://")):
-        return load_engine(teacher, backend="transformers", **options)
-    base_url = teacher.rstrip("/")
-    if not base_url.endswith("/v1"):
-        base_url += "/v1"  # the API root; `transformers serve`, vLLM and hosted APIs all serve under /v1
-    engine = load_engine(model or "unknown", backend="openai", base_url=base_url, **options)
-    if model is None:
-        served = engine.served_models()
-        if not served:
-            engine.close()
-            raise ValueError(f"{base_url}/models lists no model (or the server does not answer): name the served "
-                             "model with teacher_model= (--teacher-model)")
-        if len(served) > 1:
-            engine.close()
-            raise ValueError(f"{base_url} serves several models ({', '.join(served)}): pick one with "
-                             "teacher_model= (--teacher-model)")
-        engine.model = served[0]
-    return engine
+            failures.append((len(chunk.items), "no answer came back from the Ray executor"))
+        if failures:
+            lost = sum(n for n, _ in failures)
+            total = sum(len(c.items) for c in chunks)
+            raise self._failed(RuntimeError(f"{lost} of {total} request(s) failed on the Ray executor "
+                                            f"(first: {failures[0][1]})"), desc)
