@@ -112,6 +112,17 @@ def run_learn(args) -> int:
         print(f"  {task} is protected by {info['components'][0]} ({info['how']})" if info["components"] else
               f"  {task}: no component can answer in its format; nothing was added")
     print(f"Wrote {out / 'mix.json'}, {out / 'report.md'}, weights.png, signals.png and the mixture in {out / 'data'}")
+    guard = mix.get("guard")
+    if guard:
+        from ..mixing.learn import guard_log_lines
+
+        for line in guard_log_lines(guard):
+            print(f"Guard ({guard['mode']}): {line}")
+    if guard and guard.get("untuned_for_every_task"):
+        print("Next step: do not train on this mixture: a fine-tune on it is not better than the untuned model on "
+              "any task's judge rows (report.md, 'Guard'); keep the untuned model, or learn another mixture "
+              "(--method, --templates, --component)")
+        return 0
     print(f"Train on it: cd {out / 'data'} && trl sft --config sft_recipe.yaml   or draw more rows: "
           f"cookbook_datasets.load_dataset('mixture', weights='{out / 'mix.json'}', num_examples=N)")
     return 0

@@ -1,6 +1,8 @@
 """``cookbook train --dataset DATA --out DIR``: fine-tune a model with TRL (LoRA by default).
 
 The options are ``TrainConfig``'s fields; ``--config`` also takes a recipe's name in trainers/configs.
+With ``--validation-data`` the guard compares the trained model with the untuned one after training
+and the command prints its decision; where it keeps the untuned model, the output says so first.
 """
 
 from __future__ import annotations
@@ -45,8 +47,19 @@ def run(args) -> int:
         overrides["datasets"] = [DataSpec(path=d, name=args.dataset_config, params=params) for d in args.dataset]
     config = config_from_args(args, TrainConfig, **overrides)
     card = train(config)
-    print(f"Wrote {'adapter' if config.use_lora else 'model'} and run card to {config.output_dir} "
-          f"({card['global_step']} steps, {card['train_seconds']} s)")
+    what = "adapter" if config.use_lora else "model"
+    result = card.get("result") or {"kept": "tuned"}
+    if result["kept"] == "untuned":
+        print(f"KEPT = UNTUNED: the guard kept the untuned model {config.model}; do not use the trained {what}, "
+              f"moved to {result['not_kept']}. Wrote the run card to {config.output_dir} "
+              f"({card['global_step']} steps, {card['train_seconds']} s)")
+    else:
+        print(f"Wrote {what} and run card to {config.output_dir} "
+              f"({card['global_step']} steps, {card['train_seconds']} s)")
     for key, value in card["final_metrics"].items():
         print(f"  {key}: {value}")
+    if card.get("guard"):
+        from ..trainers.sft import guard_line
+
+        print(guard_line(card["guard"], config))
     return 0

@@ -15,8 +15,18 @@
    candidates the same way): the training the method asks for (methods/base.py: proxy
    fine-tunes, the online run, or ``auto``'s candidates judged on held-out fit rows), the
    method's weights, and each task's protecting component floored at ``protect_share``;
-5. :func:`write_outputs`: ``mix.json`` (weights, parameters, method, signals, fields, protection,
-   budget, seeds, the rows that chose them), written once; ``report.md``, ``weights.png``,
+5. :func:`guard`: never worse than where you started, per task (the rule of ``eval.guard``, shared
+   with ``cookbook train``, SELF-GUIDE and DiverseEvol). With the model, a proxy fine-tune of the
+   final mixture (the proxy budget, cached by recipe like every proxy run) answers each task's
+   *judge rows* (the judge half of its fit rows, the seeded split auto judges on, for every method),
+   paired row by row with the untuned model's answers there (the base answers of stage 3); with
+   ``guard="keep-best"`` a task whose tuned mean is not strictly above the untuned one's is named:
+   for it, keep the untuned model. ``guard="off"`` names nothing and warns. A task with fewer than
+   ``min_validation_rows`` judge rows, or a run without the model, gets no choice, said so. The
+   judge rows are fit rows (the weights were chosen on them): never worse on the rows that chose,
+   not a held-out score;
+6. :func:`write_outputs`: ``mix.json`` (weights, parameters, method, signals, fields, protection,
+   budget, seeds, the rows that chose them, the guard), written once; ``report.md``, ``weights.png``,
    ``signals.png`` and the Hub-layout mixture with its TRL recipe, made from the same record.
 
 Several methods can be learned into one ``out``, one after another: they share its caches (the
@@ -33,6 +43,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic_files import atomic_json
+from ..eval.guard import GUARD_MODES, check_guard_mode
 from ..models import DEFAULT_MODEL, DTYPES
 from ..tasks import DatasetTask
 from ..tasks.fields import ROLES, parse_field_map
@@ -43,7 +54,8 @@ from .user_components import normalise_components
 
 logger = logging.getLogger(__name__)
 
-NOT_IN_CACHES = ("out", "eval_batch_size", "dtype", "method")  # settings ``out/work`` does not depend on
+# settings ``out/work`` does not depend on (the guard reads the caches and adds a proxy run keyed by its recipe)
+NOT_IN_CACHES = ("out", "eval_batch_size", "dtype", "method", "guard", "min_validation_rows")
 
 
 @dataclass
@@ -130,11 +142,24 @@ class MixLearnConfig(MixSignalsConfig):
     protect_share: float = field(default=0.02, metadata={
         "help": "Each task's protecting component (mixing/protect.py) keeps at least this share of the mixture "
                 "in every method, online updates included (0 < x <= 0.5; the floors together take at most 0.5)."})
+    guard: str = field(default="keep-best", metadata={
+        "help": "Never worse than where you started, per task (with the model): a proxy fine-tune of the learned "
+                "mixture answers each task's judge rows (the judge half of its fit rows, auto's split), paired with "
+                "the untuned model's answers. 'keep-best': tasks where the tuned mean is not strictly above the "
+                "untuned one are named in the report and the log: for them keep the untuned model (for all of "
+                "them: do not train on this mixture). 'off': nothing is named, a warning says where it is not "
+                "better. mix.json's guard section records both means and the paired interval either way; costs "
+                "one proxy fine-tune.", "choices": list(GUARD_MODES)})
+    min_validation_rows: int = field(default=20, metadata={
+        "help": "Fewest judge rows a task needs for the guard to choose for it (about half of fit_size); with "
+                "fewer the guard makes no choice for that task and says so."})
 
     def __post_init__(self):
         super().__post_init__()
         METHODS.get(self.method)  # an unknown method: the error lists the methods
-        for name in ("num_examples", "proxy_steps", "proxy_rows", "batch_size", "online_steps", "update_every"):
+        check_guard_mode(self.guard)
+        for name in ("num_examples", "proxy_steps", "proxy_rows", "batch_size", "online_steps", "update_every",
+                     "min_validation_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer (got {value!r})")
@@ -171,7 +196,8 @@ def learn(config: MixLearnConfig) -> dict:
         logger.warning("rules cannot measure your components (%s): no rule reads a dataset, so they get weight only "
                        "where no template helps a task; --method proxy, online or auto measure them",
                        ", ".join(config.components))
-    mix = mix_record(config, learned, learner.floors, aligned, fit)
+    guarded = guard(config, learner, learned)  # the learned mixture vs the untuned model, per task
+    mix = mix_record(config, learned, learner.floors, aligned, fit, guarded)
     write_outputs(out, mix, config)
     return mix
 
@@ -312,9 +338,80 @@ def base_probe(config: MixLearnConfig, fit: dict) -> Optional[dict]:
     return probe_answers(fit, base_answers(config, fit), model=config.model, seed=config.seed)
 
 
-def mix_record(config: MixLearnConfig, learned: Learned, floors: dict, aligned: dict, fit: dict) -> dict:
+def guard(config: MixLearnConfig, learner: TaskLearner, learned: Learned) -> dict:
+    """Stage 5 (the module doc): per task, a proxy fine-tune of the learned mixture vs the untuned model
+    on the task's judge rows, decided by ``eval.guard``'s rule; what ``mix.json``'s ``guard`` holds:
+    per task ``chose`` and ``kept`` (``"tuned"``/``"untuned"``) with both means, the paired interval and
+    the rows, or why no choice; ``untuned_tasks``: where to keep the untuned model."""
+    from ..eval.guard import answer_row_scores, guard_figures
+    from .methods.auto import JUDGE_SHARE, MIN_SPLIT_ROWS, split_fit_rows
+
+    fit = learner.rows
+    share = getattr(learned.method, "judge_share", JUDGE_SHARE)  # auto's own split, where it set another share
+    record = {"mode": config.guard, "min_validation_rows": config.min_validation_rows, "judge_share": share,
+              "judged_on": f"the judge part ({share:.0%}) of each task's fit rows, the seeded split auto judges on",
+              "tasks": {}, "untuned_tasks": [], "average": None}
+    if not config.use_model:
+        reason = ("no model (use_model=False, --no-model): no proxy fine-tune of the mixture and no untuned answers "
+                  "to compare, so the guard makes no choice")
+        logger.info("mix learn guard: %s", reason)  # the user's choice, not a problem: the report says it
+        return {**record, "chose": False, "reason": reason}
+    splittable = {t: rows for t, rows in fit.items() if len(rows) >= MIN_SPLIT_ROWS}
+    _, judge_idx = split_fit_rows(splittable, config.seed, share)
+    for t in fit:
+        n = len(judge_idx.get(t, ()))
+        if n < config.min_validation_rows:
+            record["tasks"][t] = {"chose": False, "rows": n, "reason": (
+                f"{n} judge rows, fewer than the {config.min_validation_rows} the guard chooses on "
+                "(min_validation_rows; raise fit_size): no choice for this task")}
+    judged = [t for t in fit if t not in record["tasks"]]
+    record["judge_rows"] = {t: [fit[t].ids[i] for i in judge_idx[t]] for t in judged}
+    if judged:
+        base = learner.base_answers()
+        tuned = learner.proxy_answers(learned.weights, learned.signals.components)  # cached by recipe
+        rows = {t: fit[t].take(judge_idx[t]) for t in judged}
+        figures = guard_figures(config.guard, {t: answer_row_scores(rows[t], [base[t][i] for i in judge_idx[t]])
+                                               for t in judged},
+                                {t: answer_row_scores(rows[t], [tuned[t][i] for i in judge_idx[t]]) for t in judged},
+                                seed=config.seed)
+        record["tasks"].update({t: {"chose": True, **figures["tasks"][t]} for t in judged})
+        record["average"] = figures["average"]
+        record["proxy_run"] = {"weights": learned.weights, "steps": config.proxy_steps, "rows": config.proxy_rows}
+    record["tasks"] = {t: record["tasks"][t] for t in fit}  # the tasks' order
+    record["chose"] = bool(judged)
+    record["untuned_tasks"] = [t for t in judged if record["tasks"][t]["kept"] == "untuned"]
+    record["untuned_for_every_task"] = bool(judged) and len(record["untuned_tasks"]) == len(fit)
+    for line in guard_log_lines(record):
+        logger.warning("mix learn guard: %s", line)
+    return record
+
+
+def guard_log_lines(record: dict) -> list:
+    """What the guard asks the user to know (the log and the command line say it): where no choice was
+    made, where to keep the untuned model, and (guard off) where the mixture is not better."""
+    lines = []
+    if not record["chose"]:
+        lines.append(record.get("reason") or "no task has enough judge rows: no choice; "
+                     + "; ".join(f"{t}: {r['reason']}" for t, r in record["tasks"].items()))
+        return lines
+    lines += [f"{t}: {r['reason']}" for t, r in record["tasks"].items() if not r["chose"]]
+    if record["untuned_tasks"]:
+        lines.append("for these tasks keep the untuned model: " + ", ".join(
+            f"{t} (tuned {record['tasks'][t]['tuned']:.3f} vs untuned {record['tasks'][t]['untuned']:.3f})"
+            for t in record["untuned_tasks"]))
+    if record["untuned_for_every_task"]:
+        lines.append("the untuned model is kept for every task: do not train on this mixture")
+    worse = [t for t, r in record["tasks"].items() if r["chose"] and r["kept"] == "tuned" and not r["tuned_better"]]
+    if worse:
+        lines.append("guard='off': the mixture's proxy fine-tune is not better than the untuned model on "
+                     + ", ".join(worse) + ", and nothing is named")
+    return lines
+
+
+def mix_record(config: MixLearnConfig, learned: Learned, floors: dict, aligned: dict, fit: dict,
+               guarded: Optional[dict] = None) -> dict:
     """What ``mix.json`` holds for the learned weights, with everything that chose them: signals,
-    alignment, protection, budget, seeds and the fit rows (as JSON holds it)."""
+    alignment, protection, budget, seeds and the fit rows (as JSON holds it), and the guard's record."""
     from .mix_file import mix_content
 
     method, signals = learned.method, learned.signals
@@ -332,6 +429,8 @@ def mix_record(config: MixLearnConfig, learned: Learned, floors: dict, aligned: 
         "user_components": list(config.components),
         "note": "Weights and label words were chosen on fit_rows only; score on other rows.",
     }
+    if guarded is not None:
+        record["guard"] = guarded
     if config.method == "auto":
         record["auto"] = method.explain().get("auto", {})
     # a template under its own name with no parameters needs no component entry

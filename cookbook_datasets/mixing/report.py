@@ -27,6 +27,7 @@ def markdown(mix: dict) -> str:
         lines += ["", f"Your components ({', '.join(yours)}) are datasets: no rule reads them, so "
                   + ("`rules` gives them weight only where no template helps a task." if mix["method"] == "rules"
                      else f"`{mix['method']}` weighed them on the same footing as the templates.")]
+    lines += guard_section(mix)
     lines += ["", "## Rule accuracy on the fit rows (coverage), chance, alignment of the untuned model", "",
               "| component | task | rule accuracy | coverage | chance | alignment |", "|---|---|---:|---:|---:|---:|"]
     for c in specs:
@@ -146,6 +147,44 @@ def protection_lines(mix: dict) -> list:
     if unprotected:
         lines += ["", f"No component can answer in the format of: {', '.join(unprotected)}; nothing was added "
                       "for them (no demonstrations, no template in their answer format)."]
+    return lines
+
+
+def guard_section(mix: dict) -> list:
+    """The guard (learn.py, stage 5): per task, a proxy fine-tune of this mixture vs the untuned model
+    on the task's judge rows, and where to keep the untuned model. Empty for a mix.json without one."""
+    g = mix.get("guard")
+    if not g:
+        return []
+    lines = ["", "## Guard: tuned vs untuned on the judge rows", ""]
+    if not g["chose"] and g.get("reason"):
+        return lines + [f"No choice ({g['mode']}): {g['reason']}."]
+    lines += [f"A proxy fine-tune of this mixture (the proxy budget) and the untuned model answer {g['judged_on']} "
+              f"(rows paired). Rule ({g['mode']}): the tuned model is kept for a task only when its mean there is "
+              "strictly above the untuned model's; the interval (paired bootstrap) informs, it does not decide. "
+              "The judge rows are fit rows, which chose the weights: never worse on the rows that chose, not a "
+              "held-out score.", "",
+              "| task | judge rows | untuned | tuned | tuned - untuned [interval] | kept |",
+              "|---|---:|---:|---:|---|---|"]
+    for t, r in g["tasks"].items():
+        if not r["chose"]:
+            lines.append(f"| {t} | {r['rows']} | | | | no choice: {r['reason']} |")
+            continue
+        kept = "**untuned**" if r["kept"] == "untuned" else "tuned"
+        lines.append(f"| {t} | {r['rows']} | {r['untuned']:.3f} | {r['tuned']:.3f} | {r['diff']:+.3f} "
+                     f"[{r['low']:+.3f}, {r['high']:+.3f}] ({r['verdict']}) | {kept} |")
+    a = g.get("average")
+    if a:
+        lines.append(f"| task average | {a['rows']} | {a['untuned']:.3f} | {a['tuned']:.3f} | {a['diff']:+.3f} "
+                     f"[{a['low']:+.3f}, {a['high']:+.3f}] ({a['verdict']}) | |")
+    if g["untuned_tasks"]:
+        lines += ["", f"**For these tasks keep the untuned model: {', '.join(g['untuned_tasks'])}** (a fine-tune on "
+                      "this mixture is not better there)."]
+    if g.get("untuned_for_every_task"):
+        lines += ["", "**The guard keeps the untuned model for every task: do not train on this mixture.**"]
+    worse = [t for t, r in g["tasks"].items() if r["chose"] and r["kept"] == "tuned" and not r["tuned_better"]]
+    if worse:
+        lines += ["", f"Warning (guard off): the tuned model is not better on {', '.join(worse)}."]
     return lines
 
 

@@ -45,6 +45,8 @@ from .base import Learned, Learner, MixingMethod
 logger = logging.getLogger(__name__)
 
 CANDIDATES = ("uniform", "rules", "best-single", "proxy", "online")  # also the tie-break order: simpler first
+JUDGE_SHARE = 0.5  # the judge half's share of each task's fit rows (also where mix learn's guard judges, learn.py)
+MIN_SPLIT_ROWS = 4  # fit rows a task needs to be split: at least 2 to learn on and 2 to judge on
 RULE = ("each candidate learns on one half of every task's fit rows and is judged on the other half: with the "
         "model, a proxy fine-tune of its mixture is scored there (mean gain over the untuned model minus "
         "penalty x the losses below it); without it, its mixture's rule helpfulness there; the best wins, "
@@ -58,7 +60,7 @@ class Auto(MixingMethod):
     name = "auto"
     training = "methods"
 
-    def __init__(self, candidates: Sequence[str] | str = CANDIDATES, judge_share: float = 0.5,
+    def __init__(self, candidates: Sequence[str] | str = CANDIDATES, judge_share: float = JUDGE_SHARE,
                  penalty: float = 2.0):
         if isinstance(candidates, str):
             candidates = [c.strip() for c in candidates.split(",") if c.strip()]
@@ -139,12 +141,13 @@ class Auto(MixingMethod):
         return {"candidates": list(self.candidates), "judge_share": self.judge_share, "penalty": self.penalty}
 
 
-def split_fit_rows(fit: dict, seed: int, judge_share: float = 0.5) -> tuple[dict, dict]:
-    """task -> (learn indices, judge indices) into its fit rows: a seeded split per task."""
+def split_fit_rows(fit: dict, seed: int, judge_share: float = JUDGE_SHARE) -> tuple[dict, dict]:
+    """task -> (learn indices, judge indices) into its fit rows: a seeded split per task (by the run's
+    seed and the task's name, so a task's halves do not depend on the other tasks)."""
     learn, judge = {}, {}
     for task, rows in fit.items():
         n = len(rows)
-        if n < 4:
+        if n < MIN_SPLIT_ROWS:
             raise ValueError(f"auto needs at least 4 fit rows a task to learn on some and judge on others "
                              f"({task} has {n}); raise fit_size")
         salt = int(hashlib.sha256(task.encode()).hexdigest()[:8], 16)
