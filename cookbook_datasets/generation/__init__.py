@@ -19,8 +19,12 @@ def __getattr__(name):  # the backend classes, imported on first use (vllm only 
     lazy = {"TransformersEngine": "transformers", "OpenAIEngine": "openai", "VLLMEngine": "vllm"}
     if name in lazy:
         return engine_class(lazy[name])
+    if name == "RayEngine":  # a backend's engine on Ray replicas (executor="ray"; imports ray when used)
+        from .ray_engine import RayEngine
+
+        return RayEngine
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["BACKENDS", "Completion", "Engine", "GenerationError", "GenerationOutput", "OpenAIEngine",
-           "SamplingParams", "TransformersEngine", "VLLMEngine", "engine_class", "load_engine", "normalize_prompts"]
+           "RayEngine", "SamplingParams", "TransformersEngine", "VLLMEngine", "engine_class", "load_engine", "normalize_prompts"]

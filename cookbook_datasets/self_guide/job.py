@@ -68,7 +68,22 @@ def synthesize_to_hub_layout(task: Task, out: Path, config: SelfGuideConfig) -> 
         if (same_recipe({k: v for k, v in written.items() if k != "counts"}, rec)
                 and written["counts"].get("stopped", {}).get("reason") != "budget"):
             return data_dir, written["counts"]
-    engine = load_engine(model, backend=config.backend, **engine_options(config))
+    if config.execution.uses_ray:
+        from cookbook_datasets.generation.ray_engine import RayEngine
+
+        from .annotation import label_loglikelihoods
+
+        config.execution.connect()  # an unreachable address or too small a cluster: one line, before any model loads
+
+        def rank_as_locally(replica, prompts: list, labels: list) -> list:
+            # rank annotation's own scoring code on a replica (the prompts are the task's annotation
+            # prompts, the input last): the local numbers, not a re-rendering of the prompts
+            return label_loglikelihoods(replica, task, [p[-1]["content"] for p in prompts])
+
+        engine = RayEngine(model, backend=config.backend, execution=config.execution, label_scorer=rank_as_locally,
+                           **engine_options(config))
+    else:
+        engine = load_engine(model, backend=config.backend, **engine_options(config))
     try:
         pairs, stats = synthesize(task, engine, config, work_dir=out / "work")
     finally:
