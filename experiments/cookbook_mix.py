@@ -26,6 +26,9 @@ Arms, every fine-tune the same budget (LoRA, ``--steps`` steps of ``--batch-size
   ``--protect-share`` (mixing/protect.py). ``online`` is its own run (``--steps`` steps, weights
   updated every ``--update-every`` steps from the task losses on the fit rows): its adapter is the
   arm. The others are a fine-tune on their weights;
+- ``auto+guard``: ``auto`` with mix learn's guard (keep-best): per task, auto's model where the guard keeps
+  it, base where the guard (a proxy of auto's mixture vs the untuned model on the judge half of the
+  fit rows) keeps the untuned model; read from both arms' rows, nothing trained anew;
 - ``auto``: mixing/methods/auto.py's pick among those five on the fit rows alone (learn half /
   judge half, before any scored row is seen); its model is the chosen method's (same weights, same
   recipe, so the same adapter), or auto's own online run when it picks online.
@@ -104,7 +107,9 @@ NIV2_TASKS = ("task1344_glue_entailment_classification", "task1385_anli_r1_entai
               "task201_mnli_neutral_classification", "task039_qasc_find_overlapping_words",
               "task020_mctaco_span_based_question")
 METHOD_ARMS = ("uniform", "best-single", "rules", "proxy", "online")
-ARMS = ("base", *METHOD_ARMS, "auto")
+# made from other arms' rows, not trained: auto where mix learn's guard keeps it, base where it keeps the untuned model
+DERIVED_ARMS = ("auto+guard",)
+ARMS = ("base", *METHOD_ARMS, "auto", *DERIVED_ARMS)
 MC_FRAMINGS = ("loglik", "generate")
 LOCK = cpu_lock
 SMOKE = {"model": "tiny-random", "gpt4all": ["arc_easy", "boolq"],
@@ -334,7 +339,7 @@ def mix_stage(run: SeedRun) -> dict:
             "auto": {k: v for k, v in auto.items() if k not in ("learn_rows", "judge_rows")},
             "auto_rows": {"learn": {t: len(v) for t, v in auto["learn_rows"].items()},
                           "judge": {t: len(v) for t, v in auto["judge_rows"].items()}},
-            "adapters": adapters, "alignment_fit_base": aligned,
+            "adapters": adapters, "alignment_fit_base": aligned, "guards": {n: m.get("guard") for n, m in mixes.items()},
             "fit_rows": {t: r.ids for t, r in fit.items()}, "scored_rows": {t: r.ids for t, r in held.items()}}
 
 
@@ -366,6 +371,22 @@ def run_arm(run: SeedRun, mix: dict, arm: str) -> dict:
     return {"weights": mix["weights"].get(arm), "adapter": adapter, "train_s": round(train_s, 1),
             "eval_s": round(eval_s, 1), "scores": {n: float(np.mean(list(s["rows"].values()))) for n, s in scored.items()},
             "metrics": {n: s["metric"] for n, s in scored.items()}, "rows": {n: s["rows"] for n, s in scored.items()}}
+
+
+def guarded_arm(run: SeedRun, mix: dict, arms: dict, method: str = "auto") -> dict:
+    """``method``'s arm with mix learn's guard (keep-best): per scored name, the method's rows where the guard
+    (a proxy of the mixture vs the untuned model on the task's judge rows, fit rows only) keeps the tuned
+    model or makes no choice (too few judge rows: the tuned model stays, as the library does), base's rows
+    where it keeps the untuned one. Nothing is trained or scored anew."""
+    guard = (mix.get("guards") or {}).get(method)
+    if guard is None:
+        raise RuntimeError(f"{method}'s mix.json has no guard record: rerun the mixtures stage")
+    kept = {t: (r["kept"] if r.get("chose") else "tuned") for t, r in guard["tasks"].items()}
+    source = {n: method if kept[task] == "tuned" else "base" for n, (task, _) in run.scored.items()}
+    rows = {n: arms[source[n]]["rows"][n] for n in source}
+    return {"weights": None, "adapter": None, "train_s": 0.0, "eval_s": 0.0, "kept": kept, "from": source,
+            "scores": {n: float(np.mean(list(r.values()))) for n, r in rows.items()},
+            "metrics": {n: arms[source[n]]["metrics"][n] for n in source}, "rows": rows}
 
 
 def single_pairs(mix: dict) -> dict:
@@ -1035,6 +1056,9 @@ def main() -> None:
         mix = store.run("mix", {**base_recipe, "stage": "mix"}, locked(lambda: as_stored(mix_stage(run))))
         per_seed[seed] = {"mix": mix, "arms": {}, "singles": None, "prior": None, "costs": run.ledger.read()}
         for arm in ARMS:
+            if arm in DERIVED_ARMS:
+                per_seed[seed]["arms"][arm] = as_stored(guarded_arm(run, mix, per_seed[seed]["arms"]))
+                continue
             per_seed[seed]["arms"][arm] = store.run(
                 arm, {**base_recipe, "arm": arm, "weights": recipe_weights(mix["weights"].get(arm))},
                 locked(lambda: as_stored(run_arm(run, mix, arm))))
