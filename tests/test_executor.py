@@ -1,5 +1,5 @@
-"""The executor setting and the Ray path of the two jobs that have one: DiverseEvol's pool embeddings
-and the evaluation harness. On a local Ray cluster (``ray.init(num_cpus=2)``, started and shut down
+"""The executor setting and the Ray path of DiverseEvol's pool embeddings, the evaluation harness and
+Cookbook-Mix's model answers (SELF-GUIDE's and augmentation's: test_ray_self_guide.py, test_ray_augmentation.py). On a local Ray cluster (``ray.init(num_cpus=2)``, started and shut down
 per test) with the tiny random model, each job's Ray run writes what its local run writes."""
 
 import json
@@ -257,3 +257,29 @@ def test_an_embedding_unit_that_fails_comes_back_as_errors_not_an_exception(tiny
     assert out[2]["embedding"] is None and "IndexError" in out[2]["error"]
     expected = embed_unit(tiny_model[0], replica.pad, good, 0, [0, 1], batch_size=4, max_batch_tokens=1024)
     assert np.asarray(out[0]["embedding"], dtype=np.float32).tobytes() == expected[0][0].tobytes()
+
+
+@pytest.mark.slow  # each Ray replica imports torch and loads the model
+def test_mix_signals_model_answers_on_ray_equal_the_local_ones(ray_cluster, tmp_path):
+    """Cookbook-Mix's model calls (the untuned model's answers on every task's fit rows; the proxy
+    fine-tunes are answered by the same function) on 2 replicas, a task per work item: the cached
+    answers equal the local ones."""
+    sys.path.insert(0, HERE)
+    try:
+        from test_mix_learn import _choice_task, _nli_task
+    finally:
+        sys.path.remove(HERE)
+    from cookbook_datasets.mixing import MixLearnConfig
+    from cookbook_datasets.mixing.learner import answer_tasks
+    from cookbook_datasets.tasks import load_task
+
+    _nli_task(tmp_path / "nli.json", n=12)
+    _choice_task(tmp_path / "mc.jsonl", n=12)
+    rows = {t.name: t for t in (load_task(tmp_path / "nli.json"), load_task(tmp_path / "mc.jsonl"))}
+    common = {"tasks": [str(tmp_path)], "model": "tiny-random", "eval_batch_size": 4}
+    local = answer_tasks("tiny-random", None, rows, tmp_path / "local.json",
+                         MixLearnConfig(out=str(tmp_path / "a"), **common))
+    on_ray = answer_tasks("tiny-random", None, rows, tmp_path / "ray.json",
+                          MixLearnConfig(out=str(tmp_path / "b"), execution=_ray(2), **common))
+    assert json.loads(json.dumps(local)) == on_ray and set(on_ray) == set(rows)
+    assert json.loads((tmp_path / "ray.json").read_text()) == json.loads((tmp_path / "local.json").read_text())

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic_files import atomic_json
+from ..executor import ExecutorConfig
 from ..eval.guard import GUARD_MODES, check_guard_mode
 from ..models import DEFAULT_MODEL, DTYPES
 from ..tasks import DatasetTask
@@ -55,7 +56,7 @@ from .user_components import normalise_components
 logger = logging.getLogger(__name__)
 
 # settings ``out/work`` does not depend on (the guard reads the caches and adds a proxy run keyed by its recipe)
-NOT_IN_CACHES = ("out", "eval_batch_size", "dtype", "method", "guard", "min_validation_rows")
+NOT_IN_CACHES = ("out", "eval_batch_size", "dtype", "method", "guard", "min_validation_rows", "execution")
 
 
 @dataclass
@@ -92,8 +93,13 @@ class MixSignalsConfig:
                 "instruction, split, ... (DatasetTask's fields, each its own option: --input-field, ...); a data "
                 "file (.csv, .parquet) is read so anyway. Its first num_shots labelled rows are the demonstrations "
                 "unless dataset_task.demonstrations says otherwise."})
+    execution: Optional[ExecutorConfig] = field(default=None, metadata={
+        "help": "Where the model answers the fit rows (the untuned model's, and each proxy fine-tune's) run "
+                "(default local; ExecutorConfig's fields, each its own option: --executor ray --ray-address ADDR "
+                "--replicas N), a task per work item; the same answers either way."})
 
     def __post_init__(self):
+        self.execution = ExecutorConfig.from_value(self.execution)
         if not self.tasks:
             raise ValueError("give at least one task file or directory (--tasks)")
         for name in ("fit_size", "eval_size", "eval_batch_size"):

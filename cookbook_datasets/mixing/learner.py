@@ -105,7 +105,10 @@ def answer_tasks(model_spec: str, adapter: Optional[str], rows: Mapping, cache: 
 
     done = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [t for t in rows if not current_answers(done.get(t), rows[t])]
-    if todo:
+    execution = getattr(config, "execution", None)
+    if todo and execution is not None and execution.uses_ray:
+        answer_tasks_on_ray(model_spec, adapter, {t: rows[t] for t in todo}, cache, config, done)
+    elif todo:
         model, tokenizer = load_model(model_spec, adapter=adapter, dtype=config.dtype)
         for task in todo:
             done[task] = model_answers(model, tokenizer, rows[task], num_shots=config.num_shots,
@@ -114,6 +117,64 @@ def answer_tasks(model_spec: str, adapter: Optional[str], rows: Mapping, cache: 
         del model
         release_memory()
     return {t: done[t] for t in rows}
+
+
+class AnswerReplica:
+    """One model replica of the Ray executor: loads the model (and adapter) once, then answers the
+    tasks it is handed by index with ``eval.framings.model_answers``, as the local path does. A task
+    that fails comes back as its error, so the others still finish."""
+
+    def __init__(self, model_spec: str, adapter: Optional[str], rows: dict, config):
+        from ..models import load_model
+
+        self.rows, self.config = rows, config
+        self.names = list(rows)
+        self.model, self.tokenizer = load_model(model_spec, adapter=adapter, dtype=config.dtype)
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        from cookbook_datasets.eval.framings import model_answers
+
+        answers, errors = [], []
+        for index in batch["index"].to_pylist():
+            try:
+                answers.append(json.dumps(model_answers(self.model, self.tokenizer, self.rows[self.names[index]],
+                                                        num_shots=self.config.num_shots,
+                                                        batch_size=self.config.eval_batch_size)))
+                errors.append(None)
+            except Exception as e:  # noqa: BLE001 - reported per task; the other tasks go on
+                answers.append(None)
+                errors.append(f"{type(e).__name__}: {e}")
+        return pa.table({"index": batch["index"], "answers": pa.array(answers, pa.string()),
+                         "error": pa.array(errors, pa.string())})
+
+
+def answer_tasks_on_ray(model_spec: str, adapter: Optional[str], todo: dict, cache: Path, config, done: dict) -> None:
+    """:func:`answer_tasks`'s model calls on the Ray actor pool of ``config.execution``, a task per work
+    item; each task's answers are added to ``done`` and the cache written as they arrive (what a rerun
+    resumes from). Failed tasks are reported together once the others are written."""
+    import datasets
+
+    from ..executor import ray_map
+
+    config.execution.connect()  # a bad address or too small a cluster fails here, before any model loads
+    names = list(todo)
+    items = datasets.Dataset.from_dict({"index": list(range(len(names)))})
+    failed = []
+    for batch in ray_map(config.execution, items, AnswerReplica,
+                         {"model_spec": model_spec, "adapter": adapter, "rows": todo, "config": config},
+                         max_tasks_in_flight_per_actor=1):
+        for index, answers, error in zip(*(batch[c].to_pylist() for c in ("index", "answers", "error"))):
+            if error is not None:
+                failed.append((names[index], error))
+                continue
+            done[names[index]] = json.loads(answers)
+        atomic_json(cache, done)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(names)} task(s) failed on the Ray executor "
+                           f"({', '.join(n for n, _ in failed)}; first: {failed[0][1]}); the others are written: "
+                           "run again to answer only the failed ones")
 
 
 def current_answers(answers, rows) -> bool:
