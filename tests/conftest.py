@@ -49,3 +49,17 @@ def shared_data():
     if not os.path.isdir(SHARED_DATA):
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def ray_cluster(monkeypatch, tmp_path):
+    """A local Ray cluster of 2 CPUs for one test (about 1.4 GB resident), shut down after it."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    # the workers inherit this environment: the same cache (the tiny model), offline
+    monkeypatch.setenv("COOKBOOK_CACHE", os.environ.get("COOKBOOK_CACHE") or str(tmp_path / "cookbook-cache"))
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -15,19 +15,6 @@ from cookbook_datasets.executor import ExecutorConfig
 HERE = os.path.dirname(__file__)
 
 
-@pytest.fixture
-def ray_cluster(monkeypatch, tmp_path):
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
-    # the workers inherit this environment: the same cache (the tiny model), offline
-    monkeypatch.setenv("COOKBOOK_CACHE", os.environ.get("COOKBOOK_CACHE") or str(tmp_path / "cookbook-cache"))
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 def _ray(replicas: int) -> ExecutorConfig:
     # a fraction of a CPU per replica: Ray Data's own tasks keep a CPU (DESIGN.md)
     return ExecutorConfig(executor="ray", replicas=replicas, num_cpus_per_replica=0.5)
