@@ -51,11 +51,12 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from arm_process import run_arm_process
 
 from cookbook_datasets.atomic_files import atomic_json, atomic_write_text
 
@@ -340,16 +341,7 @@ def main(argv=None) -> int:
             if name in results["arms"] or (args.only and name not in args.only):
                 continue
             print(f"running {name} ...", flush=True)
-            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-                arm_out = f.name
-            load = os.getloadavg()[0]
-            proc = subprocess.run([sys.executable, __file__, "--arm", name, "--arm-out", arm_out, *passthrough],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"arm {name!r} failed")
-            results["arms"][name] = {**json.loads(Path(arm_out).read_text()), "load_before": round(load, 2)}
-            os.unlink(arm_out)
+            results["arms"][name] = run_arm_process(__file__, name, passthrough)
             results["summary"] = summary(results)
             atomic_json(out, results, sort_keys=False)
             a = results["arms"][name]
