@@ -82,7 +82,8 @@ def arm_labels(recipe: dict, guard: bool = False) -> dict:
     The guard protocol's third arm is SELF-GUIDE's result with the guard (no eval file of its own: the
     tuned model's rows where the guard keeps it, the untuned model's, i.e. prompting's, elsewhere)."""
     tuned = f"SELF-GUIDE tuned ({recipe['train_num_shots']}-shot)"
-    third = {"guarded": "with the guard"} if guard else {"in_context": "pairs in context"}
+    third = ({"guard_only": "with the guard alone", "guarded": "with the guard and the label check"} if guard
+             else {"in_context": "pairs in context"})
     return {"prompting": f"{NUM_SHOTS}-shot prompting", "self_guide": tuned, **third}
 
 
@@ -273,9 +274,10 @@ def summarise_guard(results: dict) -> str:
              "scored ones (the library's default), the label check on (max_label_share 0.8); the scored rows never "
              "chose anything.", "",
              f"| task | kind | labels before balancing | kept | label check | validation rows | untuned (val) | "
-             f"tuned (val) | tuned - untuned (val) [95%] | guard keeps | {labels['prompting']} | "
-             f"{labels['self_guide']} | {labels['guarded']} | guard min | epoch choice min |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+             f"tuned (val) | tuned - untuned (val) [95%] | guard alone keeps | with the label check keeps | "
+             f"{labels['prompting']} | {labels['self_guide']} | {labels['guard_only']} | {labels['guarded']} | "
+             "guard min | epoch choice min |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         g, s, c = r["guard"], r["scores"], r["counts"]
         check = r.get("labels")
@@ -283,18 +285,21 @@ def summarise_guard(results: dict) -> str:
         kept = ", ".join(f"{k} {v}" for k, v in (check or {}).get("labels_kept", {}).items())
         verdict = "" if check is None else ("ok" if check["teachable"] else "refuses: " + "; ".join(check["problems"]))
         figure = (f"{g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" if g.get("chose") else g.get("reason", ""))
-        guarded = s["self_guide"]["score"] if r["kept_with_guard"] == "tuned" else s["prompting"]["score"]
+        arm = {"tuned": s["self_guide"]["score"], "untuned": s["prompting"]["score"]}
         lines.append(f"| {name} | {r['kind']} | {before} | {kept} | {verdict} | {g.get('rows', 0)} | "
                      f"{g.get('untuned', float('nan')):.3f} | {g.get('tuned', float('nan')):.3f} | {figure} | "
-                     f"{r['kept_with_guard']} | {s['prompting']['score']:.3f} | {s['self_guide']['score']:.3f} | "
-                     f"{guarded:.3f} | {r.get('guard_seconds', 0) / 60:.1f} | "
+                     f"{r['kept_guard_only']} | {r['kept_with_guard']} | {s['prompting']['score']:.3f} | "
+                     f"{s['self_guide']['score']:.3f} | {arm[r['kept_guard_only']]:.3f} | {arm[r['kept_with_guard']]:.3f} | "
+                     f"{r.get('guard_seconds', 0) / 60:.1f} | "
                      f"{r['training'].get('pick_seconds', 0) / 60:.1f} |")
     if rows:
         n_untuned = sum(r["kept_with_guard"] == "untuned" for r in rows.values())
+        n_alone = sum(r["kept_guard_only"] == "untuned" for r in rows.values())
         refused = sum(bool(r.get("labels")) and not r["labels"]["teachable"] for r in rows.values())
         minutes = [r.get("guard_seconds", 0) / 60 for r in rows.values()]
-        lines += ["", f"The guard kept the untuned model on **{n_untuned} of {len(rows)}** tasks ({refused} of them "
-                      "because the label check refuses the pairs). The guard's own cost, scoring the untuned model on "
+        lines += ["", f"The guard alone kept the untuned model on **{n_alone} of {len(rows)}** tasks; with the label "
+                      f"check (the library's default), on **{n_untuned} of {len(rows)}** ({refused} refused by the check "
+                      "before training). The guard's own cost, scoring the untuned model on "
                       f"the validation rows: {sum(minutes) / len(minutes):.2f} min a task on average "
                       f"({sum(minutes):.1f} min in all); choosing the epoch on those rows instead of the synthetic "
                       "split is the 'epoch choice' column."]
@@ -312,9 +317,12 @@ def plot(results: dict, path: Path) -> None:
     arms = list(arm_labels(results["recipe"], results.get("guard", False)).items())
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names) + 2), 4))
+    width = 0.8 / len(arms)
     for i, (arm, label) in enumerate(arms):
-        ax.bar(x + (i - 1) * 0.27, [results["tasks"][n]["scores"].get(arm, {}).get("score", 0) for n in names], 0.27,
-               label=label)
+        rows = [results["tasks"][n].get("row_scores", {}).get(arm) for n in names]  # derived arms have rows only
+        ax.bar(x + (i - (len(arms) - 1) / 2) * width,
+               [sum(r.values()) / len(r) if r else results["tasks"][n]["scores"].get(arm, {}).get("score", 0)
+                for n, r in zip(names, rows)], width, label=label)
     ax.set_xticks(x)
     ax.set_xticklabels([n.split("_")[0] for n in names], rotation=30, ha="right")
     ax.set_ylabel("exact match / ROUGE-L")
@@ -330,15 +338,22 @@ def run_and_record(name: str, args, recipe: dict) -> dict:
     with contextlib.nullcontext() if args.smoke else cpu_lock():  # a smoke run measures nothing: no waiting
         report = run_task(name, args, recipe)
     evals = Path(args.work) / name / "eval"
-    report["row_scores"] = {arm: eval_rows(evals / f"{arm}.json", name) for arm in arm_labels(recipe, args.guard)
-                            if arm != "guarded"}
+    report["row_scores"] = {arm: eval_rows(evals / f"{arm}.json", name)
+                            for arm in ("prompting", "self_guide", "in_context") if arm in arm_labels(recipe, args.guard)}
     if args.guard:
         untuned = Path(args.work) / name / "guard" / "untuned.json"
         report["guard_seconds"] = json.loads(untuned.read_text())["seconds"] if untuned.exists() else 0.0
-        report["kept_with_guard"] = guarded_choice(report)
-        report["row_scores"]["guarded"] = report["row_scores"][
-            "self_guide" if report["kept_with_guard"] == "tuned" else "prompting"]
     return report
+
+
+def add_guard_arms(name: str, report: dict) -> None:
+    """The guard protocol's derived arms, from the run's records (no model runs): the result with the
+    guard and the label check (the library's default), with the guard alone, and the constant answer."""
+    report["kept_with_guard"] = guarded_choice(report)
+    report["kept_guard_only"] = guarded_choice(report, label_check=False)
+    for arm, kept in (("guarded", report["kept_with_guard"]), ("guard_only", report["kept_guard_only"])):
+        report["row_scores"][arm] = report["row_scores"]["self_guide" if kept == "tuned" else "prompting"]
+    report["constant"] = constant_rows(name, report)
 
 
 def constant_rows(name: str, report: dict):
@@ -387,12 +402,13 @@ def probe_vs_gains(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def guarded_choice(report: dict) -> str:
-    """What ``guard="keep-best"`` with the label check on returns: the untuned model when the pairs
-    cannot teach (training refused) or the tuned model is not better on the validation rows."""
+def guarded_choice(report: dict, label_check: bool = True) -> str:
+    """What ``guard="keep-best"`` returns: the untuned model when the tuned model is not better on the
+    validation rows, or (``label_check``, the library's default) when the pairs cannot teach and
+    training is refused."""
     from cookbook_datasets.eval.guard import guard_keeps
 
-    if report.get("labels") and not report["labels"]["teachable"]:
+    if label_check and report.get("labels") and not report["labels"]["teachable"]:
         return "untuned"
     guard = report["guard"]
     if not guard.get("chose"):
@@ -556,8 +572,8 @@ def main() -> None:
     for name in args.tasks:
         results["tasks"][name] = arms.run(name, {**common, "recipe": recipe, "task": name},
                                           lambda: run_and_record(name, args, recipe))
-        if args.guard and "constant" not in results["tasks"][name]:  # cheap: read from the task, not kept
-            results["tasks"][name]["constant"] = constant_rows(name, results["tasks"][name])
+        if args.guard:  # cheap: from the run's records and the task file
+            add_guard_arms(name, results["tasks"][name])
         paired = comparison(results)
         results["comparison"] = paired.to_dict() if paired else None
         table = (summarise_guard(results) + "\n" + probe_vs_gains(results) if args.guard
