@@ -26,7 +26,7 @@ from cookbook_datasets.executor import ExecutorConfig
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 try:
-    from test_augmentation import SEEDS, Killed, RuleServer
+    from test_augmentation import SEEDS, Killed, RuleServer, seed_file  # noqa: F401 - seed_file: a fixture
 finally:
     sys.path.remove(HERE)
 
@@ -40,13 +40,6 @@ def servers():
     yield pair
     for s in pair:
         s.close()
-
-
-@pytest.fixture
-def seed_file(tmp_path):
-    path = tmp_path / "seed.jsonl"
-    path.write_text("".join(json.dumps(s) + "\n" for s in SEEDS))
-    return path
 
 
 def _run(work, teacher, **config):
