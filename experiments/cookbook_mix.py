@@ -389,6 +389,28 @@ def guarded_arm(run: SeedRun, mix: dict, arms: dict, method: str = "auto") -> di
             "metrics": {n: arms[source[n]]["metrics"][n] for n in source}, "rows": rows}
 
 
+def replay_guard(run: SeedRun, mix: dict, method: str = "auto") -> dict:
+    """mix learn's guard stage (``mixing.learn.guard``) alone, on ``method``'s stored weights: for a mixtures
+    stage stored before the library had its guard. Same fit rows, seed, recipe and rule as a fresh ``learn``;
+    nothing else is learned again. Refuses when today's signals give other components or floors than the
+    stored stage (then the stored weights are not today's and the whole stage must be redone)."""
+    from dataclasses import replace
+
+    from cookbook_datasets.mixing.learn import guard
+    from cookbook_datasets.mixing.learner import TaskLearner
+    from cookbook_datasets.mixing.methods.base import Learned
+    from cookbook_datasets.mixing.protect import floors
+
+    signals, fit, _, _ = run.measured()
+    config = replace(run.config, method=method)
+    learner = TaskLearner(config, fit, floors(signals.protection, config.protect_share))
+    if as_stored(signals.components) != mix["components"] or as_stored(learner.floors) != mix["floors"]:
+        raise RuntimeError(f"seed {run.seed}: today's signals give other components or floors than the stored "
+                           f"mixtures stage; delete {run.out / 'arms' / 'mix.json'} to redo it")
+    learned = Learned(learner.method(method), mix["weights_before_floors"][method], mix["weights"][method], signals)
+    return guard(config, learner, learned)
+
+
 def single_pairs(mix: dict) -> dict:
     """template component -> the tasks its rule helps on the fit rows (rule accuracy above chance)."""
     from cookbook_datasets.mixing import MixSignals
@@ -633,6 +655,8 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
             "vs_base": paired_table(rows, baseline="base", **kw) if "base" in rows else None,
             "vs_uniform": paired_table({a: r for a, r in rows.items() if a != "base"}, baseline="uniform", **kw)
             if "uniform" in rows else None}
+    vs_auto = paired_table({a: arm_rows(per_seed, a, order) for a in ("auto", "auto+guard")}, baseline="auto", **kw) \
+        if {"auto", "auto+guard"} <= set(done) else None
     singles = pooled_singles(per_seed, args.bootstrap)
     align_gen = alignment_fit(singles, lambda p: p["framing"] == "generate")
     align_ll = alignment_fit(singles, lambda p: p["framing"] == "loglik")
@@ -668,6 +692,13 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
     if "auto" in lost:
         target("tasks significantly below base (auto)", ", ".join(x["task"] for x in lost["auto"]) or "none",
                "none", not lost["auto"])
+    if "auto+guard" in lost:
+        target("tasks significantly below base (auto+guard: auto with mix learn's guard)",
+               ", ".join(x["task"] for x in lost["auto+guard"]) or "none", "none", not lost["auto+guard"])
+    d = average_diff(vs_auto, "auto+guard")
+    if d:
+        target("auto+guard − auto, task average (what the guard costs or saves)", fmt(d), "reported", None,
+               "interval excludes zero" if d["excludes_zero"] else "interval holds zero: no difference")
     prior = prior_summary(per_seed, done, kw)
     if prior and prior["average"].get("auto"):
         target("auto − the constant answer chosen on the fit rows, average over the classification and "
@@ -716,6 +747,7 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                                              for x in items) or "none"))
     lines += ["", "For each loss: the task's protecting component and its weight in that arm are in the protection "
                   "table below; why a task lost is for the closing note to say."]
+    lines += guard_lines(per_seed)
     lines += prior_lines(prior)
     lines += singles_lines(singles, align_gen, align_ll)
     lines += protection_lines(per_seed, order)
@@ -738,6 +770,8 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                                     "vs_uniform": {a: average_diff(t["vs_uniform"], a) for a in others}}
                                 for k, t in by_set.items()},
             "auto_vs_best_single": average_diff(vs_best, "auto"),
+            "auto_guard_vs_auto": average_diff(vs_auto, "auto+guard"),
+            "guards": {seed: (sd["mix"].get("guards") or {}).get("auto") for seed, sd in per_seed.items()},
             "label_prior": {k: v for k, v in (prior or {}).items() if k != "table"} or None,
             "singles": singles, "alignment": {"generate": align_gen, "loglik": align_ll},
             "costs_minutes": cost["minutes"], "estimate_minutes": cost["estimate"],
@@ -751,6 +785,28 @@ def summarise(per_seed: dict, args) -> tuple[str, dict]:
                          for seed, sd in per_seed.items()}}
     data["_plots"] = {"vs_base": vs_base, "vs_uniform": vs_uniform}
     return "\n".join(lines) + "\n", data
+
+
+def guard_lines(per_seed: dict) -> list:
+    """What mix learn's guard decided for auto, per seed and task (fit rows' judge part only)."""
+    lines = ["", "## The guard on auto (keep-best; the judge part of the fit rows, before any scored row)", "",
+             "A proxy fine-tune of auto's mixture against the untuned model, per task; the untuned model is kept "
+             "where the tuned mean is not strictly above it. `auto+guard` is auto's rows where it keeps the tuned "
+             "model, base's where it keeps the untuned one.", "",
+             "| seed | task | judge rows | untuned | tuned (proxy) | Δ [95%] | kept |", "|---|---|---:|---:|---:|---|---|"]
+    for seed, sd in per_seed.items():
+        guard = (sd["mix"].get("guards") or {}).get("auto")
+        if not guard:
+            continue
+        for t, r in guard["tasks"].items():
+            if not r.get("chose"):
+                lines.append(f"| {seed} | {t} | {r.get('rows', 0)} | | | | no choice: {r.get('reason', '')} |")
+                continue
+            lines.append(f"| {seed} | {t} | {r['rows']} | {r['untuned']:.3f} | {r['tuned']:.3f} | "
+                         f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] | {r['kept']} |")
+        n = sum(1 for r in guard["tasks"].values() if r.get("chose"))
+        lines.append(f"| {seed} | **untuned kept** | | | | | {len(guard['untuned_tasks'])} of {n} tasks |")
+    return lines
 
 
 def prior_summary(per_seed: dict, arms: list, kw: dict) -> dict:
@@ -871,13 +927,16 @@ def weights_lines(per_seed: dict) -> list:
 
 
 def cost_lines(per_seed: dict, args) -> dict:
-    parts = ("signals", "base_scores", "proxy_runs", "auto", "online_run", "arms_train", "arms_eval", "singles")
+    # "guard": the guard stage replayed alone (replay_guard); in a fresh run it is inside "auto"
+    parts = ("signals", "base_scores", "proxy_runs", "auto", "guard", "online_run", "arms_train", "arms_eval",
+             "singles")
     minutes, estimates = {}, {}
     for seed, sd in per_seed.items():
         minutes[seed] = {p: round(sd["costs"].get(p, 0.0) / 60, 1) for p in parts}
         minutes[seed]["total"] = round(sum(sd["costs"].get(p, 0.0) for p in parts) / 60, 1)
         estimates[seed] = estimate(counts_from(sd["mix"], {t: len(ids) for t, ids in sd["mix"]["scored_rows"].items()}),
                                    args)
+        estimates[seed].setdefault("guard", "-")
     lines = ["", "## Cost per seed (minutes on this machine; estimate from UNIT_COSTS beside it)", "",
              "| part | " + " | ".join(f"seed {s} | estimate" for s in per_seed) + " |",
              "|---|" + "---:|---:|" * len(per_seed)]
@@ -1054,6 +1113,14 @@ def main() -> None:
             return call
 
         mix = store.run("mix", {**base_recipe, "stage": "mix"}, locked(lambda: as_stored(mix_stage(run))))
+        if (mix.get("guards") or {}).get("auto") is None:  # stored before mix learn had its guard: that stage alone
+
+            def replay():
+                with run.ledger.part("guard"):
+                    return as_stored(replay_guard(run, mix))
+            guarded = store.run("guard-auto", {**base_recipe, "stage": "guard",
+                                               "weights": recipe_weights(mix["weights"]["auto"])}, locked(replay))
+            mix = {**mix, "guards": {**(mix.get("guards") or {}), "auto": guarded}}
         per_seed[seed] = {"mix": mix, "arms": {}, "singles": None, "prior": None, "costs": run.ledger.read()}
         for arm in ARMS:
             if arm in DERIVED_ARMS:

@@ -52,7 +52,7 @@ from common import SHARED as DATA
 from common import Arms, eval_rows, experiment_parser, interval_section, paired_table, plot_intervals, settings, \
     write_report
 
-from cookbook_datasets.atomic_files import atomic_dir
+from cookbook_datasets.atomic_files import atomic_dir, atomic_write_text
 from cookbook_datasets.cpu import cpu_lock
 
 SHARED = DATA / "niv2" / "dev"
@@ -172,6 +172,21 @@ def share_synthesis(work_root: Path, name: str, work: Path, spec, config) -> Non
     print(f"{name}: {'pairs' if whole else 'synthesis rounds'} shared from {source}", flush=True)
 
 
+UNTUNED_FILES = ("eval/prompting.json", "eval/prompting.md", "eval/prompting.rows.jsonl", "guard/untuned.json")
+
+
+def share_untuned(work_root: Path, name: str, work: Path) -> None:
+    """Start ``work`` with another variant's scores of the untuned model (prompting on the scored rows,
+    the guard's untuned validation scores): the same for every variant of a task. Each file is keyed by
+    what it depends on (evaluate_model's config identity, score_untuned's key), so a copy made with
+    other settings is scored again, not used."""
+    for other in sorted(p for p in work_root.glob(f"*/{name}") if p != work):
+        for part in UNTUNED_FILES:
+            if not (work / part).exists() and (other / part).exists():
+                (work / part).parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(work / part, (other / part).read_text())
+
+
 def in_context_task(task_file: Path, data_dir: Path, name: str, k: int, out: Path) -> Path:
     """The task file with ``k`` synthetic pairs appended to its first 2 positive examples (same instances)."""
     import datasets
@@ -198,6 +213,7 @@ def run_task(name: str, args, recipe: dict) -> dict:
     eval_limit = min(args.eval_limit, len(task) - (args.val_instances or 0))
     config = dataclasses.replace(config, eval_limit=eval_limit)
     share_synthesis(Path(args.work).parent, name, work, task_definition(task), config)
+    share_untuned(Path(args.work).parent, name, work)
     start = time.time()
     report = run_self_guide(task, work, config)
     report["eval_limit"] = eval_limit
@@ -514,6 +530,90 @@ def tuned_difference(before: dict, after: dict):
     return compare_rows(arms, baseline="before")
 
 
+# issue 33 item 3: the remedies for classification pairs that cannot teach, each a variant of the guard protocol
+REMEDIES = {"rank annotation (the default)": "guard", "annotate by the target label": "annotation-target_guard",
+            "rank, keep pairs that agree with the target": "agree_guard",
+            "rank, batch-calibrated": "batch-calibrated_guard"}
+
+
+def guarded_val_score(r: dict) -> float:
+    """What the library's default (guard + label check) returns, scored on the validation rows that chose:
+    the tuned model's mean where it is kept, the untuned model's elsewhere."""
+    g = r["guard"]
+    return g["tuned"] if r["kept_with_guard"] == "tuned" else g["untuned"]
+
+
+def remedies(out: Path) -> tuple:
+    """The remedies side by side on the classification tasks every variant finished (found next to ``out``):
+    label counts before and after, the label check, the validation rows' figures, and the scored rows. The
+    remedy is chosen on the validation rows alone (task average of what the default returns there); the
+    scored rows, which chose nothing, then report it against the default. Returns (Markdown, JSON, paired)."""
+    import numpy as np
+
+    found = {}
+    for label, tag in REMEDIES.items():
+        arms_dir = out.parent / f"{out.name}_{tag}" / "arms"
+        found[label] = {f.stem: json.loads(f.read_text())["result"] for f in sorted(arms_dir.glob("*.json"))}
+    tasks = [t for t in found[next(iter(REMEDIES))] if found[next(iter(REMEDIES))][t]["kind"] == "classification"
+             and all(t in f for f in found.values())]
+    if not tasks:
+        return "# SELF-GUIDE remedies\n\nNo classification task finished in every variant yet.\n", {}, None
+    for f in found.values():
+        for t in tasks:
+            add_guard_arms(t, f[t])
+    val = {label: float(np.mean([guarded_val_score(f[t]) for t in tasks])) for label, f in found.items()}
+    default = next(iter(REMEDIES))
+    best = max(val, key=lambda k: (val[k], k == default))  # a tie keeps the default
+    lines = ["# SELF-GUIDE: remedies for classification pairs that cannot teach", "",
+             f"Tasks: {', '.join(tasks)} (every classification task all {len(REMEDIES)} variants finished). The guard "
+             "protocol (`--guard`): up to 100 real instances beside the 200 scored ones pick the epoch and guard it; "
+             "the label check refuses pairs that never use a label or put more than 80% on one. The remedy is chosen "
+             "on the validation rows alone (the task average of what the library's default returns there: the tuned "
+             "model where the guard and the label check keep it, the untuned model elsewhere); the scored rows chose "
+             "nothing.", "",
+             "| remedy | task | labels before balancing | kept after balancing | dropped (disagree) | label check | "
+             "untuned (val) | tuned (val) | default keeps | tuned − prompting (scored) | default − prompting (scored) |",
+             "|---|---|---|---|---:|---|---:|---:|---|---:|---:|"]
+    paired_arms = {}
+    for label, f in found.items():
+        for t in tasks:
+            r, g = f[t], f[t]["guard"]
+            c = r["counts"]
+            before = ", ".join(f"{k} {v}" for k, v in c.get("labels_before_balancing", {}).items())
+            kept = ", ".join(f"{k} {v}" for k, v in c.get("labels_kept", {}).items())
+            check = r.get("labels") or {}
+            verdict = "ok" if check.get("teachable", True) else "refuses"
+            s = r["scores"]
+            chosen = s["self_guide"]["score"] if r["kept_with_guard"] == "tuned" else s["prompting"]["score"]
+            lines.append(f"| {label} | {t} | {before} | {kept} | {c['annotation'].get('dropped_disagreeing', 0)} | "
+                         f"{verdict} | {g.get('untuned', float('nan')):.3f} | {g.get('tuned', float('nan')):.3f} | "
+                         f"{r['kept_with_guard']} | {s['self_guide']['score'] - s['prompting']['score']:+.3f} | "
+                         f"{chosen - s['prompting']['score']:+.3f} |")
+        paired_arms[label] = {t: f[t]["row_scores"]["guarded"] for t in tasks}
+        paired_arms.setdefault("2-shot prompting", {t: f[t]["row_scores"]["prompting"] for t in tasks})
+    lines += ["", "## The choice (validation rows only)", "", "| remedy | default's result on the validation rows, "
+              "task average |", "|---|---:|"]
+    lines += [f"| {label}{' **(chosen)**' if label == best else ''} | {v:.3f} |" for label, v in val.items()]
+    paired = paired_table({"2-shot prompting": paired_arms.pop("2-shot prompting"), **paired_arms},
+                          baseline="2-shot prompting")
+    versus = paired_table({default: paired_arms[default], **({best: paired_arms[best]} if best != default else {})},
+                          baseline=default) if best != default else None
+    lines += ["", interval_section(paired, "Scored rows: the default's result with each remedy vs 2-shot prompting",
+                                   "The library's default (guard + label check) per remedy; the same scored rows.")]
+    if versus is not None:
+        lines += [interval_section(versus, f"Scored rows: the chosen remedy vs the default ({default})")]
+    data = {"tasks": tasks, "variants": REMEDIES, "validation_average": val, "chosen": best,
+            "comparison": paired.to_dict() if paired else None,
+            "chosen_vs_default": versus.to_dict() if versus else None,
+            "per_task": {label: {t: {"labels_before_balancing": f[t]["counts"].get("labels_before_balancing"),
+                                     "labels_kept": f[t]["counts"].get("labels_kept"),
+                                     "dropped_disagreeing": f[t]["counts"]["annotation"].get("dropped_disagreeing", 0),
+                                     "label_check": f[t].get("labels"), "guard": f[t]["guard"],
+                                     "kept_with_guard": f[t]["kept_with_guard"],
+                                     "scores": f[t]["scores"]} for t in tasks} for label, f in found.items()}}
+    return "\n".join(lines) + "\n", data, paired
+
+
 def main() -> None:
     p = experiment_parser(__doc__, "self_guide")
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
@@ -541,10 +641,18 @@ def main() -> None:
                         "it; adds the guarded result as an arm (see self_guide_config)")
     p.add_argument("--ladder", action="store_true",
                    help="only write <out>/self_guide_ladder.md from the variants found next to --out (runs nothing)")
+    p.add_argument("--remedies", action="store_true",
+                   help="only write <out>_remedies/ from the remedy variants' results next to --out (runs nothing)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny random model, the first task, a handful of rows, under a temporary directory")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.remedies:
+        table, data, paired = remedies(Path(args.out))
+        write_report(f"{args.out.rstrip('/')}_remedies", "remedies", data, table,
+                     {"remedies.png": plot_intervals(paired, "SELF-GUIDE remedies: the default's result vs prompting")})
+        print(table)
+        return
     if args.ladder:
         table = ladder(Path(args.out))
         Path(args.out).mkdir(parents=True, exist_ok=True)
