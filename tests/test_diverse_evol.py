@@ -254,3 +254,24 @@ def test_an_unknown_guard_is_a_clear_error(tmp_path, capsys):
     assert exited.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_probe_reads_the_validation_rows_before_round_0_trains(tiny_model, tmp_path, monkeypatch):
+    """The untuned model answers the guard's rows before any round trains (the guard reuses those
+    answers): the report starts with the probe's verdict per task."""
+    from cookbook_datasets.eval.probe import VERDICTS
+    from cookbook_datasets.trainers import diverse_evol
+
+    order = []
+    real_score, real_train = diverse_evol._score_guard_rows, diverse_evol.train
+    monkeypatch.setattr(diverse_evol, "_score_guard_rows", lambda config, tasks, adapter, path: order.append(
+        "tuned" if adapter else "untuned") or real_score(config, tasks, adapter, path))
+    monkeypatch.setattr(diverse_evol, "train", lambda config: order.append("train") or real_train(config))
+    report = run_diverse_evol(_guarded(tmp_path))
+    assert order == ["untuned", "train", "untuned", "tuned"]  # the second untuned call reads its cached file
+    probe = report["probe"]["task9_copy"]
+    assert probe["rows"] == 8 and probe["verdict"] in VERDICTS
+    out = tmp_path / "out"
+    assert json.loads((out / "guard" / "probe.json").read_text())["tasks"]["task9_copy"]["n"] == 8
+    md = (out / "report.md").read_text()
+    assert md.index("Does the model read each task?") < md.index("## Rounds") < md.index("| round |")

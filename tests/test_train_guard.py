@@ -157,3 +157,32 @@ def test_without_validation_data_the_run_card_is_as_before(tmp_path):
     config = _config(tmp_path, validation_data=[], validation_task={})
     assert not {"validation_data", "guard", "min_validation_rows"} & set(config.to_dict())
     assert {"guard", "validation_data"} <= set(_config(tmp_path).to_dict())
+
+
+def test_the_probe_reads_the_validation_rows_before_training_and_warns(tiny_model, tmp_path, verdicts, scores,
+                                                                       caplog, monkeypatch):
+    """The untuned model answers the guard's rows once, before training: the probe's verdict per task is
+    in the run card and RUN_CARD.md, and a task it does not read is named in the log before training."""
+    from cookbook_datasets.trainers import sft
+
+    calls = scores(untuned=0.0, tuned=1.0)  # every answer wrong: below the constant answer, the task is not read
+    order = []
+    real_scores = sft._guard_scores
+    monkeypatch.setattr(sft, "_guard_scores", lambda config, tasks, which: order.append(which) or real_scores(
+        config, tasks, which))
+    import transformers
+
+    real_train = transformers.Trainer.train
+    monkeypatch.setattr(transformers.Trainer, "train", lambda self, *a, **k: order.append("train") or real_train(
+        self, *a, **k))
+    with caplog.at_level(logging.WARNING):
+        card = train(_config(tmp_path))
+    assert order == ["untuned", "train", "untuned", "tuned"]  # scored before training; after it, from its file
+    assert calls.count("untuned") == 1
+    assert card["probe"]["verdicts"]["verdict"] == "does not" and card["probe"]["verdicts"]["rows"] == 10
+    warned = [r.getMessage() for r in caplog.records if "does not read the task" in r.getMessage()]
+    assert warned and "verdicts" in warned[0] and "10 validation rows" in warned[0]
+    out = tmp_path / "run"
+    assert json.loads((out / "guard" / "probe.json").read_text())["tasks"]["verdicts"]["verdict"] == "does not"
+    assert "Does the model read each task?" in (out / "RUN_CARD.md").read_text()
+    assert card["guard"]["kept"] == "tuned"  # the probe warns; the guard decides

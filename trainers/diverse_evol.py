@@ -297,6 +297,8 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "state.json"
     state = _load_state(config, state_path)
+    # before round 0 trains: does the untuned model read the eval tasks? (the guard's own answers, reused)
+    probe = probe_before_rounds(config, guard_tasks) if guard_needs_model else None
     state["pool_size"] = len(pool)
     # once: every round's cached features are keyed by them (it reads every row)
     keys = row_keys(pool) if strategy.needs or config.diversity else None
@@ -374,7 +376,7 @@ def run_diverse_evol(config: DiverseEvolConfig) -> dict:
             rec.update(covering_radius=covering_radius(base_embeddings, selected),
                        vendi_score=vendi_score(base_embeddings[selected]))
             atomic_json(state_path, state, sort_keys=False)
-    return write_report(config, state, guard=run_guard(config, guard_tasks))
+    return write_report(config, state, guard=run_guard(config, guard_tasks), probe=probe)
 
 
 # -- the guard: the untuned model beside the last round's, on rows beside the scored ones -------------
@@ -426,6 +428,29 @@ def _score_guard_rows(config: DiverseEvolConfig, tasks: list, adapter: Optional[
     done = {"key": key_hash, "model": config.model, "adapter": adapter, "ids": key["ids"], "tasks": per_task}
     atomic_json(path, done, indent=1, sort_keys=False)
     return done
+
+
+PROBE_HEADING = "## Does the model read each task? (the guard's validation rows, before round 0)"
+
+
+def probe_before_rounds(config: DiverseEvolConfig, tasks: list) -> dict:
+    """The probe (``eval.probe``) of the untuned model on the guard's validation rows, before any round
+    trains: per task its score against chance and the constant answer, and a warning for each task it
+    does not read. The answers are the guard's (``guard/untuned.json``), so it costs nothing extra;
+    written to ``guard/probe.json`` and ``.md``."""
+    from cookbook_datasets.eval.probe import LEVEL, NOT_READ_WARNING, not_read, probe_task, write_probe
+
+    out = Path(config.output_dir)
+    untuned = _score_guard_rows(config, tasks, None, out / GUARD_DIR / UNTUNED_FILE)
+    report = {"model": config.model, "adapter": None, "level": LEVEL, "seed": config.seed, "rows": VALIDATION_WHERE,
+              "tasks": {t.name: probe_task(t, {untuned["tasks"][t.name]["framing"]: untuned["tasks"][t.name]["scores"]},
+                                           seed=config.seed) for t in tasks}}
+    write_probe(out / GUARD_DIR, report)
+    for name in not_read(report):
+        record = report["tasks"][name]
+        logger.warning("%s: the untuned model does not read the task on %d validation rows (%s); %s", name,
+                       record["n"], record["why"], NOT_READ_WARNING)
+    return report
 
 
 def run_guard(config: DiverseEvolConfig, tasks: Optional[list] = None) -> dict:
@@ -488,7 +513,8 @@ def guard_line(g: dict, adapter: str) -> str:
     return f"Guard ({g['mode']}): {figure}. The tuned model is better: kept."
 
 
-def write_report(config: DiverseEvolConfig, state: dict, guard: Optional[dict] = None) -> dict:
+def write_report(config: DiverseEvolConfig, state: dict, guard: Optional[dict] = None,
+                 probe: Optional[dict] = None) -> dict:
     out = Path(config.output_dir)
     rows = [{k: v for k, v in rec.items() if k != "new_indices"} for rec in state["rounds"]]
     report = {"strategy": config.strategy, "model": config.model, "pool": config.pool,
@@ -500,14 +526,20 @@ def write_report(config: DiverseEvolConfig, state: dict, guard: Optional[dict] =
         untuned = guard["kept"] == "untuned"
         report["result"] = {"kept": guard["kept"], "model": config.model, "adapter": None if untuned else adapter,
                             "round": None if untuned else config.rounds}
+    if probe is not None:
+        report["probe"] = {t: {"verdict": r["verdict"], "why": r["why"], "rows": r["n"]} for t, r in probe["tasks"].items()}
     atomic_json(out / "report.json", report, sort_keys=False)
     header = ["round", "rows", "select s", "train s"]
     has_score = any("score" in r for r in rows)
     has_div = any("covering_radius" in r for r in rows)
     header += ["score"] if has_score else []
     header += ["covering radius", "Vendi"] if has_div else []
-    lines = [f"# DiverseEvol: {config.strategy} on {config.pool}\n", "| " + " | ".join(header) + " |",
-             "|" + "---:|" * len(header)]
+    lines = [f"# DiverseEvol: {config.strategy} on {config.pool}"]
+    if probe is not None:  # the report starts with it: whether the rounds below can teach the task at all
+        from cookbook_datasets.eval.probe import probe_lines
+
+        lines += probe_lines(probe, PROBE_HEADING) + ["", "## Rounds"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     for r in rows:
         cells = [r["round"], r["size"], r.get("select_seconds", ""), r.get("train_seconds", "")]
         cells += [f"{r['score']:.4f}" if "score" in r else ""] if has_score else []

@@ -41,6 +41,7 @@ from cookbook_datasets.cpu import PRECISIONS, release_memory, resolve_precision,
 from cookbook_datasets.data_spec import DataSpec, load_training_data
 from cookbook_datasets.eval.guard import GUARD_MODES, check_guard_mode
 from cookbook_datasets.eval.harness import EvalConfig
+from cookbook_datasets.eval.probe import probe_lines
 from cookbook_datasets.models import DEFAULT_MODEL, default_device, load_model, peft_without_deprecation_noise
 from cookbook_datasets.progress import one_bar_per_stage
 
@@ -272,6 +273,8 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
     # the guard's rows are read and checked first: bad validation data fails before anything is written
     guard_tasks = load_validation_tasks(config) if config.validation_data else None
     train_ds = train_dataset if train_dataset is not None else load_training_data(config.datasets, seed=config.seed)
+    # before any training: does the untuned model read the tasks? (its answers are the guard's, reused after)
+    probe = probe_before_training(config, guard_tasks) if guard_tasks is not None else None
     eval_ds = None
     if config.eval_split:
         try:
@@ -335,6 +338,8 @@ def train(config: TrainConfig, *, callbacks: Optional[list] = None, train_datase
     del trainer, model
     if allocator_tuned or guard_tasks is not None:
         release_memory()  # the heap kept every step's buffers; what comes next has other shapes
+    if probe is not None:
+        card["probe"] = {t: {"verdict": r["verdict"], "why": r["why"], "rows": r["n"]} for t, r in probe["tasks"].items()}
     if guard_tasks is not None:
         card["guard"] = run_guard(config, guard_tasks)
         card["result"] = guard_result(config, card["guard"])
@@ -381,11 +386,39 @@ def load_validation_tasks(config: TrainConfig) -> list:
     return tasks
 
 
-def _guard_scores(config: TrainConfig, tasks: list, which: str) -> tuple[dict, dict]:
+PROBE_HEADING = "## Does the model read each task? (the guard's validation rows, before training)"
+
+
+def probe_before_training(config: TrainConfig, tasks: list) -> Optional[dict]:
+    """The probe (``eval.probe``) of the untuned model on the guard's rows, before anything is trained:
+    per task its score against chance and the constant answer, and a warning for each task it does not
+    read (training would teach the format or the label prior). These answers are the guard's own
+    (``guard/untuned.json``, reused after training), so the probe costs nothing extra. Written to
+    ``guard/probe.json`` and ``.md``. None when the guard will make no choice (too few rows: nothing
+    is scored)."""
+    from cookbook_datasets.eval.probe import LEVEL, NOT_READ_WARNING, not_read, probe_task, write_probe
+
+    if sum(len(t.labelled) for t in tasks) < config.min_validation_rows:
+        return None
+    untuned, metrics, framings = _guard_scores(config, tasks, "untuned")
+    report = {"model": config.model, "adapter": None, "level": LEVEL, "seed": config.seed,
+              "rows": "validation rows (validation_data)",
+              "tasks": {t.name: probe_task(t, {framings[t.name]: untuned[t.name]}, seed=config.seed,
+                                           metric=metrics[t.name]) for t in tasks}}
+    write_probe(Path(config.output_dir) / GUARD_DIR, report)
+    for name in not_read(report):
+        record = report["tasks"][name]
+        logger.warning("%s: the untuned model does not read the task on %d validation rows (%s); %s", name,
+                       record["n"], record["why"], NOT_READ_WARNING)
+    return report
+
+
+def _guard_scores(config: TrainConfig, tasks: list, which: str) -> tuple[dict, dict, dict]:
     """Per task, the main metric of each labelled row (in the task's order) for the ``"untuned"`` or
     ``"tuned"`` model, scored by the evaluation harness into ``guard/<which>.json`` with its rows; and
-    per task the metric's name. The untuned model's scores are reused where that file already holds
-    them for these rows (a resumed run); the trained model's are made afresh (training changed it)."""
+    per task the metric's name and the framing it was scored in. The untuned model's scores are reused
+    where that file already holds them for these rows (a resumed run, or the probe before training);
+    the trained model's are made afresh (training changed it)."""
     from cookbook_datasets.eval.compare import load_rows, rows_path
     from cookbook_datasets.eval.harness import evaluate_model, main_metric
 
@@ -403,7 +436,8 @@ def _guard_scores(config: TrainConfig, tasks: list, which: str) -> tuple[dict, d
     release_memory()
     _, by_id, _ = load_rows(path)
     scores = {t.name: [by_id[t.name][inst.id] for inst in t.labelled] for t in tasks}
-    return scores, {name: main_metric(result)[0] for name, result in results["tasks"].items()}
+    return (scores, {name: main_metric(result)[0] for name, result in results["tasks"].items()},
+            {name: result["framing"] for name, result in results["tasks"].items()})
 
 
 def run_guard(config: TrainConfig, tasks: list) -> dict:
@@ -423,8 +457,8 @@ def run_guard(config: TrainConfig, tasks: list) -> dict:
                   "guard chooses on (min_validation_rows): no choice is made")
         record.update(chose=False, kept="tuned", reason=reason)
     else:
-        untuned, metrics = _guard_scores(config, tasks, "untuned")
-        tuned, _ = _guard_scores(config, tasks, "tuned")
+        untuned, metrics, _ = _guard_scores(config, tasks, "untuned")
+        tuned, _, _ = _guard_scores(config, tasks, "tuned")
         figures = guard_figures(config.guard, untuned, tuned, seed=config.seed)
         average = figures["average"]
         record.update(chose=True, decided_on="task average (the mean over tasks of each task's mean)",
@@ -553,6 +587,8 @@ def _write_run_card(config: TrainConfig, card: dict) -> None:
              f"- steps: {card['global_step']}, rows: {card['train_rows']}, time: {card['train_seconds']} s"]
     if card.get("guard"):
         lines += [f"- kept: **{card['result']['kept']}**", "", guard_line(card["guard"], config)]
+    if card.get("probe") and (out / GUARD_DIR / "probe.json").exists():
+        lines += probe_lines(json.loads((out / GUARD_DIR / "probe.json").read_text()), PROBE_HEADING)
     lines += ["", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
               for k, v in card["final_metrics"].items()]
