@@ -602,9 +602,22 @@ def remedies(out: Path) -> tuple:
                                    "The library's default (guard + label check) per remedy; the same scored rows.")]
     if versus is not None:
         lines += [interval_section(versus, f"Scored rows: the chosen remedy vs the default ({default})")]
+    # every dev task under the guard protocol: classification with the chosen remedy, the rest as they were
+    every = found[default]
+    for t, r in every.items():
+        if "guarded" not in r.get("row_scores", {}):
+            add_guard_arms(t, r)
+    overall = paired_table({"2-shot prompting": {t: r["row_scores"]["prompting"] for t, r in every.items()},
+                            f"default ({default})": {t: r["row_scores"]["guarded"] for t, r in every.items()},
+                            f"with {best}": {t: (found[best][t] if t in tasks else r)["row_scores"]["guarded"]
+                                             for t, r in every.items()}}, baseline="2-shot prompting")
+    lines += [interval_section(overall, f"Scored rows: all {len(every)} dev tasks with the guard and the label check, "
+                                        "classification with the chosen remedy",
+                               "Generation tasks are the same in both arms (no annotation to remedy).")]
     data = {"tasks": tasks, "variants": REMEDIES, "validation_average": val, "chosen": best,
             "comparison": paired.to_dict() if paired else None,
             "chosen_vs_default": versus.to_dict() if versus else None,
+            "every_task": overall.to_dict() if overall else None,
             "per_task": {label: {t: {"labels_before_balancing": f[t]["counts"].get("labels_before_balancing"),
                                      "labels_kept": f[t]["counts"].get("labels_kept"),
                                      "dropped_disagreeing": f[t]["counts"]["annotation"].get("dropped_disagreeing", 0),
