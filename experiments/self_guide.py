@@ -551,21 +551,25 @@ def remedies(out: Path) -> tuple:
     import numpy as np
 
     found = {}
+    default = next(iter(REMEDIES))
     for label, tag in REMEDIES.items():
         arms_dir = out.parent / f"{out.name}_{tag}" / "arms"
         found[label] = {f.stem: json.loads(f.read_text())["result"] for f in sorted(arms_dir.glob("*.json"))}
-    tasks = [t for t in found[next(iter(REMEDIES))] if found[next(iter(REMEDIES))][t]["kind"] == "classification"
-             and all(t in f for f in found.values())]
-    if not tasks:
-        return "# SELF-GUIDE remedies\n\nNo classification task finished in every variant yet.\n", {}, None
+    tasks = [t for t, r in found[default].items() if r["kind"] == "classification"]
+    # a remedy that has not finished every classification task is left out of the choice, and named
+    missing = {label: [t for t in tasks if t not in f] for label, f in found.items() if label != default}
+    found = {label: f for label, f in found.items() if label == default or not missing[label]}
+    missing = {label: ts for label, ts in missing.items() if ts}
+    if not tasks or len(found) < 2:
+        return "# SELF-GUIDE remedies\n\nNo remedy has finished every classification task yet.\n", {}, None
     for f in found.values():
         for t in tasks:
             add_guard_arms(t, f[t])
     val = {label: float(np.mean([guarded_val_score(f[t]) for t in tasks])) for label, f in found.items()}
-    default = next(iter(REMEDIES))
     best = max(val, key=lambda k: (val[k], k == default))  # a tie keeps the default
     lines = ["# SELF-GUIDE: remedies for classification pairs that cannot teach", "",
-             f"Tasks: {', '.join(tasks)} (every classification task all {len(REMEDIES)} variants finished). The guard "
+             f"Tasks: {', '.join(tasks)} (the dev classification tasks; {len(found)} of {len(REMEDIES)} variants finished "
+             "every one). The guard "
              "protocol (`--guard`): up to 100 real instances beside the 200 scored ones pick the epoch and guard it; "
              "the label check refuses pairs that never use a label or put more than 80% on one. The remedy is chosen "
              "on the validation rows alone (the task average of what the library's default returns there: the tuned "
@@ -594,6 +598,8 @@ def remedies(out: Path) -> tuple:
     lines += ["", "## The choice (validation rows only)", "", "| remedy | default's result on the validation rows, "
               "task average |", "|---|---:|"]
     lines += [f"| {label}{' **(chosen)**' if label == best else ''} | {v:.3f} |" for label, v in val.items()]
+    lines += [f"| {label} | not run on every task yet (missing: {', '.join(ts)}): not in the choice |"
+              for label, ts in missing.items()]
     paired = paired_table({"2-shot prompting": paired_arms.pop("2-shot prompting"), **paired_arms},
                           baseline="2-shot prompting")
     versus = paired_table({default: paired_arms[default], **({best: paired_arms[best]} if best != default else {})},
@@ -614,7 +620,7 @@ def remedies(out: Path) -> tuple:
     lines += [interval_section(overall, f"Scored rows: all {len(every)} dev tasks with the guard and the label check, "
                                         "classification with the chosen remedy",
                                "Generation tasks are the same in both arms (no annotation to remedy).")]
-    data = {"tasks": tasks, "variants": REMEDIES, "validation_average": val, "chosen": best,
+    data = {"tasks": tasks, "variants": REMEDIES, "validation_average": val, "chosen": best, "not_run": missing,
             "comparison": paired.to_dict() if paired else None,
             "chosen_vs_default": versus.to_dict() if versus else None,
             "every_task": overall.to_dict() if overall else None,

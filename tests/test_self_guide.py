@@ -150,7 +150,7 @@ def test_annotation_keeps_the_majority_label_above_the_threshold():
                "two": ["yes", "no"] + ["I do not know"] * 8,     # best share 0.1 < 0.3
                "three": ["Answer: NO."] * 10}                    # label mentioned last, as the task spells it
     engine = ScriptedEngine(lambda m, p, i, s: answers[m[-1]["content"]][s])
-    rows, counts = annotate(engine, NLI, [{"text": t, "target_label": "yes"} for t in answers], SelfGuideConfig(), 0)
+    rows, counts = annotate(engine, NLI, [{"text": t, "target_label": "yes"} for t in answers], SelfGuideConfig(annotation="generate"), 0)
     assert [(r["input"], r["output"], r["vote_share"]) for r in rows] == [("one", "yes", 0.4), ("three", "no", 1.0)]
     assert counts["dropped_inconsistent"] == 1 and counts["samples_dropped"] == 3 + 8
 
@@ -209,7 +209,7 @@ def test_classification_rounds_go_on_until_every_label_has_its_share(tmp_path):
             return f"Premise: item {params.seed % 100000} {i}. Hypothesis: it is."
         return "no" if int(re.search(r"item \d+ (\d+)", ask).group(1)) == 3 else "yes"
 
-    rows, stats = synthesize(NLI, ScriptedEngine(write), SelfGuideConfig(num_examples=8, prompts_per_round=4,
+    rows, stats = synthesize(NLI, ScriptedEngine(write), SelfGuideConfig(annotation="generate", num_examples=8, prompts_per_round=4,
                                                                          length_std=None))
     assert stats["rounds"] == 4 and stats["pairs_before_balancing"] == 16
     assert stats["balancing"]["per_label_after"] == {"no": 4, "yes": 4} and len(rows) == 8
@@ -218,7 +218,7 @@ def test_classification_rounds_go_on_until_every_label_has_its_share(tmp_path):
 # -- the pipeline -----------------------------------------------------------------------------
 def test_pipeline_counts_every_stage_and_balances(tmp_path):
     engine = RoundAwareEngine(nli_writer())
-    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None)
+    config = SelfGuideConfig(annotation="generate", num_examples=12, prompts_per_round=4, length_std=None)
     rows, stats = synthesize(NLI, engine, config, work_dir=tmp_path / "work")
     assert stats["rounds"] == 3 and stats["inputs"]["generated"] == 12
     assert stats["pairs_before_balancing"] == 12
@@ -228,7 +228,7 @@ def test_pipeline_counts_every_stage_and_balances(tmp_path):
 
 
 def test_a_killed_run_resumes_without_redoing_rounds_and_ends_with_the_same_rows(tmp_path):
-    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None)
+    config = SelfGuideConfig(annotation="generate", num_examples=12, prompts_per_round=4, length_std=None)
     reference, _ = synthesize(NLI, RoundAwareEngine(nli_writer()), config, work_dir=tmp_path / "ref")
     with pytest.raises(KeyboardInterrupt):
         synthesize(NLI, RoundAwareEngine(nli_writer(fail_on_round=2)), config, work_dir=tmp_path / "work")
@@ -352,7 +352,8 @@ def test_the_default_model_writes_usable_pairs_for_a_real_task(shared_data, defa
     task = task_definition(load_task(os.path.join(shared_data, "niv2", "dev",
                                                   "task935_defeasible_nli_atomic_classification.json")))
     engine = TransformersEngine(*default_model)
-    rows, stats = synthesize(task, engine, SelfGuideConfig(num_examples=2, max_rounds=3, balance_labels=False))
+    rows, stats = synthesize(task, engine, SelfGuideConfig(annotation="generate", num_examples=2, max_rounds=3,
+                                                           balance_labels=False))
     # the model writes inputs in the demonstrations' format, and answers some of them consistently
     assert stats["inputs"]["kept"] >= 3
     assert rows and all(r["output"] in task.labels for r in rows)
@@ -416,6 +417,14 @@ def test_target_annotation_takes_each_inputs_target_label_without_asking_the_mod
     rows, counts = annotate(engine, NLI, inputs, SelfGuideConfig(annotation="target"), 3)
     assert [(r["input"], r["output"], r["label"], r["round"]) for r in rows] == [("a", "no", "no", 3), ("b", "yes", "yes", 3)]
     assert engine.calls == [] and counts["kept"] == 2
+
+
+def test_classification_is_labelled_by_its_target_by_default_and_by_the_model_when_a_remedy_reads_its_annotation():
+    assert SelfGuideConfig().annotation == "target"  # measured best on the dev tasks (docs: Remedies)
+    assert SelfGuideConfig(agree_with_target=True).annotation == "generate"
+    assert SelfGuideConfig(calibrate_labels="batch").annotation == "generate"
+    assert SelfGuideConfig(annotation="rank").annotation == "rank"
+    assert SelfGuideConfig(annotation="generate").annotation == "generate"
 
 
 def test_agreement_keeps_only_annotations_that_are_the_inputs_target_label():
@@ -519,7 +528,7 @@ def yes_writer():
 
 def test_rounds_stop_when_the_rarest_label_cannot_reach_its_share_at_its_recent_rate():
     never_no = ScriptedEngine(yes_writer())
-    config = SelfGuideConfig(num_examples=8, prompts_per_round=4, max_rounds=50, stop_window=3, length_std=None)
+    config = SelfGuideConfig(annotation="generate", num_examples=8, prompts_per_round=4, max_rounds=50, stop_window=3, length_std=None)
     rows, stats = synthesize(NLI, never_no, config)
     assert stats["rounds"] == 3  # 'no' yielded nothing in 3 rounds: stop, not 50 rounds
     assert stats["stopped"] == {"reason": "projection", "target": "no", "have": 0, "needs": 4, "yield_per_round": 0.0,
@@ -536,7 +545,7 @@ def test_a_slow_label_goes_on_while_its_rate_can_still_reach_the_share():
             return f"Premise: item {params.seed % 100000} {i}. Hypothesis: it is."
         return "no" if re.search(r"item \d+ (\d+)", ask).group(1) == "0" else "yes"
 
-    config = SelfGuideConfig(num_examples=10, prompts_per_round=2, stop_window=2, length_std=None)
+    config = SelfGuideConfig(annotation="generate", num_examples=10, prompts_per_round=2, stop_window=2, length_std=None)
     short = synthesize(NLI, ScriptedEngine(one_no_a_round), dataclasses.replace(config, max_rounds=4))[1]
     # after 2 rounds 'no' has 2 of 5: 3 more at 1 a round need 3 rounds, and 2 are left
     assert short["rounds"] == 2 and short["stopped"]["reason"] == "projection"
@@ -554,7 +563,7 @@ def test_the_input_window_widens_when_most_inputs_fail_the_length_filter(tmp_pat
             return f"Premise: item {params.seed % 100000} {i}.".ljust(100, "x")
         return "yes" if re.search(r"item \d+ (\d+)", ask).group(1) in "02" else "no"
 
-    config = SelfGuideConfig(num_examples=8, prompts_per_round=4, max_rounds=6)
+    config = SelfGuideConfig(annotation="generate", num_examples=8, prompts_per_round=4, max_rounds=6)
     caplog.set_level(logging.INFO, logger="cookbook_datasets.self_guide.pipeline")
     rows, stats = synthesize(NLI, ScriptedEngine(long_inputs), config, work_dir=tmp_path)
     low, high = stats["input_window_chars_initial"]
@@ -590,7 +599,7 @@ class SlowEngine(RoundAwareEngine):
 
 
 def test_a_time_budget_ends_the_run_with_what_it_has_and_a_later_run_resumes(tmp_path):
-    config = SelfGuideConfig(num_examples=12, prompts_per_round=4, length_std=None, max_minutes=1.5)
+    config = SelfGuideConfig(annotation="generate", num_examples=12, prompts_per_round=4, length_std=None, max_minutes=1.5)
     clock = FakeClock()
     rows, stats = synthesize(NLI, SlowEngine(clock), config, work_dir=tmp_path, clock=clock)
     # round 0 took 60 s; round 1's inputs end at 90 s = the budget: its annotation does not start
@@ -604,7 +613,7 @@ def test_a_time_budget_ends_the_run_with_what_it_has_and_a_later_run_resumes(tmp
     assert resumed == reference and stats["stopped"] == {"reason": "enough"}
     assert [desc for desc, _ in engine.calls] == ["round 1: answers", "round 2: inputs", "round 2: answers"]
     with pytest.raises(ValueError, match="max_minutes must be a number of minutes > 0"):
-        SelfGuideConfig(max_minutes=0)
+        SelfGuideConfig(annotation="generate", max_minutes=0)
 
 
 def test_a_job_stopped_by_its_budget_reports_it_trains_nothing_and_resumes(tmp_path, tiny_model, monkeypatch):

@@ -24,7 +24,7 @@ COPY_TASK = {"Definition": ["Repeat the input words."],
              "Positive Examples": [{"input": "red green blue", "output": "red green blue"},
                                    {"input": "one two three four", "output": "one two three four"}],
              "Instances": [{"input": f"w{i} v{i}", "output": [f"w{i} v{i}"]} for i in range(12)]}
-LOOSE = {"length_std": None, "consistency_threshold": 0.1, "prompts_per_round": 4, "input_max_new_tokens": 10,
+LOOSE = {"annotation": "generate", "length_std": None, "consistency_threshold": 0.1, "prompts_per_round": 4, "input_max_new_tokens": 10,
          "annotation_max_new_tokens": 6, "annotation_samples": 3}
 QUICK = {"model": "tiny-random", "num_train_epochs": 2, "per_device_train_batch_size": 4}
 
