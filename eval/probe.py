@@ -453,6 +453,26 @@ def not_read(report: dict) -> list:
     return [t for t, r in report["tasks"].items() if r["verdict"] == "does not"]
 
 
+def probe_report(tasks: Sequence[Task], scores: Mapping[str, Mapping[str, Sequence[float]]], model: str, rows: str,
+                 seed: int = 0, metrics: Optional[Mapping[str, str]] = None) -> dict:
+    """The probe's report from answers a method already scored (no model runs): ``scores[task name]``
+    maps each framing to per-row scores on that task's labelled rows; ``rows`` says which rows they are."""
+    return {"model": model, "adapter": None, "level": LEVEL, "seed": seed, "rows": rows,
+            "tasks": {t.name: probe_task(t, scores[t.name], seed=seed, metric=(metrics or {}).get(t.name))
+                      for t in tasks}}
+
+
+def warn_not_read(report: dict, log: logging.Logger = logger) -> list:
+    """Log, before any training, a warning for each task the report says the model does not read;
+    returns those tasks."""
+    names = not_read(report)
+    for name in names:
+        record = report["tasks"][name]
+        log.warning("%s: the untuned model does not read the task on %d %s (%s); %s", name, record["n"],
+                    report["rows"], record["why"], NOT_READ_WARNING)
+    return names
+
+
 def probe_lines(report: dict, heading: str = "## Does the model read each task? (fit rows)") -> list:
     """The probe as Markdown lines: a heading, the rule, one table row per task and framing
     (score with its 95% interval, chance, the constant answer's score, model - constant with its

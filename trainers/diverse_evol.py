@@ -438,18 +438,14 @@ def probe_before_rounds(config: DiverseEvolConfig, tasks: list) -> dict:
     trains: per task its score against chance and the constant answer, and a warning for each task it
     does not read. The answers are the guard's (``guard/untuned.json``), so it costs nothing extra;
     written to ``guard/probe.json`` and ``.md``."""
-    from cookbook_datasets.eval.probe import LEVEL, NOT_READ_WARNING, not_read, probe_task, write_probe
+    from cookbook_datasets.eval.probe import probe_report, warn_not_read, write_probe
 
     out = Path(config.output_dir)
-    untuned = _score_guard_rows(config, tasks, None, out / GUARD_DIR / UNTUNED_FILE)
-    report = {"model": config.model, "adapter": None, "level": LEVEL, "seed": config.seed, "rows": VALIDATION_WHERE,
-              "tasks": {t.name: probe_task(t, {untuned["tasks"][t.name]["framing"]: untuned["tasks"][t.name]["scores"]},
-                                           seed=config.seed) for t in tasks}}
+    untuned = _score_guard_rows(config, tasks, None, out / GUARD_DIR / UNTUNED_FILE)["tasks"]
+    report = probe_report(tasks, {t.name: {untuned[t.name]["framing"]: untuned[t.name]["scores"]} for t in tasks},
+                          config.model, VALIDATION_WHERE, seed=config.seed)
     write_probe(out / GUARD_DIR, report)
-    for name in not_read(report):
-        record = report["tasks"][name]
-        logger.warning("%s: the untuned model does not read the task on %d validation rows (%s); %s", name,
-                       record["n"], record["why"], NOT_READ_WARNING)
+    warn_not_read(report, logger)
     return report
 
 

@@ -396,20 +396,15 @@ def probe_before_training(config: TrainConfig, tasks: list) -> Optional[dict]:
     (``guard/untuned.json``, reused after training), so the probe costs nothing extra. Written to
     ``guard/probe.json`` and ``.md``. None when the guard will make no choice (too few rows: nothing
     is scored)."""
-    from cookbook_datasets.eval.probe import LEVEL, NOT_READ_WARNING, not_read, probe_task, write_probe
+    from cookbook_datasets.eval.probe import probe_report, warn_not_read, write_probe
 
     if sum(len(t.labelled) for t in tasks) < config.min_validation_rows:
         return None
     untuned, metrics, framings = _guard_scores(config, tasks, "untuned")
-    report = {"model": config.model, "adapter": None, "level": LEVEL, "seed": config.seed,
-              "rows": "validation rows (validation_data)",
-              "tasks": {t.name: probe_task(t, {framings[t.name]: untuned[t.name]}, seed=config.seed,
-                                           metric=metrics[t.name]) for t in tasks}}
+    report = probe_report(tasks, {t.name: {framings[t.name]: untuned[t.name]} for t in tasks}, config.model,
+                          "validation rows (validation_data)", seed=config.seed, metrics=metrics)
     write_probe(Path(config.output_dir) / GUARD_DIR, report)
-    for name in not_read(report):
-        record = report["tasks"][name]
-        logger.warning("%s: the untuned model does not read the task on %d validation rows (%s); %s", name,
-                       record["n"], record["why"], NOT_READ_WARNING)
+    warn_not_read(report, logger)
     return report
 
 

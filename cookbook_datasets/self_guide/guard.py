@@ -76,25 +76,15 @@ def score_untuned(rows: Task, out: Path, config: SelfGuideConfig, num_shots: int
     return done
 
 
-def probe_report(rows: Task, untuned: dict, seed: int, where: str) -> dict:
-    """The probe (``eval.probe``) of the untuned answers on ``rows``: what ``probe_lines`` renders."""
-    from cookbook_datasets.eval.probe import LEVEL, probe_task
+def probe_untuned(rows: Task, untuned: dict, seed: int, where: str) -> dict:
+    """The probe (``eval.probe``) of :func:`score_untuned`'s answers on ``rows``, with a warning when
+    the model does not read the task (before anything is trained): what ``probe_lines`` renders."""
+    from cookbook_datasets.eval.probe import probe_report, warn_not_read
 
-    record = probe_task(rows, {untuned["framing"]: untuned["scores"]}, seed=seed)
-    return {"model": untuned["model"], "adapter": None, "level": LEVEL, "seed": seed, "rows": where,
-            "tasks": {rows.name: record}}
-
-
-def warn_if_not_read(probe: dict, task_name: str) -> bool:
-    """Log a warning (before training) when the probe says the model does not read the task; whether it did."""
-    from cookbook_datasets.eval.probe import NOT_READ_WARNING, not_read
-
-    if not_read(probe):
-        record = probe["tasks"][task_name]
-        logger.warning("%s: the untuned model does not read the task on %d %s (%s); %s", task_name, record["n"],
-                       probe["rows"], record["why"], NOT_READ_WARNING)
-        return True
-    return False
+    report = probe_report([rows], {rows.name: {untuned["framing"]: untuned["scores"]}}, untuned["model"], where,
+                          seed=seed)
+    warn_not_read(report, logger)
+    return report
 
 
 # -- the guard ----------------------------------------------------------------------------------------

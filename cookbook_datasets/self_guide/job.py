@@ -35,7 +35,7 @@ from cookbook_datasets.tasks import Task, TaskFormatError, load_task, task_defin
 
 from .config import SelfGuideConfig
 from .guard import (check_teachable, guard_decision, guard_text, label_check, label_lines, no_guard_choice,
-                    probe_report, score_untuned, warn_if_not_read)
+                    probe_untuned, score_untuned)
 from .pipeline import check_kept_some, recipe, same_recipe, synthesize, to_dataset_dict
 from .tuning import free, train_and_pick_epoch, tuned_dir
 from .validation import Parts, check_val_instances, plan_validation
@@ -263,8 +263,7 @@ def run_self_guide(task: Union[str, os.PathLike, Task], out: Union[str, os.PathL
         where = (parts.picks_on if parts.validation is not None
                  else "real instances beside the scored ones, probe only")
         untuned = score_untuned(readable, out, config, tuned_num_shots)
-        probe = probe_report(readable, untuned, config.seed, where)
-        warn_if_not_read(probe, readable.name)
+        probe = probe_untuned(readable, untuned, config.seed, where)
     data_dir, counts = synthesize_to_hub_layout(task, out, config)
     report = {"task": task.name, "kind": task.kind, "model": config.model, "data": str(data_dir), "counts": counts,
               "config": config.to_dict(), "finetune": config.finetune}
