@@ -531,7 +531,7 @@ def tuned_difference(before: dict, after: dict):
 
 
 # issue 33 item 3: the remedies for classification pairs that cannot teach, each a variant of the guard protocol
-REMEDIES = {"rank annotation (the default)": "guard", "annotate by the target label": "annotation-target_guard",
+REMEDIES = {"rank annotation (the previous default)": "guard", "annotate by the target label": "annotation-target_guard",
             "rank, keep pairs that agree with the target": "agree_guard",
             "rank, batch-calibrated": "batch-calibrated_guard"}
 
