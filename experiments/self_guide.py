@@ -557,16 +557,22 @@ def remedies(out: Path) -> tuple:
         found[label] = {f.stem: json.loads(f.read_text())["result"] for f in sorted(arms_dir.glob("*.json"))}
     tasks = [t for t, r in found[default].items() if r["kind"] == "classification"]
     # a remedy that has not finished every classification task is left out of the choice, and named
+    for f in found.values():
+        for t in tasks:
+            if t in f:
+                add_guard_arms(t, f[t])
     missing = {label: [t for t in tasks if t not in f] for label, f in found.items() if label != default}
+    # what an unfinished remedy could reach at most: its finished tasks as they are, a perfect 1.0 on the rest
+    ceiling = {label: float(np.mean([guarded_val_score(found[label][t]) if t in found[label] else 1.0
+                                     for t in tasks])) for label, ts in missing.items() if ts}
     found = {label: f for label, f in found.items() if label == default or not missing[label]}
     missing = {label: ts for label, ts in missing.items() if ts}
     if not tasks or len(found) < 2:
         return "# SELF-GUIDE remedies\n\nNo remedy has finished every classification task yet.\n", {}, None
-    for f in found.values():
-        for t in tasks:
-            add_guard_arms(t, f[t])
     val = {label: float(np.mean([guarded_val_score(f[t]) for t in tasks])) for label, f in found.items()}
     best = max(val, key=lambda k: (val[k], k == default))  # a tie keeps the default
+    # the choice stands only if no unfinished remedy could still beat it
+    open_choice = [label for label, c in ceiling.items() if c >= val[best]]
     lines = ["# SELF-GUIDE: remedies for classification pairs that cannot teach", "",
              f"Tasks: {', '.join(tasks)} (the dev classification tasks; {len(found)} of {len(REMEDIES)} variants finished "
              "every one). The guard "
@@ -598,8 +604,11 @@ def remedies(out: Path) -> tuple:
     lines += ["", "## The choice (validation rows only)", "", "| remedy | default's result on the validation rows, "
               "task average |", "|---|---:|"]
     lines += [f"| {label}{' **(chosen)**' if label == best else ''} | {v:.3f} |" for label, v in val.items()]
-    lines += [f"| {label} | not run on every task yet (missing: {', '.join(ts)}): not in the choice |"
+    lines += [f"| {label} | not run on every task yet (missing: {', '.join(ts)}); at most {ceiling[label]:.3f} with a "
+              f"perfect score on those: {'could still be chosen' if label in open_choice else 'cannot be chosen'} |"
               for label, ts in missing.items()]
+    if open_choice:
+        lines += ["", f"**The choice is open**: {', '.join(open_choice)} could still beat it once finished."]
     paired = paired_table({"2-shot prompting": paired_arms.pop("2-shot prompting"), **paired_arms},
                           baseline="2-shot prompting")
     versus = paired_table({default: paired_arms[default], **({best: paired_arms[best]} if best != default else {})},
@@ -621,6 +630,7 @@ def remedies(out: Path) -> tuple:
                                         "classification with the chosen remedy",
                                "Generation tasks are the same in both arms (no annotation to remedy).")]
     data = {"tasks": tasks, "variants": REMEDIES, "validation_average": val, "chosen": best, "not_run": missing,
+            "not_run_ceiling": ceiling, "choice_open_to": open_choice,
             "comparison": paired.to_dict() if paired else None,
             "chosen_vs_default": versus.to_dict() if versus else None,
             "every_task": overall.to_dict() if overall else None,
