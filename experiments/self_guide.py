@@ -617,6 +617,12 @@ def remedies(out: Path) -> tuple:
                                    "The library's default (guard + label check) per remedy; the same scored rows.")]
     if versus is not None:
         lines += [interval_section(versus, f"Scored rows: the chosen remedy vs the default ({default})")]
+    # the runners-up against the choice: did choosing on validation rows leave a better remedy behind?
+    others = [label for label in found if label not in (default, best)]
+    runners = paired_table({best: paired_arms[best], **{label: paired_arms[label] for label in others}},
+                           baseline=best) if others else None
+    if runners is not None:
+        lines += [interval_section(runners, "Scored rows: the other remedies vs the chosen one")]
     # every dev task under the guard protocol: classification with the chosen remedy, the rest as they were
     every = found[default]
     for t, r in every.items():
@@ -633,6 +639,7 @@ def remedies(out: Path) -> tuple:
             "not_run_ceiling": ceiling, "choice_open_to": open_choice,
             "comparison": paired.to_dict() if paired else None,
             "chosen_vs_default": versus.to_dict() if versus else None,
+            "others_vs_chosen": runners.to_dict() if runners else None,
             "every_task": overall.to_dict() if overall else None,
             "per_task": {label: {t: {"labels_before_balancing": f[t]["counts"].get("labels_before_balancing"),
                                      "labels_kept": f[t]["counts"].get("labels_kept"),
