@@ -556,11 +556,11 @@ def remedies(out: Path) -> tuple:
         arms_dir = out.parent / f"{out.name}_{tag}" / "arms"
         found[label] = {f.stem: json.loads(f.read_text())["result"] for f in sorted(arms_dir.glob("*.json"))}
     tasks = [t for t, r in found[default].items() if r["kind"] == "classification"]
-    # a remedy that has not finished every classification task is left out of the choice, and named
     for f in found.values():
         for t in tasks:
             if t in f:
                 add_guard_arms(t, f[t])
+    # a remedy that has not finished every classification task is left out of the choice, and named
     missing = {label: [t for t in tasks if t not in f] for label, f in found.items() if label != default}
     # what an unfinished remedy could reach at most: its finished tasks as they are, a perfect 1.0 on the rest
     ceiling = {label: float(np.mean([guarded_val_score(found[label][t]) if t in found[label] else 1.0
