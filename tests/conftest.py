@@ -58,6 +58,11 @@ def ray_cluster(monkeypatch, tmp_path):
     pytest.importorskip("ray.data")
     # the workers inherit this environment: the same cache (the tiny model), offline
     monkeypatch.setenv("COOKBOOK_CACHE", os.environ.get("COOKBOOK_CACHE") or str(tmp_path / "cookbook-cache"))
+    # and the driver's torch thread count (Ray would give an actor with under one CPU one thread): a CPU
+    # matmul's last bits depend on the thread count, and the tests compare replicas with the local path
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         yield ray
